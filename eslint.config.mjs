@@ -1,0 +1,36 @@
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+
+// Project boundaries: libraries never import apps; stage code never reaches the
+// Kubernetes client; executors (runtime, k8s) never import a concrete stage.
+export default [
+  { ignores: ['**/node_modules/**', '**/dist/**', '.nx/**', '.cache/**', '.data/**'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    plugins: { '@nx': nx },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          allow: [],
+          banTransitiveDependencies: false,
+          depConstraints: [
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib', 'type:stage', 'type:testing'] },
+            { sourceTag: 'type:stage', onlyDependOnLibsWithTags: ['type:lib'], bannedExternalImports: ['@kubernetes/client-node'] },
+            { sourceTag: 'scope:executor', notDependOnLibsWithTags: ['type:stage'] },
+            { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
+            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:lib', 'type:testing'] },
+            { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib', 'type:stage', 'type:testing'] }
+          ]
+        }
+      ]
+    }
+  },
+  {
+    files: ['**/test/**/*.ts', 'tools/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': 'off' }
+  }
+];

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+
+/** A Secret key exposed to the worker as an environment variable: by reference only, never a value. */
+export const secretEnvRefSchema = z.strictObject({
+  env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'),
+  secret: z.string().min(1),
+  key: z.string().min(1),
+});
+
+/** Kubernetes executor options (pipeline config `executor: { kind: kubernetes, ... }`). */
+export const kubernetesExecutorSchema = z.strictObject({
+  kind: z.literal('kubernetes'),
+  namespace: z.string().default('finevideo'),
+  /** Image registry prefix, e.g. "ghcr.io/acme"; the stage image name and tag are appended. */
+  registry: z.string().default('ghcr.io/finevideo'),
+  tag: z.string().default('latest'),
+  serviceAccount: z.string().default('finevideo-worker'),
+  imagePullSecrets: z.array(z.string()).default([]),
+  priorityClass: z.string().optional(),
+  /** Kueue LocalQueue name; Jobs are created suspended and admitted by Kueue. */
+  queue: z.string().optional(),
+  parallelism: z.number().int().positive().default(8),
+  backoffLimitPerIndex: z.number().int().min(0).default(3),
+  maxFailedIndexes: z.number().int().min(0).optional(),
+  ttlSecondsAfterFinished: z.number().int().min(0).default(86400),
+  activeDeadlineSeconds: z.number().int().positive().optional(),
+  secretEnv: z.array(secretEnvRefSchema).default([]),
+  /** Whole Secrets exposed as environment (envFrom). */
+  secretEnvFrom: z.array(z.string()).default([]),
+  /** Extra plain environment for workers (no secrets here). */
+  env: z.record(z.string(), z.string()).default({}),
+  gpuNodeSelector: z.record(z.string(), z.string()).default({ 'finevideo.dev/pool': 'gpu' }),
+  cpuNodeSelector: z.record(z.string(), z.string()).default({}),
+  context: z.string().optional(),
+});
+
+export type KubernetesExecutorConfig = z.infer<typeof kubernetesExecutorSchema>;

@@ -1,0 +1,107 @@
+import type { z } from 'zod';
+import type { ObjectStore } from './store.js';
+
+/** What a stage's worker needs from the machine; executors map it to processes or pods. */
+export interface ResourceClass {
+  /** Node pool: plain CPU nodes or the GPU pool. */
+  pool: 'cpu' | 'gpu';
+  cpu: string;
+  memory: string;
+  gpu?: number;
+}
+
+export type Row = Record<string, unknown>;
+
+/** The result of one item: a verdict and a reason, or an error, as data. */
+export type Outcome<O extends Row = Row> =
+  | { status: 'kept'; row: O }
+  | { status: 'dropped'; reason: string; row?: O; count?: number }
+  | { status: 'error'; reason: string; row?: Partial<O> & Row };
+
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+interface BaseContext<P> {
+  params: P;
+  runId: string;
+  stageName: string;
+  /** The storage root (runs/ and media/ live under it). */
+  store: ObjectStore;
+  log: Logger;
+}
+
+export interface PlanContext<P> extends BaseContext<P> {
+  /** Kept rows of the previous stage's table, in table order; empty for a first stage. */
+  previousRows(): AsyncIterable<Row>;
+  hasPrevious: boolean;
+}
+
+export interface ItemContext<P> extends BaseContext<P> {
+  chunkIndex: number;
+  attempt: number;
+  /** A private scratch directory for this chunk, removed afterwards. */
+  tmpDir: string;
+  signal: AbortSignal;
+  /** Adds to a stage-specific counter in the chunk's stats (tokens, bytes...). */
+  count(counter: string, amount?: number): void;
+}
+
+export interface GlobalContext<P> extends ItemContext<P> {
+  /** Kept rows of the previous stage's table. */
+  input(): AsyncIterable<Row>;
+  /** Writes an extra artifact (a report) under the stage's artifacts/ folder. */
+  writeArtifact(name: string, content: string): Promise<void>;
+}
+
+interface StageBase<P> {
+  name: string;
+  description: string;
+  params: z.ZodType<P>;
+  /** Container image repository name, without registry or tag (e.g. "finevideo/stage-dynamism"). */
+  image: string;
+  resources: ResourceClass;
+}
+
+export interface MapStage<P = unknown, I = unknown, O extends Row = Row> extends StageBase<P> {
+  kind: 'map';
+  /** Items per chunk when the pipeline does not set chunking. */
+  defaultItemsPerChunk: number;
+  /** Items processed at once inside one chunk. */
+  itemConcurrency(params: P): number;
+  /** Lists the work items, in a deterministic order. Items must be JSON-serialisable. */
+  listItems(ctx: PlanContext<P>): AsyncIterable<I>;
+  /** A short key naming the item in error rows and logs (video id, shard name). */
+  itemKey(item: I): string;
+  /** Processes one item. An ordinary failure is an outcome, not a throw; a throw fails the whole chunk (retried). */
+  processItem(item: I, ctx: ItemContext<P>): AsyncIterable<Outcome<O>> | Promise<Outcome<O> | Outcome<O>[]>;
+}
+
+export interface GlobalStage<P = unknown, O extends Row = Row> extends StageBase<P> {
+  kind: 'global';
+  run(ctx: GlobalContext<P>): AsyncIterable<Outcome<O>>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the registry holds stages of every param/row type
+export type AnyStage = MapStage<any, any, any> | GlobalStage<any, any>;
+
+/** Worker exit codes: the contract between a worker and every executor. */
+export const EXIT_OK = 0;
+/** The chunk broke (storage down, crash): retry the index. */
+export const EXIT_RETRYABLE = 1;
+/** The chunk can never succeed (bad config, unknown stage): fail the index at once. */
+export const EXIT_NOT_RETRYABLE = 42;
+
+/** Environment variables of a worker: the same locally and on Kubernetes. */
+export const WORKER_ENV = {
+  runUri: 'FINEVIDEO_RUN',
+  storage: 'FINEVIDEO_STORAGE',
+  runId: 'FINEVIDEO_RUN_ID',
+  stage: 'FINEVIDEO_STAGE',
+  index: 'JOB_COMPLETION_INDEX',
+  /** Resume on Kubernetes: index i of the Job runs the i-th chunk of this range list ("3,7-9"). */
+  chunkMap: 'FINEVIDEO_CHUNK_MAP',
+  attempt: 'FINEVIDEO_ATTEMPT',
+} as const;

@@ -1,0 +1,20 @@
+import { createInterface } from 'node:readline';
+import type { ObjectStore, Row } from '@finevideo/core';
+
+/** Streams the rows of a JSONL object, one parsed line at a time. */
+export async function* readJsonl(store: ObjectStore, key: string): AsyncIterable<Row> {
+  const stream = await store.getStream(key);
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  let n = 0;
+  for await (const line of lines) {
+    n++;
+    if (!line.trim()) continue;
+    try {
+      yield JSON.parse(line) as Row;
+    } catch (e) {
+      throw new Error(`${key} line ${n}: expected a JSON object, got unparseable text (${(e as Error).message})`);
+    }
+  }
+}
+
+export const toJsonlLine = (row: unknown): string => `${JSON.stringify(row)}\n`;

@@ -1,0 +1,21 @@
+/** Object keys are relative '/'-paths without '..', '.', empty or absolute segments. */
+export function checkKey(key: string): string {
+  if (typeof key !== 'string' || key.length === 0 || key.length > 1024) {
+    throw new Error(`object key: expected 1 to 1024 characters, got ${JSON.stringify(key)}`);
+  }
+  const parts = key.split('/');
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    const trailingSlash = i === parts.length - 1 && p === '' && parts.length > 1;
+    if (trailingSlash) continue;
+    if (p === '' || p === '.' || p === '..' || p.includes('\\') || p.includes('\0')) {
+      throw new Error(`object key: expected relative segments without ".", ".." or empty parts, got ${JSON.stringify(key)}`);
+    }
+  }
+  return key;
+}
+
+export function joinKey(prefix: string, key: string): string {
+  if (!prefix) return key;
+  return prefix.endsWith('/') ? `${prefix}${key}` : `${prefix}/${key}`;
+}
