@@ -1,0 +1,14 @@
+import type { AnyStage } from '@finevideo/core';
+
+/** Every stage type the launcher can plan, by type name. Executors never import this. */
+export const stageRegistry: Record<string, AnyStage> = {
+  // stage registrations (one line each)
+};
+
+export function stageByType(type: string): AnyStage {
+  const stage = stageRegistry[type];
+  if (!stage) {
+    throw new Error(`stage type: expected one of ${Object.keys(stageRegistry).sort().join(', ') || '(none registered)'}, got ${JSON.stringify(type)}`);
+  }
+  return stage;
+}
