@@ -1,0 +1,169 @@
+import { readFile } from 'node:fs/promises';
+import {
+  ConfigError, parsePipelineConfig, pipelineStages, runLayout,
+  type ExecutorConfig, type Logger, type ObjectStore, type PipelineConfig,
+} from '@finevideo/core';
+import { openStore } from '@finevideo/storage';
+import {
+  LocalExecutor, createLogger, createRun, pendingIndexes, planStage, readRunManifest, runPipeline, runStatus, storageEnv, validatePipeline,
+  type Executor, type RunManifest, type StageOutcome,
+} from '@finevideo/runtime';
+import { stageByType } from '@finevideo/stages';
+import { createKubernetesExecutorFor } from './kubernetes.js';
+import { formatFunnel } from './funnel.js';
+import { createProgressReporter } from './progress.js';
+import { parseRunRef, runRef } from './run-ref.js';
+
+export interface GlobalOptions {
+  json?: boolean;
+}
+
+export interface RunOptions extends GlobalOptions {
+  executor?: 'local' | 'kubernetes';
+  runId?: string;
+  parallelism?: number;
+  retries?: number;
+  until?: string;
+}
+
+/** What a command hands back to main: the exit code and what to print on stdout. */
+export interface CommandResult {
+  exitCode: number;
+  output: string;
+}
+
+export async function loadPipeline(path: string): Promise<PipelineConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`pipeline config: expected a readable YAML file, got ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const config = parsePipelineConfig(text, path);
+  validatePipeline(config, stageByType);
+  return config;
+}
+
+function applyOverrides(config: PipelineConfig, options: RunOptions): PipelineConfig {
+  let executor: ExecutorConfig = config.executor;
+  if (options.executor && options.executor !== executor.kind) {
+    executor = options.executor === 'local' ? { kind: 'local', parallelism: 2, retries: 2 } : parsedKubernetesDefaults();
+  }
+  if (executor.kind === 'local') {
+    executor = { ...executor, ...(options.parallelism ? { parallelism: options.parallelism } : {}), ...(options.retries !== undefined ? { retries: options.retries } : {}) };
+  } else if (options.parallelism) {
+    executor = { ...executor, parallelism: options.parallelism };
+  }
+  return { ...config, executor, ...(options.runId ? { runId: options.runId } : {}) };
+}
+
+function parsedKubernetesDefaults(): ExecutorConfig {
+  return parsePipelineConfig('name: x\nstorage: x\nexecutor: { kind: kubernetes }\nstages: [{ stage: x }]').executor;
+}
+
+function makeExecutor(config: PipelineConfig, store: ObjectStore, log: Logger): Executor {
+  const executor = config.executor;
+  if (executor.kind === 'local') {
+    return new LocalExecutor({ parallelism: executor.parallelism, retries: executor.retries, store, env: storageEnv(config) });
+  }
+  return createKubernetesExecutorFor(executor, log);
+}
+
+function progressMode(options: GlobalOptions): 'tty' | 'plain' | 'json' {
+  if (options.json) return 'json';
+  return process.stderr.isTTY ? 'tty' : 'plain';
+}
+
+async function execute(manifest: RunManifest, store: ObjectStore, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
+  const log = createLogger({ run: manifest.runId }, options.json === true);
+  const progress = createProgressReporter(progressMode(options));
+  const config = manifest.config;
+  const outcomes = await runPipeline(manifest, {
+    store, log, resolveStage: stageByType, executor: makeExecutor(config, store, log), workerEnv: storageEnv(config),
+    onProgress: (stage, p) => progress.update(stage, p),
+    ...(signal ? { signal } : {}),
+    ...(options.until ? { untilStage: options.until } : {}),
+  });
+  progress.done();
+  return summarize(manifest, store, outcomes, options);
+}
+
+function summarize(manifest: RunManifest, store: ObjectStore, outcomes: StageOutcome[], options: GlobalOptions): CommandResult {
+  const failed = outcomes.find((o) => o.failed.length);
+  const ref = runRef(store.uri, manifest.runId);
+  const last = [...outcomes].reverse().find((o) => o.tableKey);
+  const table = last?.tableKey ? `${store.uri.replace(/^file:\/\//, '')}/${last.tableKey}` : undefined;
+  if (options.json) {
+    return { exitCode: failed ? 1 : 0, output: JSON.stringify({ run: ref, runId: manifest.runId, table, stages: outcomes }, null, 2) };
+  }
+  const lines = [formatFunnel(outcomes.map((o) => ({ stage: o.stage, stats: o.stats })))];
+  if (failed) {
+    lines.push('', `stage ${failed.stage}: ${failed.failed.length} chunk(s) failed:`);
+    for (const f of failed.failed.slice(0, 10)) lines.push(`  chunk ${f.index}: ${f.reason}${f.logTail ? `\n    ${f.logTail.trim().split('\n').slice(-5).join('\n    ')}` : ''}`);
+    lines.push(`logs: ${ref}/${failed.stage}/logs/`, `resume with: finevideo resume ${ref}`);
+  }
+  lines.push('', `run: ${ref}`);
+  if (table) lines.push(`output table: ${table}`);
+  return { exitCode: failed ? 1 : 0, output: lines.join('\n') };
+}
+
+export async function runCommand(pipelinePath: string, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
+  const config = applyOverrides(await loadPipeline(pipelinePath), options);
+  const store = openStore(config.storage, config.s3);
+  const manifest = await createRun(config, store);
+  return execute(manifest, store, options, signal);
+}
+
+async function openRun(ref: string): Promise<{ store: ObjectStore; manifest: RunManifest }> {
+  const { storage, runId } = parseRunRef(ref);
+  const probe = openStore(storage);
+  const manifest = await readRunManifest(probe, runId);
+  return { store: openStore(storage, manifest.config.s3), manifest };
+}
+
+export async function resumeCommand(ref: string, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
+  const { store, manifest } = await openRun(ref);
+  validatePipeline(manifest.config, stageByType);
+  // The executor may change on resume (say, local to kubernetes); the plan never does.
+  const config = applyOverrides(manifest.config, { ...options, runId: undefined });
+  return execute({ ...manifest, config }, store, options, signal);
+}
+
+export async function statusCommand(ref: string, options: GlobalOptions): Promise<CommandResult> {
+  const { store, manifest } = await openRun(ref);
+  const status = await runStatus(store, manifest.runId);
+  if (options.json) return { exitCode: 0, output: JSON.stringify(status.stages, null, 2) };
+  const rows = status.stages.map((s) => ({
+    stage: s.stage,
+    chunks: s.planned ? `${s.done}/${s.chunks}${s.failed ? ` ${s.failed}F` : ''}${s.merged ? ' merged' : ''}` : 'not planned',
+    stats: s.stats,
+  }));
+  const complete = status.stages.every((s) => s.merged);
+  return { exitCode: 0, output: `run ${manifest.runId} (created ${manifest.createdAt}): ${complete ? 'complete' : 'incomplete'}\n${formatFunnel(rows)}` };
+}
+
+export async function planCommand(pipelinePath: string, options: RunOptions): Promise<CommandResult> {
+  const config = applyOverrides(await loadPipeline(pipelinePath), options);
+  const store = openStore(config.storage, config.s3);
+  const manifest = await createRun(config, store);
+  const log = createLogger({ run: manifest.runId }, options.json === true);
+  const stages = pipelineStages(config);
+  const planned: { stage: string; type: string; items?: number; chunks?: number; pending?: number; note?: string }[] = [];
+  for (const [i, s] of stages.entries()) {
+    const previous = i > 0 ? stages[i - 1] : undefined;
+    if (previous && !(await store.exists(runLayout(manifest.runId).stage(previous.name).tableDone))) {
+      planned.push({ stage: s.name, type: s.stage, note: `planned when ${previous.name} completes (its table is its work list)` });
+      continue;
+    }
+    const plan = await planStage(manifest, s, previous, { store, log, resolveStage: stageByType });
+    const pending = (await pendingIndexes(store, manifest.runId, s.name, plan)).length;
+    planned.push({ stage: s.name, type: s.stage, items: plan.itemCount, chunks: plan.chunkCount, pending });
+  }
+  const ref = runRef(store.uri, manifest.runId);
+  if (options.json) return { exitCode: 0, output: JSON.stringify({ run: ref, runId: manifest.runId, stages: planned }, null, 2) };
+  const lines = [`run ${manifest.runId} (${config.executor.kind} executor)`, ...planned.map((p) =>
+    p.note ? `  ${p.stage} [${p.type}]: ${p.note}` : `  ${p.stage} [${p.type}]: ${p.items} items in ${p.chunks} chunks, ${p.pending} to run`), `run: ${ref}`];
+  return { exitCode: 0, output: lines.join('\n') };
+}
+
+export { readRunManifest };

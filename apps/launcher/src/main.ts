@@ -1,0 +1,97 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError, errorMessage } from '@finevideo/core';
+import { planCommand, resumeCommand, runCommand, statusCommand, type CommandResult } from './commands.js';
+import { demoCommand } from './demo.js';
+
+const positiveInt = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name}: expected a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+};
+const nonNegativeInt = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name}: expected a non-negative integer, got ${JSON.stringify(value)}`);
+  return n;
+};
+const executorKind = (value: string) => {
+  if (value !== 'local' && value !== 'kubernetes') throw new InvalidArgumentError(`executor: expected "local" or "kubernetes", got ${JSON.stringify(value)}`);
+  return value;
+};
+
+/** Exit codes: 0 success, 1 a stage failed (resume it), 2 bad input or config. */
+async function finish(result: Promise<CommandResult>): Promise<never> {
+  try {
+    const { exitCode, output } = await result;
+    if (output) process.stdout.write(`${output}\n`);
+    process.exit(exitCode);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`finevideo: ${error.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`finevideo: ${errorMessage(error)}\n`);
+    if (process.env.FINEVIDEO_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+    process.exit(1);
+  }
+}
+
+function withAbort(): AbortSignal {
+  const controller = new AbortController();
+  const stop = () => {
+    process.stderr.write('\nfinevideo: stopping (workers are signalled; resume later with "finevideo resume")\n');
+    controller.abort();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return controller.signal;
+}
+
+const program = new Command()
+  .name('finevideo')
+  .description('Curate FineVideo-style video datasets: a pipeline of stages run as local processes or Kubernetes Indexed Jobs.')
+  .option('--json', 'JSON logs and JSON output')
+  .showHelpAfterError();
+
+const runOptions = (cmd: Command) =>
+  cmd
+    .option('-e, --executor <kind>', 'local or kubernetes (overrides the config)', executorKind)
+    .option('-p, --parallelism <n>', 'chunks running at once', positiveInt('parallelism'))
+    .option('-r, --retries <n>', 'retries per chunk (local executor)', nonNegativeInt('retries'))
+    .option('--until <stage>', 'stop after this stage');
+
+runOptions(
+  program
+    .command('run')
+    .description('create a run from a pipeline config and run every stage: plan, run the chunks, merge each table')
+    .argument('<pipeline.yaml>', 'pipeline config')
+    .option('--run-id <id>', 'run id (default: <name>-<timestamp>); an existing id is resumed'),
+).action((path: string, opts) => finish(runCommand(path, { ...program.opts(), ...opts }, withAbort())));
+
+program
+  .command('plan')
+  .description('create the run and write the chunks of every stage whose input exists; print stages, items and chunks')
+  .argument('<pipeline.yaml>', 'pipeline config')
+  .option('--run-id <id>', 'run id (default: <name>-<timestamp>)')
+  .option('-e, --executor <kind>', 'local or kubernetes', executorKind)
+  .action((path: string, opts) => finish(planCommand(path, { ...program.opts(), ...opts })));
+
+program
+  .command('status')
+  .description('per stage: chunks done, failed and pending, and the funnel')
+  .argument('<run>', 'run folder or URI, e.g. .data/demo/runs/<id> or s3://bucket/prefix/runs/<id>')
+  .action((ref: string) => finish(statusCommand(ref, program.opts())));
+
+runOptions(
+  program
+    .command('resume')
+    .description('run only the chunks without a completion marker (the chunk count never changes), then the remaining stages')
+    .argument('<run>', 'run folder or URI'),
+).action((ref: string, opts) => finish(resumeCommand(ref, { ...program.opts(), ...opts }, withAbort())));
+
+program
+  .command('demo')
+  .description('generate a small YouTube-Commons-like sample if absent and run the demo pipeline locally')
+  .option('--rows <n>', 'rows per generated shard', positiveInt('rows'))
+  .action((opts) => finish(demoCommand({ ...program.opts(), ...opts }, withAbort())));
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,194 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ConfigError, EXIT_NOT_RETRYABLE, EXIT_OK, EXIT_RETRYABLE, addReason, emptyStats, errorMessage, parseOrThrow, runLayout,
+  type AnyStage, type DoneMarker, type GlobalContext, type ItemContext, type Logger, type ObjectStore, type Outcome, type Row, type StageStats,
+} from '@finevideo/core';
+import { openStore, readJsonl, readParquetRows } from '@finevideo/storage';
+import { createLogger } from './log.js';
+import { orderedPool } from './ordered-pool.js';
+import { manifestStage, readRunManifest } from './run-state.js';
+import { readWorkerEnv } from './worker-env.js';
+
+export interface ChunkRequest {
+  store: ObjectStore;
+  runId: string;
+  stageName: string;
+  chunkIndex: number;
+  attempt: number;
+  log?: Logger;
+  signal?: AbortSignal;
+}
+
+export type ChunkResult = { skipped: true } | { skipped: false; marker: DoneMarker };
+
+/** Kept rows of a stage's merged table: the next stage's input. */
+export function keptRows(store: ObjectStore, runId: string, stageName: string): AsyncIterable<Row> {
+  return readParquetRows(store, runLayout(runId).stage(stageName).table, { where: `status = 'kept'` });
+}
+
+function isAsyncIterable<T>(value: unknown): value is AsyncIterable<T> {
+  return value !== null && typeof value === 'object' && Symbol.asyncIterator in value;
+}
+
+async function* outcomesOf<O extends Row>(produced: AsyncIterable<Outcome<O>> | Promise<Outcome<O> | Outcome<O>[]>): AsyncIterable<Outcome<O>> {
+  if (isAsyncIterable<Outcome<O>>(produced)) {
+    yield* produced;
+    return;
+  }
+  const value = await produced;
+  if (Array.isArray(value)) yield* value;
+  else yield value;
+}
+
+/** Writes outcomes as output rows and counts them; the chunk's stats come from here only. */
+class ChunkOutput {
+  readonly stats: StageStats = emptyStats();
+  private readonly stream;
+  constructor(readonly path: string) {
+    this.stream = createWriteStream(path);
+  }
+  private async line(row: Row): Promise<void> {
+    if (!this.stream.write(`${JSON.stringify(row)}\n`)) await once(this.stream, 'drain');
+  }
+  async add(outcome: Outcome, itemKey: string): Promise<void> {
+    switch (outcome.status) {
+      case 'kept':
+        this.stats.kept++;
+        await this.line({ ...outcome.row, status: 'kept', reason: null });
+        return;
+      case 'dropped': {
+        const count = outcome.count ?? 1;
+        this.stats.dropped += count;
+        addReason(this.stats, 'dropped', outcome.reason, count);
+        if (outcome.row) await this.line({ ...outcome.row, status: 'dropped', reason: outcome.reason });
+        return;
+      }
+      case 'error':
+        this.stats.errors++;
+        addReason(this.stats, 'error', outcome.reason.split(':')[0]!.slice(0, 80));
+        await this.line({ item_key: itemKey, ...(outcome.row ?? {}), status: 'error', reason: outcome.reason });
+        return;
+    }
+  }
+  async close(): Promise<void> {
+    this.stream.end();
+    await once(this.stream, 'close');
+  }
+}
+
+/**
+ * Runs one chunk of one stage: reads its work list, processes the items with bounded
+ * concurrency (results in input order), uploads the output rows, and writes the
+ * completion marker last. A chunk that already has its marker is skipped.
+ */
+export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<ChunkResult> {
+  const { store, runId, stageName, chunkIndex, attempt } = request;
+  const log = request.log ?? createLogger({ stage: stageName, index: chunkIndex });
+  const layout = runLayout(runId).stage(stageName);
+  if (await store.exists(layout.done(chunkIndex))) {
+    log.info(`chunk ${chunkIndex} of ${stageName} already done; nothing to do`);
+    return { skipped: true };
+  }
+  const manifest = await readRunManifest(store, runId);
+  const { stage: stageConfig, previous } = manifestStage(manifest, stageName);
+  if (stageConfig.stage !== stage.name) {
+    throw new ConfigError(`stage ${stageName}: expected a worker of type ${stageConfig.stage}, got ${stage.name}`);
+  }
+  const params = parseOrThrow(stage.params, stageConfig.params, `params of stage ${stageName}`);
+  const startedAt = new Date();
+  const tmpDir = await mkdtemp(join(tmpdir(), `finevideo-${stageName}-${chunkIndex}-`));
+  const signal = request.signal ?? new AbortController().signal;
+  const output = new ChunkOutput(join(tmpDir, 'out.jsonl'));
+  try {
+    const base: ItemContext<unknown> = {
+      params, runId, stageName, store, log, chunkIndex, attempt, tmpDir, signal,
+      count: (counter, amount = 1) => {
+        output.stats.counters[counter] = (output.stats.counters[counter] ?? 0) + amount;
+      },
+    };
+    if (stage.kind === 'map') {
+      const items = readJsonl(store, layout.chunk(chunkIndex));
+      const concurrency = stage.itemConcurrency(params);
+      const itemKey = (item: unknown) => String(stage.itemKey(item)).slice(0, 200);
+      if (concurrency <= 1) {
+        // Stream straight through: one item may yield very many rows (a parquet shard).
+        for await (const item of items) {
+          output.stats.items++;
+          for await (const outcome of outcomesOf(stage.processItem(item, base))) await output.add(outcome, itemKey(item));
+        }
+      } else {
+        await orderedPool(items, concurrency, async (item) => {
+          const collected: Outcome[] = [];
+          for await (const outcome of outcomesOf(stage.processItem(item, base))) collected.push(outcome);
+          return collected;
+        }, async (outcomes, item) => {
+          output.stats.items++;
+          for (const outcome of outcomes) await output.add(outcome, itemKey(item));
+        });
+      }
+    } else {
+      if (chunkIndex !== 0) throw new ConfigError(`stage ${stageName} is global: expected chunk index 0, got ${chunkIndex}`);
+      const ctx: GlobalContext<unknown> = {
+        ...base,
+        input: () => {
+          if (!previous) throw new ConfigError(`global stage ${stageName}: expected a previous stage to read, got none`);
+          return keptRows(store, runId, previous.name);
+        },
+        writeArtifact: (name, content) => store.put(layout.artifact(name), content),
+      };
+      for await (const outcome of stage.run(ctx)) {
+        output.stats.items++;
+        await output.add(outcome, 'global');
+      }
+    }
+    await output.close();
+    await store.upload(layout.out(chunkIndex), output.path, { contentType: 'application/x-ndjson' });
+    const finishedAt = new Date();
+    const marker: DoneMarker = {
+      stage: stageName,
+      index: chunkIndex,
+      attempt,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - startedAt.getTime(),
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      stats: output.stats,
+    };
+    // The marker is written last: its presence means the output above is whole.
+    await store.put(layout.done(chunkIndex), JSON.stringify(marker, null, 2));
+    return { skipped: false, marker };
+  } finally {
+    await output.close().catch(() => undefined);
+    await rm(tmpDir, { recursive: true, force: true });
+  }
+}
+
+
+/** The entrypoint of every stage image: env in, exit code out. */
+export function runWorkerMain(stage: AnyStage): void {
+  const abort = new AbortController();
+  process.once('SIGTERM', () => abort.abort(new Error('SIGTERM')));
+  (async () => {
+    let log: Logger = createLogger({ stage: stage.name });
+    try {
+      const env = readWorkerEnv();
+      log = createLogger({ stage: env.stageName, index: env.chunkIndex, attempt: env.attempt });
+      const store = openStore(env.storage);
+      log.info(`worker ${stage.name} starting chunk ${env.chunkIndex} (completion index ${env.completionIndex}, attempt ${env.attempt})`);
+      const result = await runChunk(stage, { store, runId: env.runId, stageName: env.stageName, chunkIndex: env.chunkIndex, attempt: env.attempt, log, signal: abort.signal });
+      if (!result.skipped) {
+        const s = result.marker.stats;
+        log.info(`chunk ${env.chunkIndex} done: ${s.items} items, ${s.kept} kept, ${s.dropped} dropped, ${s.errors} errors in ${result.marker.durationMs} ms`);
+      }
+      return EXIT_OK;
+    } catch (error) {
+      const retryable = !(error instanceof ConfigError);
+      log.error(`chunk failed (${retryable ? 'retryable' : 'not retryable'}): ${errorMessage(error)}`);
+      return retryable ? EXIT_RETRYABLE : EXIT_NOT_RETRYABLE;
+    }
+  })().then((code) => process.exit(code));
+}
