@@ -43,6 +43,11 @@ export function formatZodIssues(error: z.ZodError, input: unknown): string[] {
         return `${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`;
       case 'unrecognized_keys':
         return `${where}: expected no other keys, got unknown ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+      case 'invalid_union': {
+        const options = /Expected (.+)$/i.exec(issue.message)?.[1];
+        if (options) return `${where}: expected one of ${options.replace(/'/g, '"').split(' | ').join(', ')}, got ${got}`;
+        return `${where}: expected ${issue.message}, got ${got}`;
+      }
       default:
         return `${where}: expected ${issue.message.replace(/^Invalid input: /, '').replace(/^expected /i, '')}, got ${got}`;
     }
