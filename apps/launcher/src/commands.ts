@@ -79,7 +79,8 @@ async function execute(manifest: RunManifest, store: ObjectStore, options: RunOp
   const progress = createProgressReporter(progressMode(options));
   const config = manifest.config;
   const outcomes = await runPipeline(manifest, {
-    store, log, resolveStage: stageByType, executor: makeExecutor(config, store, log), workerEnv: storageEnv(config),
+    store, log, resolveStage: stageByType, executor: makeExecutor(config, store, log),
+    workerEnv: { ...storageEnv(config), ...(options.json ? { FINEVIDEO_LOG_JSON: '1' } : {}) },
     onProgress: (stage, p) => progress.update(stage, p),
     ...(signal ? { signal } : {}),
     ...(options.until ? { untilStage: options.until } : {}),
