@@ -1,0 +1,5 @@
+export * from './binaries.js';
+export * from './process.js';
+export * from './probe.js';
+export * from './freeze.js';
+export * from './ytdlp.js';

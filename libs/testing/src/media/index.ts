@@ -1,0 +1,2 @@
+export * from './video.js';
+export * from './video-server.js';

@@ -1,0 +1,91 @@
+import { open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { ffmpegPath, runProcess, describeExit, lastLines } from '@finevideo/media';
+
+/** A stretch of a generated video: moving test pattern, a zooming fractal, or a still picture. */
+export interface VideoSection {
+  kind: 'motion' | 'mandelbrot' | 'still';
+  seconds: number;
+  /** Still sections: add light per-frame noise that freezedetect at n=0.05 still calls frozen. */
+  noise?: boolean;
+}
+
+export interface VideoSpec {
+  sections: VideoSection[];
+  width?: number;
+  height?: number;
+  fps?: number;
+  /** Add a sine audio track. */
+  audio?: boolean;
+  /** Key frame interval in frames (x264 default 250). */
+  gop?: number;
+  /** Put the moov atom first (default true: a truncated copy keeps its index). */
+  faststart?: boolean;
+}
+
+const STILL_COLORS = ['0x3366aa', '0xaa6633', '0x33aa66', '0x777777'];
+
+/** Small, fast defaults: CI has 2 cores. */
+const DEFAULTS = { width: 160, height: 120, fps: 5 };
+
+async function ffmpeg(args: string[], what: string): Promise<void> {
+  const result = await runProcess(ffmpegPath(), ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-y', ...args], { timeoutMs: 600_000 });
+  if (result.exitCode !== 0) throw new Error(`generating ${what}: ffmpeg ${describeExit(result)}: ${lastLines(result.stderrTail)}`);
+}
+
+/** Encodes a video made of lavfi sections (H.264, yuv420p, ultrafast) into an mp4. */
+export async function generateVideo(path: string, spec: VideoSpec): Promise<void> {
+  const { width, height, fps } = { ...DEFAULTS, ...spec };
+  const size = `${width}x${height}`;
+  const sources = spec.sections.map((section, i) => {
+    const d = section.seconds;
+    switch (section.kind) {
+      case 'motion':
+        return `testsrc2=s=${size}:r=${fps}:d=${d}[v${i}]`;
+      case 'mandelbrot':
+        return `mandelbrot=s=${size}:r=${fps}:maxiter=64,trim=duration=${d}[v${i}]`;
+      case 'still':
+        return `color=c=${STILL_COLORS[i % STILL_COLORS.length]}:s=${size}:r=${fps}:d=${d}${section.noise ? ',noise=alls=3:allf=t' : ''},format=yuv420p[v${i}]`;
+    }
+  });
+  const total = spec.sections.reduce((sum, s) => sum + s.seconds, 0);
+  const labels = spec.sections.map((_, i) => `[v${i}]`).join('');
+  const graph = [...sources, `${labels}concat=n=${spec.sections.length}:v=1:a=0,format=yuv420p[v]`];
+  if (spec.audio) graph.push(`sine=f=440:d=${total}[a]`);
+  await ffmpeg([
+    '-filter_complex', graph.join(';'), '-map', '[v]', ...(spec.audio ? ['-map', '[a]', '-c:a', 'aac', '-b:a', '32k'] : []),
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(spec.gop ?? 250),
+    ...(spec.faststart === false ? [] : ['-movflags', '+faststart']), '-t', String(total), path,
+  ], `video ${path}`);
+}
+
+/** An m4a-in-mp4 file with only an audio stream. */
+export async function generateAudioOnly(path: string, seconds: number): Promise<void> {
+  await ffmpeg(['-f', 'lavfi', '-i', `sine=f=330:d=${seconds}`, '-c:a', 'aac', '-b:a', '32k', '-f', 'mp4', path], `audio ${path}`);
+}
+
+/** Copies the first fraction of a file: with faststart the index survives but the media data ends early. */
+export async function truncateCopy(source: string, target: string, fraction: number): Promise<void> {
+  const { size } = await stat(source);
+  const handle = await open(source, 'r');
+  try {
+    const buffer = Buffer.alloc(Math.floor(size * fraction));
+    await handle.read(buffer, 0, buffer.length, 0);
+    await writeFile(target, buffer);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A video whose moov atom (the index, written last without faststart) is missing. */
+export async function generateWithoutMoov(path: string, spec: VideoSpec): Promise<void> {
+  const full = `${path}.full.mp4`;
+  await generateVideo(full, { ...spec, faststart: false });
+  const data = await readFile(full);
+  const moov = data.indexOf(Buffer.from('moov'));
+  if (moov < 4) throw new Error(`generating ${path}: expected a moov atom in the encoded file, got none`);
+  await writeFile(path, data.subarray(0, moov - 4));
+  await rm(full, { force: true });
+}
+
+/** A WebVTT subtitle file with one cue. */
+export const SAMPLE_VTT = 'WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nHello from the test server.\n';
