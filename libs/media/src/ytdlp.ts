@@ -30,7 +30,8 @@ export function classifyDownloadError(message: string): DownloadErrorClass {
 /** yt-dlp's "ERROR: ..." lines, else the last line: the message worth keeping. */
 export function ytDlpErrorMessage(stderr: string): string {
   const errors = stderr.split(/\r?\n/).filter((l) => l.startsWith('ERROR:')).map((l) => l.slice(6).trim());
-  if (errors.length) return errors.join(' | ').slice(0, 1000);
+  // Drop yt-dlp's "please report this issue" boilerplate: it is noise in a failed row.
+  if (errors.length) return errors.map((e) => e.replace(/;? *please report this issue.*$/i, '')).join(' | ').slice(0, 1000);
   return stderr.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).slice(-2).join(' | ').slice(0, 1000);
 }
 
@@ -39,7 +40,8 @@ export interface YtDlpRequest {
   outDir: string;
   /** yt-dlp format selector; the original used "best". */
   format: string;
-  maxFileSizeBytes?: number;
+  /** yt-dlp --max-filesize: bytes, or a number with K/M/G ("500M"). */
+  maxFileSize?: number | string;
   proxy?: string;
   cookiesFile?: string;
   socketTimeoutSec?: number;
@@ -63,7 +65,7 @@ export function buildYtDlpArgs(request: YtDlpRequest): string[] {
     '--write-info-json',
     '--write-subs', '--sub-langs', (request.subtitleLanguages ?? ['en']).join(','), '--sub-format', 'vtt',
   ];
-  if (request.maxFileSizeBytes !== undefined) args.push('--max-filesize', String(request.maxFileSizeBytes));
+  if (request.maxFileSize !== undefined) args.push('--max-filesize', String(request.maxFileSize));
   if (request.proxy) args.push('--proxy', request.proxy);
   if (request.cookiesFile) args.push('--cookies', request.cookiesFile);
   args.push('--', request.url);
@@ -71,5 +73,5 @@ export function buildYtDlpArgs(request: YtDlpRequest): string[] {
 }
 
 export function runYtDlp(request: YtDlpRequest, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ProcessResult> {
-  return runProcess(ytDlpPath(), buildYtDlpArgs(request), { ...options, stderrTailChars: 16_000 });
+  return runProcess(ytDlpPath(), buildYtDlpArgs(request), { ...options, captureStdout: true, stderrTailChars: 16_000 });
 }

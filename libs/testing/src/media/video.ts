@@ -16,7 +16,7 @@ export interface VideoSpec {
   fps?: number;
   /** Add a sine audio track. */
   audio?: boolean;
-  /** Key frame interval in frames (x264 default 250). */
+  /** Key frame interval in frames (default: 2 s, about what YouTube serves). */
   gop?: number;
   /** Put the moov atom first (default true: a truncated copy keeps its index). */
   faststart?: boolean;
@@ -53,7 +53,7 @@ export async function generateVideo(path: string, spec: VideoSpec): Promise<void
   if (spec.audio) graph.push(`sine=f=440:d=${total}[a]`);
   await ffmpeg([
     '-filter_complex', graph.join(';'), '-map', '[v]', ...(spec.audio ? ['-map', '[a]', '-c:a', 'aac', '-b:a', '32k'] : []),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(spec.gop ?? 250),
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(spec.gop ?? Math.max(1, Math.round(2 * fps))),
     ...(spec.faststart === false ? [] : ['-movflags', '+faststart']), '-t', String(total), path,
   ], `video ${path}`);
 }
