@@ -1,8 +1,12 @@
 import type { AnyStage } from '@finevideo/core';
+import { downloadStage } from './download/index.js';
+import { dynamismStage } from './dynamism/index.js';
 
 /** Every stage type the launcher can plan, by type name. Executors never import this. */
 export const stageRegistry: Record<string, AnyStage> = {
   // stage registrations (one line each)
+  download: downloadStage,
+  dynamism: dynamismStage,
 };
 
 export function stageByType(type: string): AnyStage {

@@ -1,0 +1,3 @@
+import { runWorkerMain } from '@finevideo/runtime';
+import { downloadStage } from '@finevideo/stages/download';
+runWorkerMain(downloadStage);

@@ -1,0 +1,3 @@
+import { runWorkerMain } from '@finevideo/runtime';
+import { dynamismStage } from '@finevideo/stages/dynamism';
+runWorkerMain(dynamismStage);
