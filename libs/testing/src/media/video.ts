@@ -7,6 +7,8 @@ export interface VideoSection {
   seconds: number;
   /** Still sections: add light per-frame noise that freezedetect at n=0.05 still calls frozen. */
   noise?: boolean;
+  /** Motion sections: film grain strength (0-100), for a realistic bitrate and decode cost. */
+  grain?: number;
 }
 
 export interface VideoSpec {
@@ -18,6 +20,8 @@ export interface VideoSpec {
   audio?: boolean;
   /** Key frame interval in frames (default: 2 s, about what YouTube serves). */
   gop?: number;
+  /** x264 preset (default ultrafast: quickest to make; slower presets decode more like real uploads). */
+  preset?: string;
   /** Put the moov atom first (default true: a truncated copy keeps its index). */
   faststart?: boolean;
 }
@@ -40,7 +44,7 @@ export async function generateVideo(path: string, spec: VideoSpec): Promise<void
     const d = section.seconds;
     switch (section.kind) {
       case 'motion':
-        return `testsrc2=s=${size}:r=${fps}:d=${d}[v${i}]`;
+        return `testsrc2=s=${size}:r=${fps}:d=${d}${section.grain ? `,noise=alls=${section.grain}:allf=t` : ''}[v${i}]`;
       case 'mandelbrot':
         return `mandelbrot=s=${size}:r=${fps}:maxiter=64,trim=duration=${d}[v${i}]`;
       case 'still':
@@ -53,7 +57,7 @@ export async function generateVideo(path: string, spec: VideoSpec): Promise<void
   if (spec.audio) graph.push(`sine=f=440:d=${total}[a]`);
   await ffmpeg([
     '-filter_complex', graph.join(';'), '-map', '[v]', ...(spec.audio ? ['-map', '[a]', '-c:a', 'aac', '-b:a', '32k'] : []),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(spec.gop ?? Math.max(1, Math.round(2 * fps))),
+    '-c:v', 'libx264', '-preset', spec.preset ?? 'ultrafast', '-g', String(spec.gop ?? Math.max(1, Math.round(2 * fps))),
     ...(spec.faststart === false ? [] : ['-movflags', '+faststart']), '-t', String(total), path,
   ], `video ${path}`);
 }

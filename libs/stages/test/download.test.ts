@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mediaLayout } from '@finevideo/core';
+import { FileStore } from '@finevideo/storage';
+import { downloadParams, downloadStage, sourceUrl, type DownloadParams } from '@finevideo/stages/download';
+import { SAMPLE_VTT, generateVideo, startVideoServer, type VideoServer } from '@finevideo/testing';
+import { mediaItemContext } from './media-context.js';
+
+describe('download stage (real yt-dlp against a loopback video server)', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let server: VideoServer;
+  let store: FileStore;
+  let params: DownloadParams;
+  const ok = 'okVideo0001';
+  const noSubs = 'okVideo0002';
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'download-'));
+    server = await startVideoServer();
+    const file = join(dir, 'source.mp4');
+    await generateVideo(file, { sections: [{ kind: 'motion', seconds: 4 }], audio: true });
+    server.addVideo(ok, file, { subtitles: SAMPLE_VTT });
+    server.addVideo(noSubs, file);
+    store = new FileStore(join(dir, 'store'));
+    params = downloadParams.parse({ sourceUrlTemplate: server.template, retries: 2, retryBaseDelayMs: 10, socketTimeoutSec: 1 });
+  });
+  after(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const run = async (id: string, overrides: Partial<DownloadParams> = {}) => {
+    const ctx = await mediaItemContext(store, { ...params, ...overrides });
+    const outcome = await downloadStage.processItem({ video_id: id }, ctx);
+    assert.deepEqual(await readdir(ctx.tmpDir), [], 'temporary files removed');
+    await rm(ctx.tmpDir, { recursive: true, force: true });
+    return { outcome: Array.isArray(outcome) ? outcome[0]! : outcome as Exclude<typeof outcome, AsyncIterable<unknown>>, ctx };
+  };
+
+  it('stores the video, English subtitles and info JSON under media/<id>/', async () => {
+    const { outcome, ctx } = await run(ok);
+    assert.equal(outcome.status, 'kept');
+    const row = outcome.status === 'kept' ? outcome.row : undefined;
+    assert.equal(row?.skipped, false);
+    assert.equal(row?.has_subtitles, true);
+    assert.ok((row?.bytes ?? 0) > 1000);
+    assert.equal(row?.error_class, null);
+    const keys = mediaLayout(ok);
+    assert.equal((await store.get(keys.video)).length, row?.bytes);
+    assert.match((await store.getText(keys.subtitles)) ?? '', /Hello from the test server/);
+    assert.match(JSON.parse((await store.getText(keys.info)) ?? '{}').webpage_url, new RegExp(`v=${ok}$`));
+    assert.equal(ctx.counters.download_bytes, row?.bytes);
+  });
+
+  it('skips a video already in storage without contacting the source', async () => {
+    const before = server.pageRequests(ok);
+    const { outcome } = await run(ok);
+    assert.equal(outcome.status, 'kept');
+    assert.equal(outcome.status === 'kept' && outcome.row.skipped, true);
+    assert.equal(outcome.status === 'kept' && outcome.row.has_subtitles, true);
+    assert.equal(server.pageRequests(ok), before);
+  });
+
+  it('a video without subtitles is kept with has_subtitles false', async () => {
+    const { outcome } = await run(noSubs);
+    assert.equal(outcome.status === 'kept' && outcome.row.has_subtitles, false);
+    assert.equal(await store.exists(mediaLayout(noSubs).subtitles), false);
+  });
+
+  const failures = [
+    { id: 'missing4041', behaviour: 404, errorClass: 'unavailable', attempts: 1 },
+    { id: 'forbidden03', behaviour: 403, errorClass: 'signin', attempts: 1 },
+    { id: 'limited4291', behaviour: 429, errorClass: 'rate_limited', attempts: 3 },
+    { id: 'broken50001', behaviour: 500, errorClass: 'network', attempts: 3 },
+    { id: 'stalling001', behaviour: 'stall', errorClass: 'network', attempts: 3 },
+  ] as const;
+  for (const f of failures) {
+    it(`HTTP ${f.behaviour} ends as ${f.errorClass} after ${f.attempts} attempt(s), with a failed marker`, async () => {
+      server.setBehaviour(f.id, f.behaviour);
+      const { outcome, ctx } = await run(f.id);
+      assert.equal(outcome.status, 'error');
+      assert.ok(outcome.status === 'error' && outcome.reason.startsWith(`download ${f.errorClass}: `), outcome.status === 'error' ? outcome.reason : '');
+      assert.equal(outcome.status === 'error' && outcome.row?.error_class, f.errorClass);
+      assert.equal(server.pageRequests(f.id), f.attempts, 'requests seen by the server');
+      assert.equal(ctx.counters.download_retries ?? 0, f.attempts - 1);
+      assert.match((await store.getText(mediaLayout(f.id).failed)) ?? '', new RegExp(`^${f.errorClass}: `));
+      assert.equal(await store.exists(mediaLayout(f.id).video), false);
+    });
+  }
+
+  it('a later success removes the failed marker', async () => {
+    const id = 'flaky000001';
+    server.setBehaviour(id, 500);
+    await run(id, { retries: 0 });
+    assert.equal(await store.exists(mediaLayout(id).failed), true);
+    server.addVideo(id, join(dir, 'source.mp4'));
+    server.setBehaviour(id, 'ok');
+    const { outcome } = await run(id);
+    assert.equal(outcome.status, 'kept');
+    assert.equal(await store.exists(mediaLayout(id).failed), false);
+  });
+
+  it('a video over the size limit is too_large and not retried', async () => {
+    const id = 'bigVideo001';
+    server.addVideo(id, join(dir, 'source.mp4'));
+    const { outcome } = await run(id, { maxFileSize: 100 });
+    assert.equal(outcome.status === 'error' && outcome.row?.error_class, 'too_large');
+    assert.equal(server.pageRequests(id), 1);
+  });
+
+  it('rejects an invalid id before any path or command line', async () => {
+    const { outcome } = await run('../../etc/passwd');
+    assert.equal(outcome.status, 'error');
+    assert.match(outcome.status === 'error' ? outcome.reason : '', /^invalid video id/);
+    assert.throws(() => sourceUrl(params.sourceUrlTemplate, 'abc;rm -rf'), /video id/);
+  });
+
+  it('validates its params', () => {
+    assert.equal(downloadParams.parse({}).format, 'best');
+    assert.equal(downloadParams.parse({}).sourceUrlTemplate, 'https://www.youtube.com/watch?v={id}');
+    assert.throws(() => downloadParams.parse({ sourceUrlTemplate: 'https://example.com/no-placeholder' }));
+    assert.throws(() => downloadParams.parse({ sourceUrlTemplate: 'file:///etc/{id}' }));
+    assert.throws(() => downloadParams.parse({ formats: 'best' }));
+  });
+});
