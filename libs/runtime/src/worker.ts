@@ -74,9 +74,13 @@ class ChunkOutput {
         return;
     }
   }
-  async close(): Promise<void> {
-    this.stream.end();
-    await once(this.stream, 'close');
+  private closed: Promise<void> | undefined;
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.stream.end();
+      if (!this.stream.closed) await once(this.stream, 'close');
+    })();
+    return this.closed;
   }
 }
 
