@@ -1,10 +1,14 @@
 import type { AnyStage } from '@finevideo/core';
 import { downloadStage } from './download/index.js';
 import { dynamismStage } from './dynamism/index.js';
+import { worddensityStage } from './worddensity/index.js';
+import { ytcommonsStage } from './ytcommons/index.js';
 
 /** Every stage type the launcher can plan, by type name. Executors never import this. */
 export const stageRegistry: Record<string, AnyStage> = {
   // stage registrations (one line each)
+  ytcommons: ytcommonsStage,
+  worddensity: worddensityStage,
   download: downloadStage,
   dynamism: dynamismStage,
 };

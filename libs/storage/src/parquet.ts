@@ -42,6 +42,19 @@ export async function runDuckDb(sql: string): Promise<Row[]> {
   });
 }
 
+/** Streams the rows of a query written by our own code, one DuckDB vector at a time. */
+export async function* queryRows(sql: string): AsyncIterable<Row> {
+  const connection = await (await duckdb()).connect();
+  try {
+    const result = await connection.stream(sql);
+    for await (const batch of result.yieldRowObjectJs()) {
+      for (const row of batch) yield plain(row) as Row;
+    }
+  } finally {
+    connection.closeSync();
+  }
+}
+
 /** A path as an SQL string literal. */
 export const sqlString = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 /** A column name as an SQL identifier. */

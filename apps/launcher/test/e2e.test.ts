@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FileStore, readParquetRows, writeParquetRows } from '@finevideo/storage';
+import type { Row } from '@finevideo/core';
+import { runCli, startCli } from './helpers.js';
+
+/* A small, fully known YouTube-Commons-like input: the expectation is computed here, not by the stages. */
+const LANGS = ['en', 'en', 'en', 'fr', 'de'];
+function makeRow(shard: number, i: number): Row {
+  const n = shard * 1000 + i;
+  const id = `v${String(n).padStart(10, '0')}`;
+  const durations = ['1:02:03', '4:05', '59', '', 'abc', '0:30', '12:00'];
+  return {
+    video_id: id,
+    video_link: `https://www.youtube.com/watch?v=${id}`,
+    title: `video ${n}`,
+    channel: `channel ${n % 7}`,
+    channel_id: `UC${n % 7}`,
+    channel_follower_count: n * 3,
+    original_language: LANGS[n % 5],
+    transcription_language: LANGS[(n * 3) % 5],
+    word_count: (n * 37) % 400,
+    character_count: ((n * 37) % 400) * 6,
+    duration_string: durations[n % durations.length],
+    text: `words `.repeat((n * 37) % 400).trim(),
+    acodec: 'opus', vcodec: 'vp9', age_limit: 0, categories: ['Education'], comment_count: n, date: '2024-01-01',
+    description: 'd', language: 'en', license: 'CC-BY', like_count: n * 2, resolution: '1280x720', tags: ['a', 'b'],
+    upload_date: '20240101', view_count: n * 10,
+    ...(shard % 2 === 0 ? { source_language: 'en' } : { language_id_method: 'en' }),
+  };
+}
+
+function seconds(d: string): number | undefined {
+  if (d === '') return 0;
+  if (!/^\d+(:\d+){0,2}$/.test(d)) return undefined;
+  return d.split(':').reduce((acc, p) => acc * 60 + Number(p), 0);
+}
+
+function expected(rows: Row[]) {
+  const english = rows.filter((r) => r.original_language === 'en' && r.transcription_language === 'en' && (r.word_count as number) > 50);
+  const dense = english.filter((r) => {
+    const s = seconds(r.duration_string as string);
+    return s !== undefined && s > 0 && (r.word_count as number) / s > 0.5;
+  });
+  const unparseable = english.filter((r) => seconds(r.duration_string as string) === undefined);
+  return { english: english.map((r) => r.video_id).sort(), dense: dense.map((r) => r.video_id).sort(), unparseable: unparseable.length };
+}
+
+async function tableRows(storage: string, run: string, stage: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  for await (const r of readParquetRows(new FileStore(storage), `runs/${run}/${stage}/table.parquet`)) rows.push(r);
+  return rows;
+}
+
+describe('finevideo CLI end to end (ytcommons -> worddensity, local executor)', function () {
+  this.timeout(300_000);
+  let dir: string;
+  let allRows: Row[] = [];
+  const SHARDS = 6;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'finevideo-e2e-'));
+    const shards = new FileStore(join(dir, 'shards'));
+    for (let s = 0; s < SHARDS; s++) {
+      const rows = Array.from({ length: 60 }, (_, i) => makeRow(s, i));
+      allRows.push(...rows);
+      await writeParquetRows(shards, `part-${s}.parquet`, rows);
+    }
+    await writeFile(join(dir, 'shards', 'part-9-corrupt.parquet'), Buffer.from('PAR1 this is not a parquet file'));
+  });
+  after(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const pipeline = async (name: string, chunks: number) => {
+    const path = join(dir, `${name}.yaml`);
+    await writeFile(path, [
+      `name: ${name}`,
+      `storage: ${join(dir, 'store')}`,
+      'executor: { kind: local, parallelism: 2, retries: 1 }',
+      'stages:',
+      `  - stage: ytcommons`,
+      `    params: { source: ${join(dir, 'shards')} }`,
+      `    chunks: ${chunks}`,
+      `  - stage: worddensity`,
+      `    params: { threshold: 0.5 }`,
+      `    chunks: 3`,
+    ].join('\n'));
+    return path;
+  };
+
+  it('runs both stages and matches the independently computed funnel', async () => {
+    const exp = expected(allRows);
+    const r = runCli(['run', await pipeline('full', 7), '--run-id', 'full-1', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { stages: { stage: string; stats: { items: number; kept: number; errors: number; dropped: number; reasons: Record<string, number> } }[] };
+    const [yt, wd] = out.stages;
+    assert.equal(yt!.stats.items, SHARDS + 1, 'one item per shard, the corrupt one included');
+    assert.equal(yt!.stats.errors, 1, 'the corrupt shard is an error row');
+    assert.equal(yt!.stats.kept, exp.english.length);
+    assert.equal(yt!.stats.dropped, allRows.length - exp.english.length);
+    assert.equal(wd!.stats.kept, exp.dense.length);
+    assert.equal(wd!.stats.items, exp.english.length);
+    assert.equal(Object.entries(wd!.stats.reasons).filter(([k]) => k.includes('unparseable')).reduce((a, [, v]) => a + v, 0), exp.unparseable);
+
+    const ytRows = await tableRows(join(dir, 'store'), 'full-1', 'ytcommons');
+    const kept = ytRows.filter((x) => x.status === 'kept');
+    assert.deepEqual(kept.map((x) => x.video_id).sort(), exp.english);
+    assert.ok(kept.every((x) => x.source_language === 'en'), 'source_language falls back to language_id_method');
+    const err = ytRows.filter((x) => x.status === 'error');
+    assert.equal(err.length, 1);
+    assert.match(String(err[0]!.reason), /corrupt|parquet|read/i);
+    assert.match(String(err[0]!.item_key), /part-9-corrupt/);
+
+    const wdRows = await tableRows(join(dir, 'store'), 'full-1', 'worddensity');
+    assert.deepEqual(wdRows.filter((x) => x.status === 'kept').map((x) => x.video_id).sort(), exp.dense);
+
+    const st = runCli(['status', join(dir, 'store', 'runs', 'full-1')]);
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(st.stdout, /complete/);
+    assert.match(st.stdout, /ytcommons\s+7\/7 merged/);
+    assert.match(st.stdout, /worddensity\s+3\/3 merged/);
+  });
+
+  it('a run killed midway and resumed gives exactly the uninterrupted output', async () => {
+    const path = await pipeline('killed', 7);
+    const running = startCli(['run', path, '--run-id', 'killed-1', '--parallelism', '1']);
+    const doneDir = join(dir, 'store', 'runs', 'killed-1', 'ytcommons', 'done');
+    for (let i = 0; i < 600; i++) {
+      if (existsSync(doneDir) && (await readdir(doneDir)).length >= 2) break;
+      await sleep(50);
+    }
+    running.killGroup();
+    const doneBefore = existsSync(doneDir) ? (await readdir(doneDir)).length : 0;
+    assert.ok(doneBefore >= 2 && doneBefore < 7, `expected a partial run, got ${doneBefore} of 7 chunks done`);
+    assert.ok(!existsSync(join(dir, 'store', 'runs', 'killed-1', 'worddensity', 'table.parquet')));
+
+    const resumed = runCli(['resume', join(dir, 'store', 'runs', 'killed-1')]);
+    assert.equal(resumed.code, 0, resumed.stderr + resumed.stdout);
+    for (const stage of ['ytcommons', 'worddensity']) {
+      const a = await tableRows(join(dir, 'store'), 'full-1', stage);
+      const b = await tableRows(join(dir, 'store'), 'killed-1', stage);
+      assert.equal(b.length, a.length, `${stage}: same number of rows`);
+      assert.deepEqual(b, a, `${stage}: identical rows in identical order`);
+    }
+  });
+
+  it('rejects a bad pipeline config with the field and the value, exit code 2', async () => {
+    const path = join(dir, 'bad.yaml');
+    await writeFile(path, `name: bad\nstorage: ${dir}\nstages:\n  - stage: worddensity\n    params: { threshold: "high" }\n  - stage: nosuchstage\n`);
+    const r = runCli(['run', path]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /stages\[0\]\.params\.threshold: expected number, got "high"/);
+    assert.match(r.stderr, /stages\[1\]\.stage: expected one of .*got "nosuchstage"/);
+  });
+});

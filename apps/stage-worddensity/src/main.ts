@@ -1,0 +1,4 @@
+import { runWorkerMain } from '@finevideo/runtime';
+import { worddensityStage } from '@finevideo/stages/worddensity';
+
+runWorkerMain(worddensityStage);

@@ -1,0 +1,4 @@
+import { runWorkerMain } from '@finevideo/runtime';
+import { ytcommonsStage } from '@finevideo/stages/ytcommons';
+
+runWorkerMain(ytcommonsStage);

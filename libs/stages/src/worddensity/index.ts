@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import type { MapStage, Outcome, Row } from '@finevideo/core';
+
+export const worddensityParams = z.strictObject({
+  /** Keep rows whose words per second are strictly above this. */
+  threshold: z.number().min(0).default(0.5),
+});
+export type WorddensityParams = z.infer<typeof worddensityParams>;
+
+/**
+ * YouTube-Commons duration strings to seconds: "h:m:s", "m:s" or "s"; missing or empty -> 0,
+ * as the original did. Parts are not range-checked ("1:75" is 135 s, like the original's
+ * int arithmetic). Anything else (letters, signs, decimals, four parts) -> undefined: unparseable.
+ */
+export function parseDuration(value: unknown): number | undefined {
+  if (value === null || value === undefined) return 0;
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.floor(value) : undefined;
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  if (text === '') return 0;
+  if (!/^\d+(?::\d+){0,2}$/.test(text)) return undefined;
+  return text.split(':').reduce((total, part) => total * 60 + Number(part), 0);
+}
+
+/** Words per second; 0 when the duration is 0 (the original's convention). */
+export function wordDensity(wordCount: number, durationSeconds: number): number {
+  return durationSeconds > 0 ? wordCount / durationSeconds : 0;
+}
+
+export type DensityVerdict =
+  | { keep: true; durationSeconds: number; density: number }
+  | { keep: false; reason: 'unparseable-duration' | 'low-word-density'; durationSeconds?: number; density?: number };
+
+export function densityVerdict(row: { duration_string?: unknown; word_count?: unknown }, threshold: number): DensityVerdict {
+  const durationSeconds = parseDuration(row.duration_string);
+  if (durationSeconds === undefined) return { keep: false, reason: 'unparseable-duration' };
+  const words = Number(row.word_count ?? 0);
+  const density = wordDensity(Number.isFinite(words) ? words : 0, durationSeconds);
+  return density > threshold ? { keep: true, durationSeconds, density } : { keep: false, reason: 'low-word-density', durationSeconds, density };
+}
+
+function withoutStatus(row: Row): Row {
+  const { status: _s, reason: _r, ...rest } = row;
+  return rest;
+}
+
+/** Stage 3: keep videos that talk enough for their length. */
+export const worddensityStage: MapStage<WorddensityParams, Row, Row> = {
+  name: 'worddensity',
+  kind: 'map',
+  description: 'drop videos whose transcript has too few words per second',
+  params: worddensityParams,
+  image: 'finevideo/stage-worddensity',
+  resources: { pool: 'cpu', cpu: '1', memory: '1Gi' },
+  defaultItemsPerChunk: 20_000,
+  itemConcurrency: () => 1,
+  async *listItems(ctx) {
+    for await (const row of ctx.previousRows()) yield withoutStatus(row);
+  },
+  itemKey: (row) => String(row.video_id ?? '?'),
+  async processItem(row, ctx): Promise<Outcome> {
+    const verdict = densityVerdict(row, ctx.params.threshold);
+    if (verdict.keep) return { status: 'kept', row: { ...row, duration_seconds: verdict.durationSeconds, word_density: verdict.density } };
+    // Dropped rows are kept in the table (small: no transcript) so the funnel can be audited.
+    const audit = { video_id: row.video_id, duration_string: row.duration_string ?? null, word_count: row.word_count ?? null, duration_seconds: verdict.durationSeconds ?? null, word_density: verdict.density ?? null };
+    return { status: 'dropped', reason: verdict.reason, row: audit };
+  },
+};
