@@ -1,1 +1,2 @@
 export * from './media/index.js';
+export * from './ytcommons/index.js';

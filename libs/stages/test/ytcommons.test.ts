@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Outcome, Row } from '@finevideo/core';
+import { FileStore, writeParquetRows } from '@finevideo/storage';
+import { generateYtCommonsShards, type YtCommonsExpectation } from '@finevideo/testing';
+import { CONTRACT_COLUMNS, ytcommonsParams, ytcommonsStage } from '@finevideo/stages/ytcommons';
+import { mediaItemContext } from './media-context.js';
+
+async function collect(iterable: AsyncIterable<Outcome> | Promise<Outcome | Outcome[]>): Promise<Outcome[]> {
+  const out: Outcome[] = [];
+  if (Symbol.asyncIterator in iterable) for await (const o of iterable as AsyncIterable<Outcome>) out.push(o);
+  else out.push(...([] as Outcome[]).concat(await iterable));
+  return out;
+}
+
+describe('stage ytcommons', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let expectation: YtCommonsExpectation;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ytcommons-'));
+    expectation = await generateYtCommonsShards(join(dir, 'shards'), { shards: 3, rowsPerShard: 150, seed: 7, corruptShard: true, averageTextBytes: 2000 });
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('keeps the contract rows with the contract columns and counts each drop reason, matching the generator', async () => {
+    const params = ytcommonsParams.parse({ source: join(dir, 'shards') });
+    const ctx = await mediaItemContext(new FileStore(join(dir, 'store')), params);
+    const items = [];
+    for await (const item of ytcommonsStage.listItems({ ...ctx, hasPrevious: false, previousRows: async function* () {} })) items.push(item);
+    assert.equal(items.length, 4, 'three shards and the corrupt one, in name order');
+    assert.match(items[3]!.key, /corrupt/);
+    const outcomes: Outcome[] = [];
+    for (const item of items) outcomes.push(...(await collect(ytcommonsStage.processItem(item, ctx))));
+    const kept = outcomes.filter((o): o is Extract<Outcome, { status: 'kept' }> => o.status === 'kept').map((o) => o.row);
+    assert.deepEqual(kept.map((r) => r.video_id).sort(), expectation.english);
+    assert.deepEqual(Object.keys(kept[0]!).sort(), [...CONTRACT_COLUMNS, 'source_language'].sort());
+    assert.ok(kept.every((r) => r.source_language === 'en'), 'source_language comes from language_id_method where the shard lacks it');
+    const dropped = (reason: string) => outcomes.reduce((n, o) => n + (o.status === 'dropped' && o.reason === reason ? (o.count ?? 1) : 0), 0);
+    assert.equal(dropped('not-english-original'), expectation.droppedNotEnglishOriginal);
+    assert.equal(dropped('not-english-transcript'), expectation.droppedNotEnglishTranscript);
+    assert.equal(dropped('too-few-words'), expectation.droppedTooFewWords);
+    const errors = outcomes.filter((o) => o.status === 'error');
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]!.status === 'error' ? errors[0]!.reason : '', /^unreadable-shard: part-00003-corrupt\.parquet: /);
+  });
+
+  it('a shard without the YouTube-Commons columns is an error row naming what is missing', async () => {
+    const store = new FileStore(join(dir, 'odd'));
+    await writeParquetRows(store, 'other.parquet', [{ video_id: 'abcdefghijk', title: 'x' } as Row]);
+    const ctx = await mediaItemContext(store, ytcommonsParams.parse({ source: join(dir, 'odd') }));
+    const [outcome] = await collect(ytcommonsStage.processItem({ key: 'other.parquet', size: 1 }, ctx));
+    assert.equal(outcome?.status, 'error');
+    assert.match(outcome?.status === 'error' ? outcome.reason : '', /^schema: other\.parquet: expected the YouTube-Commons columns, got none of acodec, age_limit/);
+  });
+});
