@@ -1,9 +1,89 @@
-import type { CommandResult, GlobalOptions } from './commands.js';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { runLayout } from '@finevideo/core';
+import { openStore } from '@finevideo/storage';
+import { createLogger, createRun, runPipeline, storageEnv, workspaceRoot, LocalExecutor, keptRows } from '@finevideo/runtime';
+import { stageByType } from '@finevideo/stages';
+import { generateVideo, generateYtCommonsShards, startVideoServer, type VideoSpec } from '@finevideo/testing';
+import { loadPipeline, type CommandResult, type GlobalOptions } from './commands.js';
+import { formatFunnel } from './funnel.js';
+import { createProgressReporter } from './progress.js';
+import { runRef } from './run-ref.js';
 
 export interface DemoOptions extends GlobalOptions {
   rows?: number;
 }
 
-export async function demoCommand(_options: DemoOptions, _signal?: AbortSignal): Promise<CommandResult> {
-  return { exitCode: 1, output: 'demo: not wired yet' };
+/** A demo video for an id: a third are mostly a still picture (the dynamism filter drops them). */
+function demoVideo(id: string): VideoSpec {
+  const h = [...id].reduce((a, c) => (a * 31 + c.charCodeAt(0)) >>> 0, 7);
+  if (h % 3 === 0) return { sections: [{ kind: 'motion', seconds: 4 }, { kind: 'still', seconds: 56 }], fps: 4, audio: true };
+  return { sections: [{ kind: 'motion', seconds: 20 + (h % 25) }], fps: 4, audio: true };
+}
+
+/**
+ * The embedded default: a generated YouTube-Commons-like sample, the pipeline of
+ * examples/demo.yaml on the local executor, and a loopback server playing YouTube
+ * for the download stage (videos generated with ffmpeg on first use).
+ */
+export async function demoCommand(options: DemoOptions, signal?: AbortSignal): Promise<CommandResult> {
+  const root = workspaceRoot();
+  const data = join(root, '.data');
+  const samples = join(data, 'samples', 'ytcommons');
+  const log = createLogger({ demo: true }, options.json === true);
+  if (!existsSync(samples)) {
+    log.info(`generating a YouTube-Commons-like sample in ${samples}`);
+    const e = await generateYtCommonsShards(samples, { shards: 3, rowsPerShard: options.rows ?? 12, seed: 2024, averageTextBytes: 3000, corruptShard: true });
+    log.info(`sample: ${e.rows} rows in ${e.shards} shards and one corrupt shard`);
+  }
+  const config = await loadPipeline(join(root, 'examples', 'demo.yaml'));
+  const server = await startVideoServer();
+  try {
+    const stages = config.stages.map((s) => (s.stage === 'download' ? { ...s, params: { ...s.params, sourceUrlTemplate: server.template } } : s));
+    const demoConfig = { ...config, storage: resolve(root, config.storage), stages: stages.map((s) => (s.stage === 'ytcommons' ? { ...s, params: { ...s.params, source: samples } } : s)) };
+    const store = openStore(demoConfig.storage);
+    const manifest = await createRun(demoConfig, store);
+    const progress = createProgressReporter(options.json ? 'json' : process.stderr.isTTY ? 'tty' : 'plain');
+    const executor = new LocalExecutor({ parallelism: 2, retries: 2, store, env: storageEnv(demoConfig) });
+    const engine = {
+      store, log, executor, resolveStage: stageByType, workerEnv: storageEnv(demoConfig),
+      onProgress: (stage: string, p: Parameters<typeof progress.update>[1]) => progress.update(stage, p),
+      ...(signal ? { signal } : {}),
+    };
+    // First the filters; then the videos of the surviving ids are made and served; then the rest.
+    const firstPart = await runPipeline(manifest, { ...engine, untilStage: 'worddensity' });
+    progress.done();
+    const videos = join(data, 'samples', 'videos');
+    await mkdir(videos, { recursive: true });
+    let made = 0;
+    for await (const row of keptRows(store, manifest.runId, 'worddensity')) {
+      const id = String(row.video_id);
+      const file = join(videos, `${id}.mp4`);
+      if (!existsSync(file)) {
+        await generateVideo(file, demoVideo(id));
+        made++;
+      }
+      server.addVideo(id, file);
+    }
+    if (made) log.info(`generated ${made} demo videos in ${videos}`);
+    const outcomes = await runPipeline(manifest, engine);
+    progress.done();
+    const all = [...firstPart.filter((o) => !outcomes.some((x) => x.stage === o.stage)), ...outcomes];
+    const failed = all.find((o) => o.failed.length);
+    const last = [...all].reverse().find((o) => o.tableKey);
+    const lines = [
+      formatFunnel(all.map((o) => ({ stage: o.stage, stats: o.stats }))),
+      '',
+      `run: ${runRef(store.uri, manifest.runId)}`,
+      last?.tableKey ? `output table: ${join(demoConfig.storage, last.tableKey)}` : '',
+      `media: ${join(demoConfig.storage, 'media')}`,
+      `inspect: finevideo status ${runRef(store.uri, manifest.runId)}`,
+      `layout: ${runLayout(manifest.runId).root}/<stage>/{chunks,out,done,logs}/ and table.parquet`,
+    ];
+    if (failed) lines.push(`stage ${failed.stage} has failed chunks; see its logs/ folder`);
+    return { exitCode: failed ? 1 : 0, output: lines.filter((l) => l !== undefined).join('\n') };
+  } finally {
+    await server.close();
+  }
 }

@@ -37,6 +37,8 @@ export interface PlanContext<P> extends BaseContext<P> {
   /** Kept rows of the previous stage's table, in table order; empty for a first stage. */
   previousRows(): AsyncIterable<Row>;
   hasPrevious: boolean;
+  /** Kept rows of any earlier stage of this run by instance name (to join metadata such as titles and transcripts back in). */
+  stageRows(stageName: string): AsyncIterable<Row>;
 }
 
 export interface ItemContext<P> extends BaseContext<P> {

@@ -91,6 +91,13 @@ export async function planStage(manifest: RunManifest, stageCfg: PipelineStage, 
       params, runId: manifest.runId, stageName: stageCfg.name, store, log: options.log,
       hasPrevious: previous !== undefined,
       previousRows: () => (previous ? keptRows(store, manifest.runId, previous.name) : (async function* () {})()),
+      stageRows: (name) => {
+        const earlier = pipelineStages(manifest.config).map((s) => s.name);
+        if (!earlier.slice(0, earlier.indexOf(stageCfg.name)).includes(name)) {
+          throw new ConfigError(`stage ${stageCfg.name}: expected an earlier stage name to read, got ${JSON.stringify(name)} (earlier: ${earlier.slice(0, earlier.indexOf(stageCfg.name)).join(', ') || 'none'})`);
+        }
+        return keptRows(store, manifest.runId, name);
+      },
     };
     const tmp = await mkdtemp(join(tmpdir(), 'finevideo-plan-'));
     try {

@@ -29,7 +29,7 @@ describe('stage ytcommons', function () {
     const params = ytcommonsParams.parse({ source: join(dir, 'shards') });
     const ctx = await mediaItemContext(new FileStore(join(dir, 'store')), params);
     const items = [];
-    for await (const item of ytcommonsStage.listItems({ ...ctx, hasPrevious: false, previousRows: async function* () {} })) items.push(item);
+    for await (const item of ytcommonsStage.listItems({ ...ctx, hasPrevious: false, previousRows: async function* () {}, stageRows: async function* () {} })) items.push(item);
     assert.equal(items.length, 4, 'three shards and the corrupt one, in name order');
     assert.match(items[3]!.key, /corrupt/);
     const outcomes: Outcome[] = [];
