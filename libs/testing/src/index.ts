@@ -1,2 +1,3 @@
 export * from './media/index.js';
 export * from './ytcommons/index.js';
+export * from './s3rver.js';

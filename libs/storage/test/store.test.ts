@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { ObjectStore } from '@finevideo/core';
+import { FileStore, S3Store, openStore, readParquetRows, writeParquetRows, parquetRowCount, parquetColumns } from '@finevideo/storage';
+import { startFaultProxy, startS3rver, type S3rverHandle } from '@finevideo/testing';
+
+/** A deterministic stream of n bytes in 1 MiB pieces. */
+function bytes(n: number): Readable {
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (sent >= n) return this.push(null);
+      const size = Math.min(1 << 20, n - sent);
+      const piece = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) piece[i] = (sent + i) % 251;
+      sent += size;
+      this.push(piece);
+    },
+  });
+}
+
+let s3: S3rverHandle;
+const saved: Record<string, string | undefined> = {};
+before(async function () {
+  this.timeout(30_000);
+  s3 = await startS3rver({ buckets: ['finevideo-test'] });
+  for (const [k, v] of Object.entries(s3.env)) {
+    saved[k] = process.env[k];
+    process.env[k] = v;
+  }
+});
+after(async () => {
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  await s3?.stop();
+});
+
+const backends: [string, () => Promise<{ store: ObjectStore; cleanup: () => Promise<void> }>][] = [
+  ['file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'store-'));
+    return { store: new FileStore(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  }],
+  ['s3 (s3rver)', async () => ({ store: openStore(`s3://finevideo-test/t-${Date.now()}-${Math.random().toString(36).slice(2)}`), cleanup: async () => undefined })],
+];
+
+for (const [name, make] of backends) {
+  describe(`ObjectStore contract: ${name}`, function () {
+    this.timeout(60_000);
+    let store: ObjectStore;
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => ({ store, cleanup } = await make()));
+    afterEach(() => cleanup());
+
+    it('puts, gets, checks, lists sorted by prefix and deletes', async () => {
+      await store.put('runs/r/b.json', '{"b":1}');
+      await store.put('runs/r/a.json', Buffer.from('{"a":1}'));
+      await store.put('runs/r2/c.json', 'c');
+      await store.put('media/x/y.txt', Readable.from(['hello ', 'world']));
+      assert.equal((await store.get('runs/r/a.json')).toString(), '{"a":1}');
+      assert.equal(await store.getText('media/x/y.txt'), 'hello world');
+      assert.equal(await store.getText('nope/missing.json'), undefined);
+      await assert.rejects(store.get('nope/missing.json'), /nope\/missing\.json.*expected it to exist, got not found/);
+      assert.equal(await store.exists('runs/r/a.json'), true);
+      assert.equal(await store.exists('runs/r/zzz.json'), false);
+      const listed = [];
+      for await (const o of store.list('runs/r/')) listed.push(o);
+      assert.deepEqual(listed, [{ key: 'runs/r/a.json', size: 7 }, { key: 'runs/r/b.json', size: 7 }]);
+      const all = [];
+      for await (const o of store.list('runs/')) all.push(o.key);
+      assert.deepEqual(all, ['runs/r/a.json', 'runs/r/b.json', 'runs/r2/c.json']);
+      await store.delete('runs/r/a.json');
+      await store.delete('runs/r/never-there.json');
+      assert.equal(await store.exists('runs/r/a.json'), false);
+      const child = store.child('runs/r2');
+      assert.equal(await child.getText('c.json'), 'c');
+    });
+
+    it('streams a large object up (multipart on S3) and down unchanged', async () => {
+      const size = 21 * 1024 * 1024 + 17;
+      await store.put('big/blob.bin', bytes(size));
+      const dir = await mkdtemp(join(tmpdir(), 'dl-'));
+      try {
+        await store.download('big/blob.bin', join(dir, 'blob.bin'));
+        assert.equal((await stat(join(dir, 'blob.bin'))).size, size);
+        const data = await readFile(join(dir, 'blob.bin'));
+        assert.equal(data[size - 1], (size - 1) % 251);
+        await writeFile(join(dir, 'up.bin'), data.subarray(0, 1000));
+        await store.upload('big/up.bin', join(dir, 'up.bin'));
+        assert.deepEqual(await store.get('big/up.bin'), data.subarray(0, 1000));
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('rejects keys that could escape the store', async () => {
+      for (const bad of ['../x', 'a//b', '/abs', 'a/../b', '', 'a\\b']) {
+        await assert.rejects(store.put(bad, 'x'), /object key: expected/, `key ${JSON.stringify(bad)}`);
+      }
+    });
+
+    it('writes and reads parquet through the store', async () => {
+      const rows = [
+        { id: 1, name: 'a', score: 0.5, tags: ['x', 'y'], nested: { k: true }, missing: null },
+        { id: 2, name: null, score: 1.25, tags: [], nested: { k: false }, missing: null },
+        { id: 3, name: 'big', score: 0, tags: ['z'], nested: { k: true }, missing: null },
+      ];
+      await writeParquetRows(store, 't/table.parquet', rows);
+      const back = [];
+      for await (const r of readParquetRows(store, 't/table.parquet')) back.push(r);
+      assert.deepEqual(back, rows);
+      assert.equal(await parquetRowCount(store, 't/table.parquet', `score > 0.1`), 2);
+      const projected = [];
+      for await (const r of readParquetRows(store, 't/table.parquet', { columns: ['name'], where: `id = 2` })) projected.push(r);
+      assert.deepEqual(projected, [{ name: null }]);
+      assert.deepEqual((await parquetColumns(store, 't/table.parquet')).map((c) => c.name), ['id', 'name', 'score', 'tags', 'nested', 'missing']);
+      await store.put('t/corrupt.parquet', 'PAR1 garbage');
+      await assert.rejects(async () => {
+        for await (const _ of readParquetRows(store, 't/corrupt.parquet')) void _;
+      }, /parquet t\/corrupt\.parquet: expected a readable parquet file/);
+    });
+  });
+}
+
+describe('FileStore atomicity', () => {
+  it('a reader never sees a partial object while a large put is under way', async function () {
+    this.timeout(60_000);
+    const dir = await mkdtemp(join(tmpdir(), 'atomic-'));
+    try {
+      const store = new FileStore(dir);
+      const size = 32 * 1024 * 1024;
+      const put = store.put('x/big.bin', bytes(size));
+      const seen = new Set<number>();
+      let done = false;
+      void put.then(() => (done = true));
+      while (!done) {
+        try {
+          seen.add((await stat(join(dir, 'x', 'big.bin'))).size);
+        } catch {
+          seen.add(-1);
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+      await put;
+      seen.add((await stat(join(dir, 'x', 'big.bin'))).size);
+      assert.deepEqual([...seen].filter((s) => s !== -1), [size], `sizes seen: ${[...seen]}`);
+      const listed = [];
+      for await (const o of store.list('x/')) listed.push(o.key);
+      assert.deepEqual(listed, ['x/big.bin'], 'no temporary file is left or listed');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('S3Store retries', function () {
+  this.timeout(60_000);
+  it('retries throttling and 5xx answers, then succeeds', async () => {
+    const proxy = await startFaultProxy(s3.endpoint, { failFirst: 3, status: 503, code: 'SlowDown' });
+    try {
+      const store = S3Store.fromUri('s3://finevideo-test/retry', { endpoint: proxy.endpoint, forcePathStyle: true });
+      await store.put('a.txt', 'after faults');
+      assert.equal(proxy.injected, 3);
+      assert.equal(await store.getText('a.txt'), 'after faults');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('gives up after its attempts with an error naming bucket and key, never the credentials', async () => {
+    const proxy = await startFaultProxy(s3.endpoint, { failFirst: 1000, status: 500, code: 'InternalError' });
+    try {
+      const store = S3Store.fromUri('s3://finevideo-test/retry', { endpoint: proxy.endpoint, forcePathStyle: true });
+      await assert.rejects(store.put('b.txt', 'never'), (e: Error) => {
+        assert.match(e.message, /put s3:\/\/finevideo-test\/retry\/b\.txt/);
+        assert.doesNotMatch(e.message, /S3RVER/);
+        return true;
+      });
+      assert.ok(proxy.requests >= 3, `expected several attempts, got ${proxy.requests}`);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
