@@ -30,6 +30,20 @@ export default [
     }
   },
   {
+    // Library tests import libs/testing, which itself builds on the libraries: that is not a cycle of
+    // production code, so the test-only edge is allowed here.
+    files: ['libs/testing/src/**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          allow: ['@finevideo/core', '@finevideo/storage', '@finevideo/media', '@finevideo/runtime', '@finevideo/llm', '@finevideo/dataset', '@finevideo/k8s'],
+          depConstraints: [{ sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:lib', 'type:testing'] }],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/test/**/*.ts', 'tools/**/*.ts'],
     rules: { '@nx/enforce-module-boundaries': 'off' }
   }

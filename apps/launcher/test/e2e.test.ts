@@ -59,7 +59,7 @@ async function tableRows(storage: string, run: string, stage: string): Promise<R
 describe('finevideo CLI end to end (ytcommons -> worddensity, local executor)', function () {
   this.timeout(300_000);
   let dir: string;
-  let allRows: Row[] = [];
+  const allRows: Row[] = [];
   const SHARDS = 6;
 
   before(async () => {
