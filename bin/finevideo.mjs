@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The finevideo launcher: the bundled CLI when built (dist/apps/launcher/main.js), else the TypeScript source through tsx.
+// The finevideo launcher: the TypeScript source through tsx in a checkout; the bundled CLI
+// (dist/apps/launcher/main.js, from `npm run build`) with FINEVIDEO_BUNDLED=1 or when there are no sources.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -11,10 +12,11 @@ if (major < 22 || (major === 22 && minor < 19)) {
 }
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bundled = join(root, 'dist', 'apps', 'launcher', 'main.js');
-if (existsSync(bundled) && process.env.FINEVIDEO_FROM_SOURCE !== '1') {
+const source = join(root, 'apps', 'launcher', 'src', 'main.ts');
+if (existsSync(bundled) && (process.env.FINEVIDEO_BUNDLED === '1' || !existsSync(source))) {
   await import(pathToFileURL(bundled).href);
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(pathToFileURL(join(root, 'apps', 'launcher', 'src', 'main.ts')).href);
+  await import(pathToFileURL(source).href);
 }

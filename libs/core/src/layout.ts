@@ -1,6 +1,6 @@
 /**
  * The run layout, as keys relative to the storage root:
- *   runs/<run>/run.json, runs/<run>/<stage>/{plan.json, chunks/, out/, done/, table.parquet}
+ *   runs/<run>/run.json, runs/<run>/<stage>/{plan.json, chunks/*.jsonl, out/*.parquet, done/, table.parquet}
  *   media/<video-id>/...
  */
 const pad = (index: number) => String(index).padStart(6, '0');
@@ -18,7 +18,7 @@ export const runLayout = (runId: string) => {
         chunksPrefix: `${s}/chunks/`,
         chunk: (index: number) => `${s}/chunks/${pad(index)}.jsonl`,
         outPrefix: `${s}/out/`,
-        out: (index: number) => `${s}/out/${pad(index)}.jsonl`,
+        out: (index: number) => `${s}/out/${pad(index)}.parquet`,
         donePrefix: `${s}/done/`,
         done: (index: number) => `${s}/done/${pad(index)}.json`,
         logs: (index: number) => `${s}/logs/${pad(index)}.log`,

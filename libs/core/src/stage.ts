@@ -16,7 +16,9 @@ export type Row = Record<string, unknown>;
 export type Outcome<O extends Row = Row> =
   | { status: 'kept'; row: O }
   | { status: 'dropped'; reason: string; row?: O; count?: number }
-  | { status: 'error'; reason: string; row?: Partial<O> & Row };
+  | { status: 'error'; reason: string; row?: Partial<O> & Row }
+  /** Many kept rows at once: a local parquet file the stage wrote natively (bulk stages such as ytcommons). */
+  | { status: 'kept-parquet'; path: string; count: number };
 
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -71,6 +73,12 @@ export interface MapStage<P = unknown, I = unknown, O extends Row = Row> extends
   kind: 'map';
   /** Items per chunk when the pipeline does not set chunking. */
   defaultItemsPerChunk: number;
+  /**
+   * Columns of the previous stage's rows this stage reads (previousRows() is projected to them), so
+   * large columns such as transcripts are not copied through every stage; later stages join them back
+   * by video id with stageRows(). Unset: every column.
+   */
+  inputColumns?: readonly string[];
   /** Items processed at once inside one chunk. */
   itemConcurrency(params: P): number;
   /** Lists the work items, in a deterministic order. Items must be JSON-serialisable. */

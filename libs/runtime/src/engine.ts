@@ -8,7 +8,7 @@ import {
   ConfigError, emptyStats, mergeStats, parseOrThrow, pipelineStages, planChunks, runLayout,
   type AnyStage, type Logger, type ObjectStore, type PipelineConfig, type PipelineStage, type PlanContext, type StageStats,
 } from '@finevideo/core';
-import { writeParquetFromJsonl } from '@finevideo/storage';
+import { mergeParquet } from '@finevideo/storage';
 import type { Executor, StageProgress } from './executor.js';
 import { readDoneMarkers, readJsonObject, readRunManifest, type RunManifest, type StagePlan } from './run-state.js';
 import { keptRows } from './worker.js';
@@ -90,7 +90,7 @@ export async function planStage(manifest: RunManifest, stageCfg: PipelineStage, 
     const ctx: PlanContext<unknown> = {
       params, runId: manifest.runId, stageName: stageCfg.name, store, log: options.log,
       hasPrevious: previous !== undefined,
-      previousRows: () => (previous ? keptRows(store, manifest.runId, previous.name) : (async function* () {})()),
+      previousRows: () => (previous ? keptRows(store, manifest.runId, previous.name, stage.inputColumns) : (async function* () {})()),
       stageRows: (name) => {
         const earlier = pipelineStages(manifest.config).map((s) => s.name);
         if (!earlier.slice(0, earlier.indexOf(stageCfg.name)).includes(name)) {
@@ -159,7 +159,7 @@ export async function mergeStage(store: ObjectStore, runId: string, stageName: s
     mergeStats(stats, marker.stats);
   }
   if (!(await store.exists(layout.tableDone))) {
-    await writeParquetFromJsonl(store, plan.ranges.map((r) => layout.out(r.index)), layout.table);
+    await mergeParquet(store, plan.ranges.map((r) => layout.out(r.index)), layout.table);
     await store.put(layout.tableDone, JSON.stringify({ stage: stageName, mergedAt: new Date().toISOString(), stats }, null, 2));
   }
   return stats;

@@ -13,16 +13,17 @@ export function workspaceRoot(): string {
 }
 
 /**
- * The local command that plays a stage's image: the bundled worker when built
- * (dist/apps/stage-<type>/main.js), else its TypeScript entry through tsx.
- * Used by the local executor and by the fake Kubernetes job controller.
+ * The local command that plays a stage's image: its TypeScript entry through tsx in a
+ * checkout, or the bundled worker (dist/apps/stage-<type>/main.js) when FINEVIDEO_BUNDLED=1
+ * (benchmarks, after `npm run build`) or when there are no sources. Used by the local
+ * executor and by the fake Kubernetes job controller.
  */
 export function workerCommand(stageType: string): { command: string; args: string[] } {
   if (!/^[a-z0-9-]+$/.test(stageType)) throw new Error(`stage type: expected lowercase letters, digits and "-", got ${JSON.stringify(stageType)}`);
   const root = workspaceRoot();
   const bundled = join(root, 'dist', 'apps', `stage-${stageType}`, 'main.js');
-  if (existsSync(bundled) && process.env.FINEVIDEO_WORKER_FROM_SOURCE !== '1') return { command: process.execPath, args: [bundled] };
   const source = resolve(root, 'apps', `stage-${stageType}`, 'src', 'main.ts');
+  if (existsSync(bundled) && (process.env.FINEVIDEO_BUNDLED === '1' || !existsSync(source))) return { command: process.execPath, args: [bundled] };
   if (!existsSync(source)) throw new Error(`stage ${stageType}: expected a worker at ${source}, got none`);
   return { command: process.execPath, args: ['--import', 'tsx', source] };
 }

@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import {
   ConfigError, EXIT_NOT_RETRYABLE, EXIT_OK, EXIT_RETRYABLE, addReason, emptyStats, errorMessage, parseOrThrow, runLayout,
   type AnyStage, type DoneMarker, type GlobalContext, type ItemContext, type Logger, type ObjectStore, type Outcome, type Row, type StageStats,
 } from '@finevideo/core';
-import { openStore, readJsonl, readParquetRows } from '@finevideo/storage';
+import { composeParquet, openStore, readJsonl, readParquetRows, type OutputPart } from '@finevideo/storage';
 import { createLogger } from './log.js';
 import { orderedPool } from './ordered-pool.js';
 import { manifestStage, readRunManifest } from './run-state.js';
@@ -26,8 +26,8 @@ export interface ChunkRequest {
 export type ChunkResult = { skipped: true } | { skipped: false; marker: DoneMarker };
 
 /** Kept rows of a stage's merged table: the next stage's input. */
-export function keptRows(store: ObjectStore, runId: string, stageName: string): AsyncIterable<Row> {
-  return readParquetRows(store, runLayout(runId).stage(stageName).table, { where: `status = 'kept'` });
+export function keptRows(store: ObjectStore, runId: string, stageName: string, columns?: readonly string[]): AsyncIterable<Row> {
+  return readParquetRows(store, runLayout(runId).stage(stageName).table, { where: `status = 'kept'`, ...(columns ? { columns: [...columns] } : {}) });
 }
 
 function isAsyncIterable<T>(value: unknown): value is AsyncIterable<T> {
@@ -44,21 +44,49 @@ async function* outcomesOf<O extends Row>(produced: AsyncIterable<Outcome<O>> | 
   else yield value;
 }
 
-/** Writes outcomes as output rows and counts them; the chunk's stats come from here only. */
+/**
+ * Writes outcomes as output rows and counts them; the chunk's stats come from here only.
+ * Rows go to JSONL parts; a stage's own parquet of kept rows is a part of its own; the
+ * parts, in outcome order, become the chunk's one parquet output.
+ */
 class ChunkOutput {
   readonly stats: StageStats = emptyStats();
-  private readonly stream;
-  constructor(readonly path: string) {
-    this.stream = createWriteStream(path);
-  }
+  private readonly parts: OutputPart[] = [];
+  private stream: WriteStream | undefined;
+  private closing: Promise<void> | undefined;
+  constructor(private readonly dir: string) {}
+
   private async line(row: Row): Promise<void> {
+    if (!this.stream) {
+      const path = join(this.dir, `part-${this.parts.length}.jsonl`);
+      this.parts.push({ kind: 'jsonl', path });
+      this.stream = createWriteStream(path);
+      this.closing = undefined;
+    }
     if (!this.stream.write(`${JSON.stringify(row)}\n`)) await once(this.stream, 'drain');
   }
+
+  private closePart(): Promise<void> {
+    const stream = this.stream;
+    if (!stream) return this.closing ?? Promise.resolve();
+    this.stream = undefined;
+    this.closing = (async () => {
+      stream.end();
+      if (!stream.closed) await once(stream, 'close');
+    })();
+    return this.closing;
+  }
+
   async add(outcome: Outcome, itemKey: string): Promise<void> {
     switch (outcome.status) {
       case 'kept':
         this.stats.kept++;
         await this.line({ ...outcome.row, status: 'kept', reason: null });
+        return;
+      case 'kept-parquet':
+        await this.closePart();
+        this.stats.kept += outcome.count;
+        this.parts.push({ kind: 'kept-parquet', path: outcome.path });
         return;
       case 'dropped': {
         const count = outcome.count ?? 1;
@@ -74,13 +102,17 @@ class ChunkOutput {
         return;
     }
   }
-  private closed: Promise<void> | undefined;
+
+  /** Closes the parts and writes the chunk's parquet output; returns its path. */
+  async finish(): Promise<string> {
+    await this.closePart();
+    const out = join(this.dir, 'out.parquet');
+    await composeParquet(this.parts, out);
+    return out;
+  }
+
   close(): Promise<void> {
-    this.closed ??= (async () => {
-      this.stream.end();
-      if (!this.stream.closed) await once(this.stream, 'close');
-    })();
-    return this.closed;
+    return this.closePart();
   }
 }
 
@@ -106,7 +138,7 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
   const startedAt = new Date();
   const tmpDir = await mkdtemp(join(tmpdir(), `finevideo-${stageName}-${chunkIndex}-`));
   const signal = request.signal ?? new AbortController().signal;
-  const output = new ChunkOutput(join(tmpDir, 'out.jsonl'));
+  const output = new ChunkOutput(tmpDir);
   try {
     const base: ItemContext<unknown> = {
       params, runId, stageName, store, log, chunkIndex, attempt, tmpDir, signal,
@@ -149,8 +181,8 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
         await output.add(outcome, 'global');
       }
     }
-    await output.close();
-    await store.upload(layout.out(chunkIndex), output.path, { contentType: 'application/x-ndjson' });
+    const outPath = await output.finish();
+    await store.upload(layout.out(chunkIndex), outPath, { contentType: 'application/vnd.apache.parquet' });
     const finishedAt = new Date();
     const marker: DoneMarker = {
       stage: stageName,

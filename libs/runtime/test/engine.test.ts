@@ -64,11 +64,11 @@ describe('run engine with an inline stage', () => {
     const result = await runChunk(squares, { store, runId: 'run-1', stageName: 'squares', chunkIndex: 3, attempt: 1, log });
     assert.equal(result.skipped, false);
     const rows = [];
-    for await (const r of readJsonl(store, runLayout('run-1').stage('squares').out(3))) rows.push(r);
+    for await (const r of readParquetRows(store, runLayout('run-1').stage('squares').out(3))) rows.push(r);
     assert.deepEqual(rows, [
-      { n: 12, square: 144, status: 'kept', reason: null },
-      { item_key: 'n=13', status: 'error', reason: 'unlucky: thirteen' },
-      { n: 14, square: 196, status: 'kept', reason: null },
+      { n: 12, square: 144, status: 'kept', reason: null, item_key: null },
+      { n: null, square: null, status: 'error', reason: 'unlucky: thirteen', item_key: 'n=13' },
+      { n: 14, square: 196, status: 'kept', reason: null, item_key: null },
     ]);
     if (result.skipped) return;
     assert.deepEqual(result.marker.stats, { items: 3, kept: 2, dropped: 0, errors: 1, reasons: { 'error:unlucky': 1 }, counters: { squared: 2 } });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Outcome, Row } from '@finevideo/core';
-import { FileStore, writeParquetRows } from '@finevideo/storage';
+import { FileStore, readParquetRows, writeParquetRows } from '@finevideo/storage';
 import { generateYtCommonsShards, type YtCommonsExpectation } from '@finevideo/testing';
 import { CONTRACT_COLUMNS, ytcommonsParams, ytcommonsStage } from '@finevideo/stages/ytcommons';
 import { mediaItemContext } from './media-context.js';
@@ -34,7 +34,15 @@ describe('stage ytcommons', function () {
     assert.match(items[3]!.key, /corrupt/);
     const outcomes: Outcome[] = [];
     for (const item of items) outcomes.push(...(await collect(ytcommonsStage.processItem(item, ctx))));
-    const kept = outcomes.filter((o): o is Extract<Outcome, { status: 'kept' }> => o.status === 'kept').map((o) => o.row);
+    const kept: Row[] = [];
+    let counted = 0;
+    for (const o of outcomes) {
+      assert.notEqual(o.status, 'kept', 'kept rows come as parquet written by DuckDB, not one by one');
+      if (o.status !== 'kept-parquet') continue;
+      counted += o.count;
+      for await (const r of readParquetRows(new FileStore(dirname(o.path)), basename(o.path))) kept.push(r);
+    }
+    assert.equal(counted, kept.length);
     assert.deepEqual(kept.map((r) => r.video_id).sort(), expectation.english);
     assert.deepEqual(Object.keys(kept[0]!).sort(), [...CONTRACT_COLUMNS, 'source_language'].sort());
     assert.ok(kept.every((r) => r.source_language === 'en'), 'source_language comes from language_id_method where the shard lacks it');

@@ -188,6 +188,61 @@ export async function writeParquetFromJsonl(store: ObjectStore, jsonlKeys: strin
   }
 }
 
+/** A piece of a chunk's output: rows in a JSONL file, or kept rows in a parquet file a stage wrote. */
+export type OutputPart = { kind: 'jsonl'; path: string } | { kind: 'kept-parquet'; path: string };
+
+/**
+ * Writes the parts, in order, into one local parquet file (columns are the union by name).
+ * Returns the row count. No parts: an empty table with the status and reason columns.
+ */
+export async function composeParquet(parts: OutputPart[], outPath: string): Promise<number> {
+  const selects: string[] = [];
+  for (const part of parts) {
+    if (part.kind === 'jsonl') {
+      if ((await stat(part.path)).size === 0) continue;
+      selects.push(`SELECT * FROM read_json(${sqlString(part.path)}, format = 'newline_delimited', sample_size = -1, maximum_object_size = 33554432)`);
+    } else {
+      selects.push(`SELECT *, 'kept' AS status, NULL::VARCHAR AS reason FROM read_parquet(${sqlString(part.path)})`);
+    }
+  }
+  const query = selects.length ? selects.join(' UNION ALL BY NAME ') : `SELECT NULL::VARCHAR AS status, NULL::VARCHAR AS reason WHERE false`;
+  return withConnection(async (c) => {
+    const r = await c.runAndReadAll(`COPY (${query}) TO ${sqlString(outPath)} (FORMAT parquet, COMPRESSION zstd)`);
+    return Number(r.getRowsJS()[0]?.[0] ?? 0);
+  });
+}
+
+/** Concatenates parquet objects, in the given order, into one (columns unioned by name); the upload is atomic. */
+export async function mergeParquet(store: ObjectStore, keys: string[], targetKey: string): Promise<{ rows: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'finevideo-merge-'));
+  try {
+    const paths: string[] = [];
+    for (const [i, key] of keys.entries()) {
+      const local = store.localPath(key);
+      if (local) {
+        if (!(await store.exists(key))) throw new Error(`parquet ${key} in ${store.uri}: expected it to exist, got not found`);
+        paths.push(local);
+      } else {
+        const path = join(dir, `part-${String(i).padStart(6, '0')}.parquet`);
+        await store.download(key, path);
+        paths.push(path);
+      }
+    }
+    const out = join(dir, 'table.parquet');
+    const rows = await withConnection(async (c) => {
+      const query = paths.length
+        ? `SELECT * FROM read_parquet([${paths.map(sqlString).join(', ')}], union_by_name = true)`
+        : `SELECT NULL::VARCHAR AS status, NULL::VARCHAR AS reason WHERE false`;
+      const r = await c.runAndReadAll(`COPY (${query}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`);
+      return Number(r.getRowsJS()[0]?.[0] ?? 0);
+    });
+    await store.upload(targetKey, out, { contentType: 'application/vnd.apache.parquet' });
+    return { rows };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** Writes rows as one parquet object (through a temporary JSONL file). */
 export async function writeParquetRows(store: ObjectStore, key: string, rows: AsyncIterable<Row> | Iterable<Row>): Promise<{ rows: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'finevideo-rows-'));

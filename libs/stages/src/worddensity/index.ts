@@ -54,6 +54,8 @@ export const worddensityStage: MapStage<WorddensityParams, Row, Row> = {
   resources: { pool: 'cpu', cpu: '1', memory: '1Gi' },
   defaultItemsPerChunk: 20_000,
   itemConcurrency: () => 1,
+  // Only what the verdict needs: transcripts stay in the ytcommons table (join by video_id).
+  inputColumns: ['video_id', 'duration_string', 'word_count'],
   async *listItems(ctx) {
     for await (const row of ctx.previousRows()) yield withoutStatus(row);
   },
@@ -61,8 +63,7 @@ export const worddensityStage: MapStage<WorddensityParams, Row, Row> = {
   async processItem(row, ctx): Promise<Outcome> {
     const verdict = densityVerdict(row, ctx.params.threshold);
     if (verdict.keep) return { status: 'kept', row: { ...row, duration_seconds: verdict.durationSeconds, word_density: verdict.density } };
-    // Dropped rows are kept in the table (small: no transcript) so the funnel can be audited.
-    const audit = { video_id: row.video_id, duration_string: row.duration_string ?? null, word_count: row.word_count ?? null, duration_seconds: verdict.durationSeconds ?? null, word_density: verdict.density ?? null };
-    return { status: 'dropped', reason: verdict.reason, row: audit };
+    // Dropped rows stay in the table so the funnel can be audited.
+    return { status: 'dropped', reason: verdict.reason, row: { ...row, duration_seconds: verdict.durationSeconds ?? null, word_density: verdict.density ?? null } };
   },
 };

@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { errorMessage, type MapStage, type Outcome, type Row } from '@finevideo/core';
-import { openStore, queryRows, runDuckDb, sqlIdent, sqlString } from '@finevideo/storage';
+import { openStore, runDuckDb, sqlIdent, sqlString } from '@finevideo/storage';
 
 /** The columns FineVideo kept from YouTube-Commons (source_language is derived, see below). */
 export const CONTRACT_COLUMNS = [
@@ -74,9 +75,10 @@ async function* processShard(item: ShardItem, params: YtcommonsParams, tmpDir: s
       count(*) FILTER (WHERE coalesce(${english}, false) AND coalesce(${transcript}, false) AND NOT coalesce(${words}, false)) AS c
       FROM ${file}`);
     const select = [...CONTRACT_COLUMNS.map(sqlIdent), sourceLanguageExpression(columns)].join(', ');
-    for await (const row of queryRows(`SELECT ${select} FROM ${file} WHERE ${english} AND ${transcript} AND ${words}`)) {
-      yield { status: 'kept', row: row as Row };
-    }
+    // Kept rows never pass through JavaScript: DuckDB filters and projects the shard straight into parquet.
+    const kept = join(tmpDir, `kept-${createHash('sha256').update(item.key).digest('hex').slice(0, 16)}.parquet`);
+    const written = await runDuckDb(`COPY (SELECT ${select} FROM ${file} WHERE ${english} AND ${transcript} AND ${words}) TO ${sqlString(kept)} (FORMAT parquet, COMPRESSION zstd)`);
+    yield { status: 'kept-parquet', path: kept, count: Number(written[0]?.Count ?? 0) };
     const drops: [string, unknown][] = [[DROP_REASONS.notEnglishOriginal, counts?.a], [DROP_REASONS.notEnglishTranscript, counts?.b], [DROP_REASONS.tooFewWords, counts?.c]];
     for (const [reason, n] of drops) if (Number(n) > 0) yield { status: 'dropped', reason, count: Number(n) };
   } catch (e) {
