@@ -81,6 +81,9 @@ export async function demoCommand(options: DemoOptions, signal?: AbortSignal): P
       `inspect: finevideo status ${runRef(store.uri, manifest.runId)}`,
       `layout: ${runLayout(manifest.runId).root}/<stage>/{chunks,out,done,logs}/ and table.parquet`,
     ];
+    if (demoConfig.stages.some((s) => s.stage === 'classify' && !s.params.endpoint)) {
+      lines.push('note: classify ran without a model endpoint, so its categories are lexical BASELINE labels (taxonomy terms matched in title, tags and transcript), not an LLM\'s.');
+    }
     if (failed) lines.push(`stage ${failed.stage} has failed chunks; see its logs/ folder`);
     return { exitCode: failed ? 1 : 0, output: lines.filter((l) => l !== undefined).join('\n') };
   } finally {

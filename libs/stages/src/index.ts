@@ -1,6 +1,8 @@
 import type { AnyStage } from '@finevideo/core';
 import { downloadStage } from './download/index.js';
 import { dynamismStage } from './dynamism/index.js';
+import { classifyStage } from './classify/index.js';
+import { selectStage } from './select/index.js';
 import { worddensityStage } from './worddensity/index.js';
 import { ytcommonsStage } from './ytcommons/index.js';
 
@@ -11,6 +13,8 @@ export const stageRegistry: Record<string, AnyStage> = {
   worddensity: worddensityStage,
   download: downloadStage,
   dynamism: dynamismStage,
+  classify: classifyStage,
+  select: selectStage,
 };
 
 export function stageByType(type: string): AnyStage {
