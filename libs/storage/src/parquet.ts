@@ -230,11 +230,18 @@ export async function mergeParquet(store: ObjectStore, keys: string[], targetKey
     }
     const out = join(dir, 'table.parquet');
     const rows = await withConnection(async (c) => {
+      // One thread: parts are concatenated in order without buffering out-of-order row groups,
+      // so memory stays flat whatever the table size.
+      await c.run(`SET threads = 1`);
       const query = paths.length
         ? `SELECT * FROM read_parquet([${paths.map(sqlString).join(', ')}], union_by_name = true)`
         : `SELECT NULL::VARCHAR AS status, NULL::VARCHAR AS reason WHERE false`;
-      const r = await c.runAndReadAll(`COPY (${query}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION snappy)`);
-      return Number(r.getRowsJS()[0]?.[0] ?? 0);
+      try {
+        const r = await c.runAndReadAll(`COPY (${query}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION snappy)`);
+        return Number(r.getRowsJS()[0]?.[0] ?? 0);
+      } finally {
+        await c.run(`SET threads = ${Number(process.env.FINEVIDEO_DUCKDB_THREADS ?? 2)}`);
+      }
     });
     await store.upload(targetKey, out, { contentType: 'application/vnd.apache.parquet' });
     return { rows };

@@ -29,6 +29,8 @@ export interface OracleResult {
   notSelected: Map<string, NotSelectedReason>;
   targetSeconds: number;
   selectedSeconds: number;
+  /** Categories in the order they were walked, with the budget each had and the seconds it picked. */
+  categoryBudgets: { category: string; budgetSeconds: number; pickedSeconds: number }[];
 }
 
 /** mulberry32: a seeded PRNG, so the shuffle and the channel penalty are reproducible. */
@@ -87,6 +89,7 @@ export function selectContent(candidates: readonly Candidate[], options: OracleO
   let budget = categories.length ? targetSeconds / categories.length : 0;
   let totalPicked = 0;
   const picks: (Candidate & { score: number })[] = [];
+  const categoryBudgets: OracleResult['categoryBudgets'] = [];
   categories.forEach((category, position) => {
     // Stable sort of the shuffled rows: ties keep the seeded order.
     const rows = scored.filter((c) => c.category === category)
@@ -107,6 +110,7 @@ export function selectContent(candidates: readonly Candidate[], options: OracleO
         notSelected.set(row.video_id, 'channel-penalty');
       }
     }
+    categoryBudgets.push({ category, budgetSeconds: budget, pickedSeconds: categorySeconds });
     totalPicked += categorySeconds;
     const remaining = categories.length - position - 1;
     if (remaining > 0) budget = Math.max(0, targetSeconds - totalPicked) / remaining;
@@ -122,7 +126,7 @@ export function selectContent(candidates: readonly Candidate[], options: OracleO
       notSelected.set(pick.video_id, 'over-budget');
     }
   }
-  return { selected, notSelected, targetSeconds, selectedSeconds };
+  return { selected, notSelected, targetSeconds, selectedSeconds, categoryBudgets };
 }
 
 export interface SelectionReport {

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ChatClient, LlmError, retryAfterMs, waitForHealth } from '@finevideo/llm';
+import { startFakeTgi, type FakeTgi } from '@finevideo/testing';
+
+const schema = { name: 'c', schema: { type: 'object', properties: { category: { type: 'string', enum: ['Cooking Tutorials', 'Tech Reviews', 'Music Videos'] } }, required: ['category'] } };
+
+describe('ChatClient against a fake TGI server', function () {
+  this.timeout(60_000);
+  let tgi: FakeTgi | undefined;
+  afterEach(async () => {
+    await tgi?.close();
+    tgi = undefined;
+  });
+
+  it('gets constrained answers (one of the enum) with token usage', async () => {
+    tgi = await startFakeTgi({ capacity: 4, latencyMs: 5 });
+    const client = new ChatClient({ baseURL: tgi.baseURL, model: 'tgi', concurrency: 4, timeoutMs: 5000, maxRetries: 0 });
+    const r = await client.chat({ messages: [{ role: 'user', content: 'Title: easy cooking at home' }], jsonSchema: schema });
+    assert.deepEqual(JSON.parse(r.content), { category: 'Cooking Tutorials' });
+    assert.ok(r.promptTokens > 0 && r.completionTokens > 0);
+    assert.equal(r.attempts, 1);
+  });
+
+  it('keeps at most `concurrency` requests in flight', async () => {
+    tgi = await startFakeTgi({ capacity: 100, latencyMs: 30 });
+    const client = new ChatClient({ baseURL: tgi.baseURL, model: 'tgi', concurrency: 7, timeoutMs: 5000, maxRetries: 0 });
+    await Promise.all(Array.from({ length: 40 }, (_, i) => client.chat({ messages: [{ role: 'user', content: `Title: ${i}` }] })));
+    assert.equal(tgi.stats.maxConcurrent, 7);
+    assert.equal(tgi.stats.served, 40);
+  });
+
+  it('retries 429 and 503 honouring Retry-After, timeouts and malformed bodies, until every request succeeds', async () => {
+    tgi = await startFakeTgi({ capacity: 16, latencyMs: 2, faultRate: 0.3, seed: 3, retryAfterSeconds: 0.02 });
+    const client = new ChatClient({ baseURL: tgi.baseURL, model: 'tgi', concurrency: 16, timeoutMs: 300, maxRetries: 12, baseDelayMs: 5 });
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => client.chat({ messages: [{ role: 'user', content: `Title: video ${i}` }], jsonSchema: schema })));
+    assert.equal(results.length, 60);
+    const f = tgi.stats.faults;
+    assert.ok(f['429'] > 0 && f['503'] > 0 && f.timeout > 0 && f.malformed > 0, `every fault kind was injected: ${JSON.stringify(f)}`);
+    const attempts = results.reduce((n, r) => n + r.attempts, 0);
+    assert.equal(attempts, tgi.stats.requests, 'every attempt reached the server and is counted');
+    assert.ok(attempts >= 60 + f['429'] + f['503'] + f.timeout + f.malformed, 'at least one extra attempt per injected fault');
+  });
+
+  it('waits the Retry-After the server asks for', async () => {
+    let calls = 0;
+    const times: number[] = [];
+    const server = createServer((req, res) => {
+      times.push(Date.now());
+      calls++;
+      req.resume();
+      if (calls === 1) return res.writeHead(429, { 'retry-after': '0.4', 'content-type': 'application/json' }).end('{"error":"overloaded"}');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'x', object: 'chat.completion', created: 0, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const client = new ChatClient({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, model: 'm', concurrency: 1, timeoutMs: 5000, maxRetries: 2, baseDelayMs: 1 });
+      const r = await client.chat({ messages: [{ role: 'user', content: 'hi' }] });
+      assert.equal(r.attempts, 2);
+      assert.ok(times[1]! - times[0]! >= 380, `waited ${times[1]! - times[0]!} ms, expected about 400`);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('gives up on a bad request at once, and after its retries on a server that keeps failing', async () => {
+    tgi = await startFakeTgi({ faultRate: 1, faultKinds: ['503'], retryAfterSeconds: 0.001 });
+    const client = new ChatClient({ baseURL: tgi.baseURL, model: 'tgi', concurrency: 1, timeoutMs: 1000, maxRetries: 3, baseDelayMs: 1 });
+    await assert.rejects(client.chat({ messages: [{ role: 'user', content: 'x' }] }), (e: Error) => e instanceof LlmError && e.errorClass === 'unavailable' && e.attempts === 4);
+    const bad = new ChatClient({ baseURL: `${tgi.url}/nowhere/v1`, model: 'tgi', concurrency: 1, timeoutMs: 1000, maxRetries: 3 });
+    await assert.rejects(bad.chat({ messages: [{ role: 'user', content: 'x' }] }), (e: Error) => e instanceof LlmError && e.errorClass === 'bad-request' && e.attempts === 1);
+  });
+
+  it('waits for /health before starting, and says so when it never comes', async () => {
+    tgi = await startFakeTgi({ readyAfterMs: 300 });
+    const waits: string[] = [];
+    await waitForHealth(tgi.baseURL, { timeoutMs: 5000, intervalMs: 50, onWait: (s) => waits.push(s) });
+    assert.ok(waits.length >= 2 && waits.every((w) => w === 'HTTP 503'), `waited through: ${waits}`);
+    await tgi.close();
+    tgi = await startFakeTgi({ readyAfterMs: 60_000 });
+    await assert.rejects(waitForHealth(tgi.baseURL, { timeoutMs: 300, intervalMs: 50 }), /health: expected 200 within 0 s, got HTTP 503/);
+  });
+
+  it('reads Retry-After as seconds or an HTTP date', () => {
+    assert.equal(retryAfterMs({ 'retry-after': '2' }), 2000);
+    assert.equal(retryAfterMs({ 'retry-after': new Date(10_000).toUTCString() }, 4_000), 6000);
+    assert.equal(retryAfterMs({ 'retry-after': 'soon' }), undefined);
+    assert.equal(retryAfterMs({}), undefined);
+  });
+});
