@@ -176,7 +176,7 @@ export async function writeParquetFromJsonl(store: ObjectStore, jsonlKeys: strin
       const list = `[${nonEmpty.map(sqlString).join(', ')}]`;
       // filename + line order keep the chunk order; full-sample inference copes with heterogeneous rows.
       await c.run(
-        `COPY (SELECT * EXCLUDE (filename) FROM read_json(${list}, format = 'newline_delimited', union_by_name = true, sample_size = -1, maximum_object_size = 33554432, filename = true)) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION snappy)`,
+        `COPY (SELECT * EXCLUDE (filename) FROM read_json(${list}, format = 'newline_delimited', union_by_name = true, sample_size = -1, maximum_object_size = 33554432, filename = true)) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 2048)`,
       );
       const counted = await c.runAndReadAll(`SELECT count(*) AS n FROM read_parquet(${sqlString(out)})`);
       rows = Number(counted.getRowObjectsJS()[0]?.n ?? 0);
@@ -207,7 +207,7 @@ export async function composeParquet(parts: OutputPart[], outPath: string): Prom
   }
   const query = selects.length ? selects.join(' UNION ALL BY NAME ') : `SELECT NULL::VARCHAR AS status, NULL::VARCHAR AS reason WHERE false`;
   return withConnection(async (c) => {
-    const r = await c.runAndReadAll(`COPY (${query}) TO ${sqlString(outPath)} (FORMAT parquet, COMPRESSION snappy)`);
+    const r = await c.runAndReadAll(`COPY (${query}) TO ${sqlString(outPath)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 2048)`);
     return Number(r.getRowsJS()[0]?.[0] ?? 0);
   });
 }
@@ -237,7 +237,7 @@ export async function mergeParquet(store: ObjectStore, keys: string[], targetKey
         ? `SELECT * FROM read_parquet([${paths.map(sqlString).join(', ')}], union_by_name = true)`
         : `SELECT NULL::VARCHAR AS status, NULL::VARCHAR AS reason WHERE false`;
       try {
-        const r = await c.runAndReadAll(`COPY (${query}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION snappy)`);
+        const r = await c.runAndReadAll(`COPY (${query}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 2048)`);
         return Number(r.getRowsJS()[0]?.[0] ?? 0);
       } finally {
         await c.run(`SET threads = ${Number(process.env.FINEVIDEO_DUCKDB_THREADS ?? 2)}`);

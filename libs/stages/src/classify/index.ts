@@ -44,14 +44,15 @@ const clients = new Map<string, { client: ChatClient; ready: Promise<void> }>();
 /** One client per worker process: its semaphore bounds the requests in flight across the chunk. */
 function clientFor(ctx: ItemContext<ClassifyParams>): { client: ChatClient; ready: Promise<void> } {
   const p = ctx.params;
-  let entry = clients.get(p.endpoint);
+  const key = JSON.stringify([p.endpoint, p.model, p.apiKeyEnv, p.concurrency, p.timeoutMs, p.maxRetries, p.retryBaseDelayMs]);
+  let entry = clients.get(key);
   if (!entry) {
     const client = new ChatClient({ baseURL: p.endpoint, model: p.model, apiKey: process.env[p.apiKeyEnv], concurrency: p.concurrency, timeoutMs: p.timeoutMs, maxRetries: p.maxRetries, baseDelayMs: p.retryBaseDelayMs });
     const ready = p.waitForHealthSeconds > 0
       ? waitForHealth(p.endpoint, { timeoutMs: p.waitForHealthSeconds * 1000, signal: ctx.signal, onWait: (s) => ctx.log.info(`waiting for the model server at ${p.endpoint} (${s})`) })
       : Promise.resolve();
     entry = { client, ready };
-    clients.set(p.endpoint, entry);
+    clients.set(key, entry);
   }
   return entry;
 }

@@ -77,7 +77,7 @@ async function* processShard(item: ShardItem, params: YtcommonsParams, tmpDir: s
     const select = [...CONTRACT_COLUMNS.map(sqlIdent), sourceLanguageExpression(columns)].join(', ');
     // Kept rows never pass through JavaScript: DuckDB filters and projects the shard straight into parquet.
     const kept = join(tmpDir, `kept-${createHash('sha256').update(item.key).digest('hex').slice(0, 16)}.parquet`);
-    const written = await runDuckDb(`COPY (SELECT ${select} FROM ${file} WHERE ${english} AND ${transcript} AND ${words}) TO ${sqlString(kept)} (FORMAT parquet, COMPRESSION snappy)`);
+    const written = await runDuckDb(`COPY (SELECT ${select} FROM ${file} WHERE ${english} AND ${transcript} AND ${words}) TO ${sqlString(kept)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 2048)`);
     yield { status: 'kept-parquet', path: kept, count: Number(written[0]?.Count ?? 0) };
     const drops: [string, unknown][] = [[DROP_REASONS.notEnglishOriginal, counts?.a], [DROP_REASONS.notEnglishTranscript, counts?.b], [DROP_REASONS.tooFewWords, counts?.c]];
     for (const [reason, n] of drops) if (Number(n) > 0) yield { status: 'dropped', reason, count: Number(n) };

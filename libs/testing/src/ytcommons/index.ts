@@ -156,7 +156,7 @@ export async function generateYtCommonsShards(dir: string, options: YtCommonsSam
       license: 'VARCHAR', like_count: 'BIGINT', original_language: 'VARCHAR', resolution: 'VARCHAR', tags: 'VARCHAR[]', text: 'VARCHAR',
       title: 'VARCHAR', transcription_language: 'VARCHAR', upload_date: 'VARCHAR', vcodec: 'VARCHAR', video_id: 'VARCHAR', video_link: 'VARCHAR',
       view_count: 'BIGINT', word_count: 'BIGINT', ${langColumn}: 'VARCHAR'
-    })) TO ${sqlString(target)} (FORMAT parquet, COMPRESSION ${options.compression ?? 'snappy'}, ROW_GROUP_SIZE 8192)`);
+    })) TO ${sqlString(target)} (FORMAT parquet, COMPRESSION ${options.compression ?? 'snappy'}, ROW_GROUP_SIZE 2048)`);
     await rm(jsonl, { force: true });
   }
   if (options.corruptShard) {
