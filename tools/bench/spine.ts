@@ -56,8 +56,8 @@ await mkdir(cache, { recursive: true });
 const pipeline = join(cache, 'spine.yaml');
 await writeFile(pipeline, [
   'name: bench', `storage: ${store}`, `executor: { kind: local, parallelism: ${workers}, retries: 0 }`, 'stages:',
-  `  - stage: ytcommons`, `    params: { source: ${data} }`, `    itemsPerChunk: 1`,
-  `  - stage: worddensity`, `    chunks: ${workers * 2}`,
+  `  - stage: ytcommons`, `    params: { source: ${data} }`, `    chunks: ${workers}`,
+  `  - stage: worddensity`, `    chunks: ${workers}`,
 ].join('\n'));
 
 function timed(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ seconds: number; code: number | null; stdout: string; maxRssBytes?: number }> {

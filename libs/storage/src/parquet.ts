@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -15,11 +15,18 @@ import { toJsonlLine } from './jsonl.js';
 
 let instance: Promise<DuckDBInstance> | undefined;
 
+function spillDirectory(): string {
+  const dir = mkdtempSync(join(tmpdir(), `finevideo-duckdb-${process.pid}-`));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 function duckdb(): Promise<DuckDBInstance> {
   instance ??= DuckDBInstance.create(':memory:', {
     memory_limit: process.env.FINEVIDEO_DUCKDB_MEMORY ?? '512MB',
     threads: process.env.FINEVIDEO_DUCKDB_THREADS ?? '2',
-    temp_directory: join(tmpdir(), 'finevideo-duckdb'),
+    // Per process: concurrent workers on one machine must never share DuckDB's spill files.
+    temp_directory: spillDirectory(),
     preserve_insertion_order: 'true',
   });
   return instance;
@@ -230,18 +237,11 @@ export async function mergeParquet(store: ObjectStore, keys: string[], targetKey
     }
     const out = join(dir, 'table.parquet');
     const rows = await withConnection(async (c) => {
-      // One thread: parts are concatenated in order without buffering out-of-order row groups,
-      // so memory stays flat whatever the table size.
-      await c.run(`SET threads = 1`);
       const query = paths.length
         ? `SELECT * FROM read_parquet([${paths.map(sqlString).join(', ')}], union_by_name = true)`
         : `SELECT NULL::VARCHAR AS status, NULL::VARCHAR AS reason WHERE false`;
-      try {
-        const r = await c.runAndReadAll(`COPY (${query}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 2048)`);
-        return Number(r.getRowsJS()[0]?.[0] ?? 0);
-      } finally {
-        await c.run(`SET threads = ${Number(process.env.FINEVIDEO_DUCKDB_THREADS ?? 2)}`);
-      }
+      const r = await c.runAndReadAll(`COPY (${query}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 2048)`);
+      return Number(r.getRowsJS()[0]?.[0] ?? 0);
     });
     await store.upload(targetKey, out, { contentType: 'application/vnd.apache.parquet' });
     return { rows };
