@@ -1,0 +1,3 @@
+export * from './validate.js';
+export * from './jobs.js';
+export * from './yaml.js';
