@@ -5,10 +5,11 @@ import {
 } from '@finevideo/core';
 import { openStore } from '@finevideo/storage';
 import {
-  LocalExecutor, createLogger, createRun, pendingIndexes, planStage, readRunManifest, runPipeline, runStatus, storageEnv, validatePipeline,
-  type Executor, type RunManifest, type StageOutcome,
+  LocalExecutor, createLogger, createRun, mergeStage, pendingIndexes, planStage, readRunManifest, runPipeline, runStatus, storageEnv, validatePipeline,
+  currentAttempt, readPlan, type Executor, type RunManifest, type StageOutcome,
 } from '@finevideo/runtime';
 import { stageByType } from '@finevideo/stages';
+import { buildStageJobs as renderStageJobs, toYaml } from '@finevideo/k8s';
 import { createKubernetesExecutorFor } from './kubernetes.js';
 import { formatFunnel } from './funnel.js';
 import { createProgressReporter } from './progress.js';
@@ -158,6 +159,8 @@ export async function planCommand(pipelinePath: string, options: RunOptions): Pr
     }
     const plan = await planStage(manifest, s, previous, { store, log, resolveStage: stageByType });
     const pending = (await pendingIndexes(store, manifest.runId, s.name, plan)).length;
+    // Runs driven by kubectl: a stage whose chunks are all done is merged here, so the next one can be planned.
+    if (pending === 0) await mergeStage(store, manifest.runId, s.name, plan);
     planned.push({ stage: s.name, type: s.stage, items: plan.itemCount, chunks: plan.chunkCount, pending });
   }
   const ref = runRef(store.uri, manifest.runId);
@@ -168,3 +171,28 @@ export async function planCommand(pipelinePath: string, options: RunOptions): Pr
 }
 
 export { readRunManifest };
+
+/**
+ * The exact Jobs the launcher would submit for the stages that have pending chunks,
+ * as YAML for `kubectl apply -f -`. Run `finevideo plan` first (and again after each stage).
+ */
+export async function renderCommand(ref: string, options: { stage?: string }): Promise<CommandResult> {
+  const { store, manifest } = await openRun(ref);
+  const config = manifest.config.executor.kind === 'kubernetes' ? manifest.config : applyOverrides(manifest.config, { executor: 'kubernetes' });
+  if (config.executor.kind !== 'kubernetes') throw new ConfigError('executor: expected kubernetes settings, got none');
+  const objects: object[] = [];
+  for (const s of pipelineStages(manifest.config)) {
+    if (options.stage && s.name !== options.stage) continue;
+    const plan = await readPlan(store, manifest.runId, s.name);
+    if (!plan) continue;
+    const pending = await pendingIndexes(store, manifest.runId, s.name, plan);
+    if (!pending.length) continue;
+    const stage = stageByType(s.stage);
+    objects.push(...renderStageJobs({
+      runId: manifest.runId, storage: store.uri, stageName: s.name, stageType: s.stage, image: stage.image, resources: stage.resources,
+      chunkCount: plan.chunkCount, indexes: pending, attempt: (await currentAttempt(store, manifest.runId, s.name)) + 1, env: storageEnv(manifest.config),
+    }, config.executor));
+  }
+  if (!objects.length) return { exitCode: 0, output: '# nothing to render: no planned stage has pending chunks (run "finevideo plan" first)' };
+  return { exitCode: 0, output: toYaml(objects).trimEnd() };
+}

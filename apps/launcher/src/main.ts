@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, errorMessage } from '@finevideo/core';
-import { planCommand, resumeCommand, runCommand, statusCommand, type CommandResult } from './commands.js';
+import { planCommand, renderCommand, resumeCommand, runCommand, statusCommand, type CommandResult } from './commands.js';
 import { demoCommand } from './demo.js';
 
 const positiveInt = (name: string) => (value: string) => {
@@ -87,6 +87,13 @@ runOptions(
     .description('run only the chunks without a completion marker (the chunk count never changes), then the remaining stages')
     .argument('<run>', 'run folder or URI'),
 ).action((ref: string, opts) => finish(resumeCommand(ref, { ...program.opts(), ...opts }, withAbort())));
+
+program
+  .command('render')
+  .description('print the Kubernetes Jobs for the planned stages with pending chunks, as YAML for "kubectl apply -f -"')
+  .argument('<run>', 'run folder or URI (from "finevideo plan")')
+  .option('--stage <name>', 'only this stage')
+  .action((ref: string, opts) => finish(renderCommand(ref, opts)));
 
 program
   .command('demo')

@@ -213,12 +213,22 @@ export async function runPipeline(manifest: RunManifest, options: PipelineRunOpt
   return outcomes;
 }
 
+const attemptsKey = (runId: string, stageName: string) => `${runLayout(runId).stage(stageName).root}/attempts.json`;
+
+/** How many times a stage was submitted so far. */
+export async function currentAttempt(store: ObjectStore, runId: string, stageName: string): Promise<number> {
+  return (await readJsonObject<{ attempts: number }>(store, attemptsKey(runId, stageName)))?.attempts ?? 0;
+}
+
 /** Each submission of a stage gets the next attempt number (recorded for Kubernetes Job names and labels). */
 async function nextAttempt(store: ObjectStore, runId: string, stageName: string): Promise<number> {
-  const key = `${runLayout(runId).stage(stageName).root}/attempts.json`;
-  const previous = (await readJsonObject<{ attempts: number }>(store, key))?.attempts ?? 0;
-  await store.put(key, JSON.stringify({ attempts: previous + 1 }));
-  return previous + 1;
+  const attempt = (await currentAttempt(store, runId, stageName)) + 1;
+  await store.put(attemptsKey(runId, stageName), JSON.stringify({ attempts: attempt }));
+  return attempt;
+}
+
+export async function readPlan(store: ObjectStore, runId: string, stageName: string): Promise<StagePlan | undefined> {
+  return readJsonObject<StagePlan>(store, runLayout(runId).stage(stageName).plan);
 }
 
 export interface StageStatus {
