@@ -1,5 +1,8 @@
 import * as k8s from '@kubernetes/client-node';
 import { Job as JobModel } from 'kubernetes-models/batch/v1';
+import { ConfigMap, Namespace, PersistentVolumeClaim, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 
 type AttributeMap = { name: string; baseName: string; type: string }[];
 type ModelClass = { getAttributeTypeMap(): AttributeMap };
@@ -89,4 +92,27 @@ export function jobProblems(job: JobLike): string[] {
 export function validateJob(job: JobLike): void {
   const problems = jobProblems(job);
   if (problems.length) throw new Error(`invalid Job ${job.metadata?.name ?? '?'}:\n  - ${problems.join('\n  - ')}`);
+}
+
+
+type Validatable = { validate(): void };
+const MODELS: Record<string, new (data: never) => Validatable> = {
+  'v1/ConfigMap': ConfigMap, 'v1/Namespace': Namespace, 'v1/PersistentVolumeClaim': PersistentVolumeClaim, 'v1/Service': Service,
+  'v1/ServiceAccount': ServiceAccount, 'apps/v1/Deployment': Deployment,
+  'rbac.authorization.k8s.io/v1/Role': Role, 'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
+};
+
+/** The same checks for any object finevideo ships (manifests): schema and unknown fields; Jobs also the API limits. */
+export function objectProblems(object: { apiVersion?: string; kind?: string; metadata?: { name?: string } }): string[] {
+  if (object.kind === 'Job') return jobProblems(object as JobLike);
+  const Model = MODELS[`${object.apiVersion}/${object.kind}`];
+  if (!Model) return [`${object.apiVersion}/${object.kind}: expected a kind finevideo knows how to validate, got an unknown one`];
+  const problems: string[] = [];
+  try {
+    new Model(object as never).validate();
+  } catch (e) {
+    problems.push(...(e as Error).message.split(', ').map((m) => `schema: ${m}`));
+  }
+  unknownFields(object, `V1${object.kind}`, `${object.kind}/${object.metadata?.name ?? '?'}`, problems);
+  return problems;
 }

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { objectProblems } from '@finevideo/k8s';
+import { jobTemplates } from '../../../tools/ci/job-templates.js';
+
+const root = join(import.meta.dirname, '..', '..', '..');
+const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
+const hasKubectl = kubectl.status === 0;
+
+describe('manifests (kustomize, validated like the launcher validates its Jobs)', function () {
+  this.timeout(60_000);
+  it('the Job templates are what the launcher builder produces today', () => {
+    for (const [name, text] of jobTemplates()) {
+      assert.equal(readFileSync(join(root, 'manifests', 'base', 'jobs', `${name}.yaml`), 'utf8'), text, `manifests/base/jobs/${name}.yaml is stale: run node --import tsx tools/ci/job-templates.ts`);
+    }
+  });
+
+  for (const overlay of ['local-cpu', 'gke-gpu', 'eks-gpu']) {
+    it(`overlays/${overlay} builds with kubectl kustomize and every object validates`, function () {
+      if (!hasKubectl) {
+        console.log(`    (skipped: kubectl is not installed here, so "kubectl kustomize manifests/overlays/${overlay}" cannot run)`);
+        this.skip();
+      }
+      const r = spawnSync('kubectl', ['kustomize', join(root, 'manifests', 'overlays', overlay)], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } });
+      const kinds = objects.map((o) => o.kind);
+      for (const k of ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'Deployment', 'Service', 'Job']) assert.ok(kinds.includes(k), `${overlay} has a ${k}`);
+      assert.equal(kinds.filter((k) => k === 'Job').length, 6, 'one Job template per stage');
+      assert.ok(!kinds.includes('Secret'), 'no Secret objects: they are created by hand, never shipped with values');
+      for (const o of objects) {
+        assert.deepEqual(objectProblems(o), [], `${o.kind}/${o.metadata.name}`);
+        if (o.kind !== 'Namespace') assert.equal(o.metadata.namespace, 'finevideo');
+      }
+      const role = objects.find((o) => o.kind === 'Role') as unknown as { rules: { resources: string[] }[] };
+      assert.deepEqual(role.rules.flatMap((x) => x.resources).sort(), ['jobs', 'pods', 'pods/log']);
+      const tgi = objects.find((o) => o.kind === 'Deployment') as unknown as { spec: { replicas: number; template: { spec: { nodeSelector?: Record<string, string> } } } };
+      if (overlay === 'local-cpu') assert.equal(tgi.spec.replicas, 0);
+      else assert.ok(Object.keys(tgi.spec.template.spec.nodeSelector ?? {}).length > 0, 'TGI is pinned to the GPU pool');
+    });
+  }
+
+  it('catches an unknown field in a manifest', () => {
+    assert.match(objectProblems({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: { selectr: {} } } as never).join(), /unknown field "selectr"/);
+  });
+});
