@@ -1,4 +1,4 @@
-// Writes manifests/base/jobs/<stage>.yaml: one Indexed Job template per stage, from the same
+// Writes manifests/jobs/<stage>.yaml: one Indexed Job template per stage, from the same
 // builder the launcher uses (so the templates can never drift from what it submits).
 //   node --import tsx tools/ci/job-templates.ts [--check]
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -24,7 +24,7 @@ if (process.argv[1]?.endsWith('job-templates.ts')) {
   const check = process.argv.includes('--check');
   let stale = 0;
   for (const [name, text] of jobTemplates()) {
-    const path = join('manifests', 'base', 'jobs', `${name}.yaml`);
+    const path = join('manifests', 'jobs', `${name}.yaml`);
     if (check) {
       let current = '';
       try { current = readFileSync(path, 'utf8'); } catch { /* missing counts as stale */ }
