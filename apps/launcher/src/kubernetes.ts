@@ -1,7 +1,8 @@
-import { ConfigError, type KubernetesExecutorConfig, type Logger } from '@finevideo/core';
+import type { KubernetesExecutorConfig, Logger } from '@finevideo/core';
 import type { Executor } from '@finevideo/runtime';
+import { createKubernetesExecutor } from '@finevideo/k8s';
 
-/** The Kubernetes executor (libs/k8s) is wired here once it lands. */
-export function createKubernetesExecutorFor(_config: KubernetesExecutorConfig, _log: Logger): Executor {
-  throw new ConfigError('executor: expected "local", got "kubernetes" (the Kubernetes executor is not wired into this build yet)');
+/** The Kubernetes executor: Indexed Jobs of each stage's image, kubeconfig loaded the standard way. */
+export function createKubernetesExecutorFor(config: KubernetesExecutorConfig, log: Logger): Executor {
+  return createKubernetesExecutor(config, log);
 }

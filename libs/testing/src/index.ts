@@ -2,3 +2,4 @@ export * from './media/index.js';
 export * from './ytcommons/index.js';
 export * from './s3rver.js';
 export * from './tgi/index.js';
+export * from './k8s/index.js';

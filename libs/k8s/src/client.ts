@@ -1,0 +1,197 @@
+import { ApiException, BatchV1Api, CoreV1Api, KubeConfig, Watch, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import type { Job } from './jobs.js';
+import { LABELS } from './jobs.js';
+
+export type { V1Job, V1Pod };
+
+export interface KubeClientOptions {
+  /** Kubeconfig context to use instead of the current one. */
+  context?: string;
+  /** An already loaded config (tests); default: KUBECONFIG, ~/.kube/config or in-cluster. */
+  kubeConfig?: KubeConfig;
+}
+
+export interface WatchJobOptions {
+  signal?: AbortSignal;
+  /** Consecutive failed (re)connects before giving up. */
+  maxFailures?: number;
+  /** Pause between reconnects after an error. */
+  retryDelayMs?: number;
+}
+
+/** Status code of a client-node failure: ApiException.code, or statusCode on Watch errors. */
+export function statusCodeOf(err: unknown): number | undefined {
+  if (err instanceof ApiException) return err.code;
+  const code = (err as { statusCode?: unknown; code?: unknown } | null)?.statusCode;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** The Job being watched disappeared (deleted by someone, or never existed). */
+export class JobGoneError extends Error {}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+/** Loads kubeconfig the standard way (KUBECONFIG, ~/.kube/config, in-cluster service account). */
+export function loadKubeConfig(context?: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  if (context) {
+    if (!kc.getContextObject(context)) throw new Error(`kubeconfig context: expected one of ${kc.getContexts().map((c) => c.name).join(', ') || '(none)'}, got ${JSON.stringify(context)}`);
+    kc.setCurrentContext(context);
+  }
+  if (!kc.getCurrentCluster()) throw new Error('kubeconfig: expected a current cluster (KUBECONFIG, ~/.kube/config or in-cluster), got none');
+  return kc;
+}
+
+/**
+ * The launcher's only door to the Kubernetes API: create (adopting a Job of the same run
+ * and attempt on 409), watch with resourceVersion and reconnects, pods and log tails, delete.
+ */
+export class KubeClient {
+  readonly config: KubeConfig;
+  private readonly batch: BatchV1Api;
+  private readonly core: CoreV1Api;
+
+  constructor(options: KubeClientOptions = {}) {
+    this.config = options.kubeConfig ?? loadKubeConfig(options.context);
+    this.batch = this.config.makeApiClient(BatchV1Api);
+    this.core = this.config.makeApiClient(CoreV1Api);
+  }
+
+  get server(): string {
+    return this.config.getCurrentCluster()?.server ?? '';
+  }
+
+  /**
+   * Creates a Job; if one of that name exists (a launcher restarted mid-submit), adopts it
+   * when it belongs to the same run, stage and attempt, and refuses otherwise.
+   */
+  async createJob(job: Job): Promise<{ job: V1Job; adopted: boolean }> {
+    const { namespace, name } = job.metadata;
+    try {
+      return { job: await this.batch.createNamespacedJob({ namespace, body: job as unknown as V1Job }), adopted: false };
+    } catch (err) {
+      if (statusCodeOf(err) !== 409) throw err;
+    }
+    const existing = await this.batch.readNamespacedJob({ namespace, name });
+    const mismatched = [LABELS.run, LABELS.stage, LABELS.attempt, LABELS.part].filter((l) => existing.metadata?.labels?.[l] !== job.metadata.labels[l]);
+    if (mismatched.length) {
+      throw new Error(`job ${namespace}/${name}: expected an existing Job of the same run/stage/attempt to adopt, got one whose labels differ (${mismatched.map((l) => `${l}=${existing.metadata?.labels?.[l] ?? '(none)'}`).join(', ')})`);
+    }
+    return { job: existing, adopted: true };
+  }
+
+  async readJob(namespace: string, name: string): Promise<V1Job> {
+    return this.batch.readNamespacedJob({ namespace, name });
+  }
+
+  /**
+   * Follows one Job until `onUpdate` returns true, the Job is deleted (throws) or the signal
+   * aborts (returns the last seen state). Lists first to get the object and a resourceVersion,
+   * then watches from there; a dropped stream resumes from the last resourceVersion seen, a 410
+   * Gone (expired resourceVersion) lists again. Every list result is delivered too, so nothing
+   * that happened while disconnected is missed.
+   */
+  async watchJob(namespace: string, name: string, onUpdate: (job: V1Job) => boolean | void, options: WatchJobOptions = {}): Promise<V1Job | undefined> {
+    const { signal, maxFailures = 10, retryDelayMs = 500 } = options;
+    const fieldSelector = `metadata.name=${name}`;
+    let last: V1Job | undefined;
+    let resourceVersion: string | undefined;
+    let failures = 0;
+    while (!signal?.aborted) {
+      try {
+        if (!resourceVersion) {
+          const list = await this.batch.listNamespacedJob({ namespace, fieldSelector });
+          const job = list.items[0];
+          if (!job) throw new JobGoneError(`job ${namespace}/${name}: expected it to exist while watching, got none (deleted?)`);
+          last = job;
+          resourceVersion = list.metadata?.resourceVersion ?? job.metadata?.resourceVersion;
+          if (onUpdate(job)) return job;
+        }
+        const outcome = await this.watchOnce(namespace, fieldSelector, resourceVersion!, signal, (job) => {
+          last = job;
+          resourceVersion = job.metadata?.resourceVersion ?? resourceVersion;
+          failures = 0;
+          return onUpdate(job) === true;
+        });
+        if (outcome === 'done') return last;
+        if (outcome === 'deleted') throw new JobGoneError(`job ${namespace}/${name}: expected it to run to the end, got it deleted`);
+        if (outcome === 'gone') resourceVersion = undefined; // list again for a fresh resourceVersion
+        // 'closed': the stream ended (server timeout, dropped connection): resume from resourceVersion.
+      } catch (err) {
+        if (err instanceof JobGoneError) throw err;
+        if (statusCodeOf(err) === 410) {
+          resourceVersion = undefined;
+          continue;
+        }
+        if (++failures > maxFailures) throw err;
+        await sleep(retryDelayMs, signal);
+      }
+    }
+    return last;
+  }
+
+  private async watchOnce(namespace: string, fieldSelector: string, resourceVersion: string, signal: AbortSignal | undefined, onJob: (job: V1Job) => boolean): Promise<'done' | 'deleted' | 'gone' | 'closed'> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      let controller: AbortController | undefined;
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        controller?.abort();
+        fn();
+      };
+      const onAbort = () => finish(() => resolve('closed'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      new Watch(this.config)
+        .watch(
+          `/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs`,
+          { fieldSelector, resourceVersion, allowWatchBookmarks: true },
+          (type: string, object: unknown) => {
+            if (settled) return;
+            if (type === 'ERROR') {
+              const code = (object as { code?: number }).code;
+              finish(() => (code === 410 ? resolve('gone') : reject(Object.assign(new Error(`watch: ${(object as { message?: string }).message ?? 'error event'}`), { statusCode: code }))));
+            } else if (type === 'BOOKMARK') {
+              // Only a newer resourceVersion to resume from.
+            } else if (type === 'DELETED') finish(() => resolve('deleted'));
+            else if (onJob(object as V1Job)) finish(() => resolve('done'));
+          },
+          (err: unknown) => finish(() => (err ? reject(err) : resolve('closed'))),
+        )
+        .then((c) => {
+          controller = c;
+          if (settled) c.abort();
+        }, (err: unknown) => finish(() => reject(err)));
+    });
+  }
+
+  /** The pods of a Job (label job-name=<name>, set by the job controller). */
+  async listPods(namespace: string, jobName: string): Promise<V1Pod[]> {
+    return (await this.core.listNamespacedPod({ namespace, labelSelector: `job-name=${jobName}` })).items;
+  }
+
+  /** The last lines of a pod's log ('' when it cannot be read: the pod may be gone). */
+  async readPodLogTail(namespace: string, pod: string, tailLines = 20, container?: string): Promise<string> {
+    try {
+      return await this.core.readNamespacedPodLog({ namespace, name: pod, tailLines, ...(container ? { container } : {}) });
+    } catch (err) {
+      if (statusCodeOf(err) === 404) return '';
+      throw err;
+    }
+  }
+
+  /** Deletes a Job and (in the background) its pods. A Job already gone is fine. */
+  async deleteJob(namespace: string, name: string): Promise<void> {
+    try {
+      await this.batch.deleteNamespacedJob({ namespace, name, propagationPolicy: 'Background' });
+    } catch (err) {
+      if (statusCodeOf(err) !== 404) throw err;
+    }
+  }
+}

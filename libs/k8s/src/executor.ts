@@ -1,0 +1,162 @@
+import { parseIndexRanges, type KubernetesExecutorConfig, type Logger } from '@finevideo/core';
+import type { Executor, StageRunRequest, StageRunResult } from '@finevideo/runtime';
+import { KubeClient, type V1Job, type V1Pod } from './client.js';
+import { LABELS, MAX_COMPLETIONS_PER_JOB, WORKER_CONTAINER, buildStageJobs, type Job } from './jobs.js';
+
+const LOG_TAIL_LINES = 20;
+const INDEX_LABEL = 'batch.kubernetes.io/job-completion-index';
+
+/** One submitted Job and what its status said last. */
+interface Tracked {
+  job: Job;
+  /** Chunk of each Job index: index i runs chunks[i]. */
+  chunks: number[];
+  completed: Set<number>;
+  failed: Set<number>;
+  active: number;
+  suspended: boolean;
+  finished?: { type: 'Complete' | 'Failed'; reason: string; message: string };
+}
+
+const condition = (job: V1Job, type: string) => job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
+
+/**
+ * Runs a stage as Indexed Jobs of its image: one Job per 100,000 chunks, index i of a resumed
+ * attempt running the i-th pending chunk (FINEVIDEO_CHUNK_MAP). Progress comes from the Jobs'
+ * completedIndexes/failedIndexes; failures carry the tail of the failed pods' logs; an abort
+ * deletes the Jobs (background propagation). A Job held suspended (Kueue) simply waits.
+ */
+export class KubernetesExecutor implements Executor {
+  readonly kind = 'kubernetes';
+  private clientInstance?: KubeClient;
+
+  constructor(private readonly config: KubernetesExecutorConfig, private readonly log: Logger, client?: KubeClient) {
+    this.clientInstance = client;
+  }
+
+  /** Loaded on first use, so a missing kubeconfig fails the run, not the construction. */
+  private get client(): KubeClient {
+    return (this.clientInstance ??= new KubeClient(this.config.context ? { context: this.config.context } : {}));
+  }
+
+  async runStage(request: StageRunRequest): Promise<StageRunResult> {
+    const chunkMap = [...request.indexes].sort((a, b) => a - b);
+    const jobs = buildStageJobs({ ...request, indexes: chunkMap }, this.config, { chunkMap });
+    const tracked: Tracked[] = jobs.map((job) => {
+      const part = Number(job.metadata.labels[LABELS.part] ?? 0);
+      return { job, chunks: chunkMap.slice(part * MAX_COMPLETIONS_PER_JOB, (part + 1) * MAX_COMPLETIONS_PER_JOB), completed: new Set(), failed: new Set(), active: 0, suspended: false };
+    });
+    const signal = request.signal;
+    let lastSucceeded: number | undefined;
+    const report = (message?: string) =>
+      request.onProgress?.({
+        total: chunkMap.length,
+        succeeded: tracked.reduce((n, t) => n + t.completed.size, 0),
+        failed: tracked.reduce((n, t) => n + t.failed.size, 0),
+        running: tracked.reduce((n, t) => n + t.active, 0),
+        ...(lastSucceeded !== undefined ? { lastSucceeded } : {}),
+        ...(message ? { message } : {}),
+      });
+
+    for (const t of tracked) {
+      if (signal?.aborted) break;
+      const { adopted } = await this.client.createJob(t.job);
+      this.log.info(`${adopted ? 'adopted existing' : 'created'} job ${t.job.metadata.namespace}/${t.job.metadata.name} (${t.chunks.length} chunks, ${request.stageName} attempt ${request.attempt})`);
+    }
+    const onAbort = () => void this.deleteAll(tracked);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (!signal?.aborted) {
+        await Promise.all(tracked.map((t) =>
+          this.client.watchJob(t.job.metadata.namespace, t.job.metadata.name, (job) => {
+            const before = t.completed.size;
+            this.absorb(t, job);
+            if (t.completed.size > before) lastSucceeded = t.chunks[Math.max(...t.completed)];
+            report(t.suspended ? `job ${t.job.metadata.name} suspended: waiting for admission` : undefined);
+            return t.finished !== undefined;
+          }, signal ? { signal } : {})));
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    if (signal?.aborted) await this.deleteAll(tracked);
+    return this.result(tracked, signal?.aborted ?? false);
+  }
+
+  /** Reads a Job's status into its tracker. */
+  private absorb(t: Tracked, job: V1Job): void {
+    const within = (i: number) => i < t.chunks.length;
+    for (const i of parseIndexRanges(job.status?.completedIndexes)) if (within(i)) t.completed.add(i);
+    for (const i of parseIndexRanges(job.status?.failedIndexes)) if (within(i)) t.failed.add(i);
+    t.active = job.status?.active ?? 0;
+    t.suspended = job.spec?.suspend === true;
+    for (const type of ['Complete', 'Failed'] as const) {
+      const c = condition(job, type);
+      if (c) t.finished = { type, reason: c.reason ?? type, message: c.message ?? '' };
+    }
+  }
+
+  private async result(tracked: Tracked[], cancelled: boolean): Promise<StageRunResult> {
+    const result: StageRunResult = { succeeded: [], failed: [] };
+    for (const t of tracked) {
+      for (const i of t.completed) result.succeeded.push(t.chunks[i]!);
+      const unfinished = t.chunks.flatMap((chunk, i) => (t.completed.has(i) ? [] : [i]));
+      if (!unfinished.length) continue;
+      const tails = cancelled ? new Map<number, string>() : await this.failedLogTails(t, unfinished);
+      for (const i of unfinished) {
+        const reason = cancelled ? 'cancelled'
+          : t.failed.has(i) ? `index ${i} of job ${t.job.metadata.name} failed`
+          : `job ${t.job.metadata.name} ${t.finished?.type === 'Failed' ? `failed (${t.finished.reason}: ${t.finished.message})` : 'ended'} before index ${i} completed`;
+        const logTail = tails.get(i);
+        result.failed.push({ index: t.chunks[i]!, reason, ...(logTail !== undefined ? { logTail } : {}) });
+      }
+    }
+    result.succeeded.sort((a, b) => a - b);
+    result.failed.sort((a, b) => a.index - b.index);
+    return result;
+  }
+
+  /** The log tail of the last failed pod of each unfinished index (best effort: pods may be gone). */
+  private async failedLogTails(t: Tracked, indexes: number[]): Promise<Map<number, string>> {
+    const tails = new Map<number, string>();
+    const { namespace, name } = t.job.metadata;
+    let pods: V1Pod[];
+    try {
+      pods = await this.client.listPods(namespace, name);
+    } catch (err) {
+      this.log.warn(`job ${namespace}/${name}: could not list pods for failure logs`, { error: String(err) });
+      return tails;
+    }
+    const wanted = new Set(indexes);
+    const latest = new Map<number, V1Pod>();
+    for (const pod of pods) {
+      const index = Number(pod.metadata?.labels?.[INDEX_LABEL] ?? pod.metadata?.annotations?.[INDEX_LABEL]);
+      if (!wanted.has(index) || pod.status?.phase !== 'Failed') continue;
+      const prev = latest.get(index);
+      if (!prev || String(pod.metadata?.creationTimestamp ?? '') >= String(prev.metadata?.creationTimestamp ?? '')) latest.set(index, pod);
+    }
+    await Promise.all([...latest].map(async ([index, pod]) => {
+      try {
+        tails.set(index, await this.client.readPodLogTail(namespace, pod.metadata!.name!, LOG_TAIL_LINES, WORKER_CONTAINER));
+      } catch (err) {
+        this.log.warn(`pod ${namespace}/${pod.metadata?.name}: could not read its log`, { error: String(err) });
+      }
+    }));
+    return tails;
+  }
+
+  private async deleteAll(tracked: Tracked[]): Promise<void> {
+    await Promise.all(tracked.map(async (t) => {
+      try {
+        await this.client.deleteJob(t.job.metadata.namespace, t.job.metadata.name);
+        this.log.info(`deleted job ${t.job.metadata.namespace}/${t.job.metadata.name} (cancelled)`);
+      } catch (err) {
+        this.log.warn(`job ${t.job.metadata.namespace}/${t.job.metadata.name}: could not delete it`, { error: String(err) });
+      }
+    }));
+  }
+}
+
+export function createKubernetesExecutor(config: KubernetesExecutorConfig, log: Logger, client?: KubeClient): KubernetesExecutor {
+  return new KubernetesExecutor(config, log, client);
+}

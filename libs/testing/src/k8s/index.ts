@@ -1,0 +1,2 @@
+export { startFakeKubernetes, type FakeKubernetes, type FakeKubernetesFaults, type FakeKubernetesOptions } from './server.js';
+export type { FakeJob, FakePod } from './objects.js';
