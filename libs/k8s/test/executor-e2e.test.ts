@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseIndexRanges, type Row } from '@finevideo/core';
+import { workspaceRoot } from '@finevideo/runtime';
+import { FileStore, readParquetRows } from '@finevideo/storage';
+import { generateYtCommonsShards, startFakeKubernetes, type FakeKubernetes, type FakePod } from '@finevideo/testing';
+
+const root = workspaceRoot();
+const cli = join(root, 'bin', 'finevideo.mjs');
+
+/** The real CLI, asynchronously: the fake API server lives in this process and must keep serving. */
+function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function tableRows(storage: string, run: string, stage: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  for await (const r of readParquetRows(new FileStore(storage), `runs/${run}/${stage}/table.parquet`)) rows.push(r);
+  return rows;
+}
+
+/** Chunk a succeeded pod ran: its completion index through the Job's chunk map, if any. */
+function chunkOf(pod: FakePod): number {
+  const index = Number(pod.metadata.labels?.['batch.kubernetes.io/job-completion-index']);
+  const map = pod.spec.containers[0]!.env?.find((e) => e.name === 'FINEVIDEO_CHUNK_MAP')?.value;
+  return map ? parseIndexRanges(map)[index]! : index;
+}
+
+describe('finevideo --executor kubernetes against the fake API server (ytcommons -> worddensity)', function () {
+  this.timeout(600_000);
+  let dir: string;
+  let fake: FakeKubernetes;
+  let kubeEnv: NodeJS.ProcessEnv;
+  let pipeline: string;
+  const store = () => join(dir, 'store');
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fv-k8s-e2e-'));
+    await generateYtCommonsShards(join(dir, 'shards'), { shards: 5, rowsPerShard: 40, seed: 11, averageTextBytes: 1500, corruptShard: true });
+    fake = await startFakeKubernetes();
+    kubeEnv = { KUBECONFIG: await fake.kubeconfigPath(dir) };
+    pipeline = join(dir, 'pipeline.yaml');
+    await writeFile(pipeline, [
+      'name: k8s-e2e',
+      `storage: ${store()}`,
+      'executor: { kind: local, parallelism: 3, retries: 1 }',
+      'stages:',
+      '  - stage: ytcommons',
+      `    params: { source: ${join(dir, 'shards')} }`,
+      '    chunks: 6',
+      '  - stage: worddensity',
+      '    params: { threshold: 0.5 }',
+      '    chunks: 3',
+    ].join('\n'));
+    const local = await runCli(['run', pipeline, '--run-id', 'local-1'], {});
+    assert.equal(local.code, 0, local.stderr + local.stdout);
+  });
+  after(async () => {
+    await fake?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('produces exactly the local executor\'s tables', async () => {
+    const r = await runCli(['run', pipeline, '--run-id', 'k8s-1', '--executor', 'kubernetes', '--parallelism', '3'], kubeEnv);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    for (const stage of ['ytcommons', 'worddensity']) {
+      const a = await tableRows(store(), 'local-1', stage);
+      const b = await tableRows(store(), 'k8s-1', stage);
+      assert.ok(a.length > 0, `${stage}: the local run has rows`);
+      assert.deepEqual(b, a, `${stage}: identical rows in identical order`);
+    }
+    const jobs = fake.jobs('finevideo').filter((j) => j.metadata.labels?.['finevideo.dev/run'] === 'k8s-1');
+    assert.deepEqual(jobs.map((j) => j.metadata.labels?.['finevideo.dev/stage']).sort(), ['worddensity', 'ytcommons']);
+    assert.ok(jobs.every((j) => j.status.conditions?.some((c) => c.type === 'Complete' && c.status === 'True')));
+  });
+
+  it('killed and failed indexes, then "finevideo resume": every chunk done once, same tables', async () => {
+    const ofRun = (attempt: string) => (job: { metadata: { labels?: Record<string, string> } }) =>
+      job.metadata.labels?.['finevideo.dev/run'] === 'k8s-2' && job.metadata.labels?.['finevideo.dev/stage'] === 'ytcommons' && job.metadata.labels?.['finevideo.dev/attempt'] === attempt;
+    // Chunks 1 and 3 fail for good in the first attempt ("not retryable" exit code).
+    fake.faults.exitCode({ job: ofRun('1'), index: 1, code: 42 });
+    fake.faults.exitCode({ job: ofRun('1'), index: 3, code: 42 });
+    const running = runCli(['run', pipeline, '--run-id', 'k8s-2', '--executor', 'kubernetes', '--parallelism', '2'], kubeEnv);
+    // Kill the first worker pod that runs: its index is retried (per-index backoff) and must still run once.
+    let killed: string | undefined;
+    for (let i = 0; i < 1200 && !killed; i++) {
+      const pod = fake.pods('finevideo', 'finevideo.dev/run=k8s-2').find((p) => p.status.phase === 'Running' && !['1', '3'].includes(p.metadata.labels?.['batch.kubernetes.io/job-completion-index'] ?? ''));
+      if (pod && fake.faults.killPod(pod.metadata.name)) killed = pod.metadata.name;
+      else await sleep(25);
+    }
+    assert.ok(killed, 'a running pod was killed');
+    const first = await running;
+    assert.equal(first.code, 1, first.stderr + first.stdout);
+    assert.match(first.stdout, /ytcommons: 2 chunk\(s\) failed/);
+    assert.match(first.stdout, /chunk 1: index 1 of job .* failed/);
+    const doneDir = join(store(), 'runs', 'k8s-2', 'ytcommons', 'done');
+    assert.equal((await readdir(doneDir)).length, 4, 'four of six chunks done');
+    assert.ok(!existsSync(join(store(), 'runs', 'k8s-2', 'worddensity')) || !existsSync(join(store(), 'runs', 'k8s-2', 'worddensity', 'table.parquet')));
+
+    const resumed = await runCli(['resume', join(store(), 'runs', 'k8s-2'), '--executor', 'kubernetes'], kubeEnv);
+    assert.equal(resumed.code, 0, resumed.stderr + resumed.stdout);
+    const second = fake.jobs('finevideo').find(ofRun('2'));
+    assert.equal(second?.spec.completions, 2, 'the resumed attempt runs only the two missing chunks');
+    assert.equal(second?.spec.template.spec.containers[0]!.env?.find((e) => e.name === 'FINEVIDEO_CHUNK_MAP')?.value, '1,3');
+
+    for (const [stage, chunks] of [['ytcommons', 6], ['worddensity', 3]] as const) {
+      const succeeded = fake.podHistory.filter((p) => p.metadata.labels?.['finevideo.dev/run'] === 'k8s-2' && p.metadata.labels?.['finevideo.dev/stage'] === stage && p.status.phase === 'Succeeded');
+      const counts = new Map<number, number>();
+      for (const p of succeeded) counts.set(chunkOf(p), (counts.get(chunkOf(p)) ?? 0) + 1);
+      assert.deepEqual([...counts].sort((a, b) => a[0] - b[0]), Array.from({ length: chunks }, (_, i) => [i, 1]), `${stage}: each chunk succeeded exactly once`);
+      assert.deepEqual(await tableRows(store(), 'k8s-2', stage), await tableRows(store(), 'local-1', stage), `${stage}: same table as the local run`);
+    }
+    const killedPod = fake.podHistory.find((p) => p.metadata.name === killed);
+    assert.equal(killedPod?.status.phase, 'Failed');
+  });
+});
