@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseIndexRanges, type Row } from '@finevideo/core';
 import { workspaceRoot } from '@finevideo/runtime';
-import { FileStore, readParquetRows } from '@finevideo/storage';
-import { generateYtCommonsShards, startFakeKubernetes, type FakeKubernetes, type FakePod } from '@finevideo/testing';
+import { FileStore, openStore, readParquetRows } from '@finevideo/storage';
+import { generateYtCommonsShards, startFakeKubernetes, startS3rver, type FakeKubernetes, type FakePod } from '@finevideo/testing';
 
 const root = workspaceRoot();
 const cli = join(root, 'bin', 'finevideo.mjs');
@@ -125,5 +125,51 @@ describe('finevideo --executor kubernetes against the fake API server (ytcommons
     }
     const killedPod = fake.podHistory.find((p) => p.metadata.name === killed);
     assert.equal(killedPod?.status.phase, 'Failed');
+  });
+
+  it('storage on s3rver, credentials only through Secret references: same tables', async () => {
+    const s3 = await startS3rver({ buckets: ['fv-e2e'] });
+    const saved = { ...process.env };
+    try {
+      fake.setSecret('s3ns', 's3-creds', { id: s3.env.AWS_ACCESS_KEY_ID!, secret: s3.env.AWS_SECRET_ACCESS_KEY! });
+      const path = join(dir, 'pipeline-s3.yaml');
+      await writeFile(path, [
+        'name: k8s-s3',
+        'storage: s3://fv-e2e/data',
+        `s3: { endpoint: "${s3.endpoint}", region: us-east-1, forcePathStyle: true }`,
+        'executor:',
+        '  kind: kubernetes',
+        '  namespace: s3ns',
+        '  parallelism: 3',
+        '  secretEnv:',
+        '    - { env: AWS_ACCESS_KEY_ID, secret: s3-creds, key: id }',
+        '    - { env: AWS_SECRET_ACCESS_KEY, secret: s3-creds, key: secret }',
+        'stages:',
+        '  - stage: ytcommons',
+        `    params: { source: ${join(dir, 'shards')} }`,
+        '    chunks: 6',
+        '  - stage: worddensity',
+        '    params: { threshold: 0.5 }',
+        '    chunks: 3',
+      ].join('\n'));
+      // The launcher has the credentials in its environment; the pods get them from the Secret only.
+      const r = await runCli(['run', path, '--run-id', 'k8s-s3'], { ...kubeEnv, AWS_ACCESS_KEY_ID: s3.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: s3.env.AWS_SECRET_ACCESS_KEY });
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      const pod = fake.podHistory.find((p) => p.metadata.namespace === 's3ns');
+      assert.ok(pod && fake.podEnv('s3ns', pod.metadata.name)?.AWS_SECRET_ACCESS_KEY === s3.env.AWS_SECRET_ACCESS_KEY, 'pods got the secret by reference');
+      Object.assign(process.env, { AWS_ACCESS_KEY_ID: s3.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: s3.env.AWS_SECRET_ACCESS_KEY });
+      const remote = openStore('s3://fv-e2e/data', { endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true });
+      for (const stage of ['ytcommons', 'worddensity']) {
+        const rows: Row[] = [];
+        for await (const row of readParquetRows(remote, `runs/k8s-s3/${stage}/table.parquet`)) rows.push(row);
+        assert.deepEqual(rows, await tableRows(store(), 'local-1', stage), `${stage}: same table as the local run`);
+      }
+    } finally {
+      for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+      await s3.stop();
+    }
   });
 });
