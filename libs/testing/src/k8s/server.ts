@@ -288,7 +288,8 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       res.writeHead(code, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    if (req.headers.authorization !== `Bearer ${token}`) return json(401, statusBody(401, 'Unauthorized', 'Unauthorized'));
+    // kubectl sends no token over plain HTTP: anonymous requests are allowed, a wrong token is not.
+    if (req.headers.authorization !== undefined && req.headers.authorization !== `Bearer ${token}`) return json(401, statusBody(401, 'Unauthorized', 'Unauthorized'));
     const path = url.pathname.replace(/\/$/, '');
     const isWatch = ['1', 'true'].includes(url.searchParams.get('watch') ?? '');
     if (method === 'GET' && path === '/version') return json(200, discovery.version);
