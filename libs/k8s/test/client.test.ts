@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubernetesExecutorSchema, type KubernetesExecutorConfig, type Logger } from '@finevideo/core';
-import type { StageProgress, StageRunRequest } from '@finevideo/runtime';
+import { localWorkerForImage, type StageProgress, type StageRunRequest } from '@finevideo/runtime';
 import { startFakeKubernetes, type FakeKubernetes } from '@finevideo/testing';
 import { KubeClient, LABELS, buildStageJobs, createKubernetesExecutor, loadKubeConfig, type V1Job } from '../src/index.js';
 
@@ -46,7 +46,7 @@ describe('Kubernetes client against the fake API server', function () {
   let client: KubeClient;
 
   beforeEach(async () => {
-    fake = await startFakeKubernetes();
+    fake = await startFakeKubernetes({ podCommand: localWorkerForImage });
     dir = await mkdtemp(join(tmpdir(), 'fv-k8s-'));
     const kc = new KubeConfig();
     kc.loadFromFile(await fake.kubeconfigPath(dir));

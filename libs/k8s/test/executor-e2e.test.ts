@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseIndexRanges, type Row } from '@finevideo/core';
-import { workspaceRoot } from '@finevideo/runtime';
+import { localWorkerForImage, workspaceRoot } from '@finevideo/runtime';
 import { FileStore, openStore, readParquetRows } from '@finevideo/storage';
 import { generateYtCommonsShards, startFakeKubernetes, startS3rver, type FakeKubernetes, type FakePod } from '@finevideo/testing';
 
@@ -50,7 +50,7 @@ describe('finevideo --executor kubernetes against the fake API server (ytcommons
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'fv-k8s-e2e-'));
     await generateYtCommonsShards(join(dir, 'shards'), { shards: 5, rowsPerShard: 40, seed: 11, averageTextBytes: 1500, corruptShard: true });
-    fake = await startFakeKubernetes();
+    fake = await startFakeKubernetes({ podCommand: localWorkerForImage });
     kubeEnv = { KUBECONFIG: await fake.kubeconfigPath(dir) };
     pipeline = join(dir, 'pipeline.yaml');
     await writeFile(pipeline, [

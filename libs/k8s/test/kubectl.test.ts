@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { kubernetesExecutorSchema } from '@finevideo/core';
+import { localWorkerForImage } from '@finevideo/runtime';
 import { startFakeKubernetes, type FakeKubernetes } from '@finevideo/testing';
 import { buildStageJobs, toYaml } from '../src/index.js';
 
@@ -24,7 +25,7 @@ describe('kubectl against the fake API server', function () {
     }
   });
   beforeEach(async () => {
-    fake = await startFakeKubernetes();
+    fake = await startFakeKubernetes({ podCommand: localWorkerForImage });
     home = await mkdtemp(join(tmpdir(), 'fv-kubectl-home-')); // fresh HOME: no cached discovery, no ~/.kube
     const config = await fake.kubeconfigPath(home);
     kubectl = async (...args) => (await run('kubectl', ['--kubeconfig', config, ...args], { env: { PATH: process.env.PATH ?? '', HOME: home }, timeout: 30_000 })).stdout;

@@ -35,3 +35,8 @@ export function stageTypeOfImage(image: string): string {
   if (!m) throw new Error(`image: expected a name like "<registry>/stage-<type>[:tag]", got ${JSON.stringify(image)}`);
   return m[1]!;
 }
+
+/** The local worker process that stands in for a stage image's container (fake clusters, local dry runs). */
+export function localWorkerForImage(image: string): { command: string; args: string[]; cwd: string } {
+  return { ...workerCommand(stageTypeOfImage(image)), cwd: workspaceRoot() };
+}

@@ -1,16 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { formatIndexRanges } from '@finevideo/core';
-import { stageTypeOfImage, workerCommand, workspaceRoot } from '@finevideo/runtime';
 import { clone, now, type FakeJob, type FakePod, type PodFailurePolicyRule } from './objects.js';
 
 /** What the controller needs from the API server's object store. */
+/** Image -> the local command that stands in for its container (the fake runs pods as processes). */
+export type PodCommand = (image: string) => { command: string; args: string[]; cwd?: string };
+
 export interface ControllerHost {
   putJob(job: FakeJob): void;
   putPod(pod: FakePod): void;
   secret(namespace: string, name: string): Record<string, string> | undefined;
   /** Host variables a pod process gets (PATH and the like: a container has its own, a local process needs the host's). */
   hostEnv: Record<string, string>;
+  /** The local process that plays a container of this image. */
+  podCommand: PodCommand;
   /** A forced exit code for this (job, index, attempt), if a test asked for one. */
   forcedExit(job: FakeJob, index: number, attempt: number): number | undefined;
   podLog(namespace: string, pod: string, text: string): void;
@@ -154,10 +158,10 @@ export class JobController {
     };
     this.host.putPod(pod);
     const forced = this.host.forcedExit(job, index, s.attempts);
-    const { command, args } = forced !== undefined
-      ? { command: process.execPath, args: ['-e', `console.error("fault injected: exit ${forced}"); process.exit(${forced})`] }
-      : workerCommand(stageTypeOfImage(container.image));
-    const child = spawn(command, args, { cwd: workspaceRoot(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const { command, args, cwd } = forced !== undefined
+      ? { command: process.execPath, args: ['-e', `console.error("fault injected: exit ${forced}"); process.exit(${forced})`], cwd: undefined }
+      : this.host.podCommand(container.image);
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     entry.child = child;
     let log = '';
     const append = (chunk: Buffer) => {

@@ -1,2 +1,3 @@
 export { startFakeKubernetes, type FakeKubernetes, type FakeKubernetesFaults, type FakeKubernetesOptions } from './server.js';
 export type { FakeJob, FakePod } from './objects.js';
+export type { PodCommand } from './controller.js';

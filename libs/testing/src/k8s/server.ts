@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
-import { JobController } from './controller.js';
+import { JobController, type PodCommand } from './controller.js';
 import { clone, matchesFieldSelector, matchesLabelSelector, now, statusBody, type FakeJob, type FakeObject, type FakePod } from './objects.js';
 
 type Resource = 'jobs' | 'pods';
@@ -25,6 +25,8 @@ interface ExitFault {
 }
 
 export interface FakeKubernetesOptions {
+  /** Image -> local command for its pods (the caller knows its workers; this library does not). */
+  podCommand: PodCommand;
   /** Host variables passed into pod processes (a local process needs PATH and friends). */
   hostEnv?: string[];
   /** Watch events kept for resuming watches; older resourceVersions get 410 Gone. */
@@ -105,7 +107,7 @@ const key = (namespace: string, name: string) => `${namespace}/${name}`;
  * bounded watch history (410 Gone beyond it), and a job controller that runs each index as
  * a local worker process. Real clients (@kubernetes/client-node) talk to it unchanged.
  */
-export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): Promise<FakeKubernetes> {
+export async function startFakeKubernetes(options: FakeKubernetesOptions): Promise<FakeKubernetes> {
   const token = options.token ?? 'fake-token';
   const historyLimit = options.history ?? 10_000;
   let rv = 1;
@@ -163,6 +165,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     },
     secret: (namespace: string, name: string) => secrets.get(key(namespace, name)),
     hostEnv,
+    podCommand: options.podCommand,
     forcedExit: (job: FakeJob, index: number, attempt: number) => {
       const f = exitFaults.find((x) => x.index === index && (x.attempt === undefined || x.attempt === attempt) && (x.job === undefined || (typeof x.job === 'string' ? x.job === job.metadata.name : x.job(job))));
       return f?.code;
