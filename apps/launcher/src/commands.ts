@@ -5,7 +5,7 @@ import {
 } from '@finevideo/core';
 import { openStore } from '@finevideo/storage';
 import {
-  LocalExecutor, createLogger, createRun, mergeStage, pendingIndexes, planStage, readRunManifest, runPipeline, runStatus, storageEnv, validatePipeline,
+  LocalExecutor, createLogger, createRun, sealStage, pendingIndexes, planStage, readRunManifest, runPipeline, runStatus, storageEnv, validatePipeline,
   currentAttempt, readPlan, type Executor, type RunManifest, type StageOutcome,
 } from '@finevideo/runtime';
 import { stageByType } from '@finevideo/stages';
@@ -105,7 +105,7 @@ function summarize(manifest: RunManifest, store: ObjectStore, outcomes: StageOut
     lines.push(`logs: ${ref}/${failed.stage}/logs/`, `resume with: finevideo resume ${ref}`);
   }
   lines.push('', `run: ${ref}`);
-  if (table) lines.push(`output table: ${table}`);
+  if (table) lines.push(`output table: ${table} (parquet parts in ${table.replace(/table\.json$/, 'out/')})`);
   return { exitCode: failed ? 1 : 0, output: lines.join('\n') };
 }
 
@@ -153,14 +153,14 @@ export async function planCommand(pipelinePath: string, options: RunOptions): Pr
   const planned: { stage: string; type: string; items?: number; chunks?: number; pending?: number; note?: string }[] = [];
   for (const [i, s] of stages.entries()) {
     const previous = i > 0 ? stages[i - 1] : undefined;
-    if (previous && !(await store.exists(runLayout(manifest.runId).stage(previous.name).tableDone))) {
+    if (previous && !(await store.exists(runLayout(manifest.runId).stage(previous.name).table))) {
       planned.push({ stage: s.name, type: s.stage, note: `planned when ${previous.name} completes (its table is its work list)` });
       continue;
     }
     const plan = await planStage(manifest, s, previous, { store, log, resolveStage: stageByType });
     const pending = (await pendingIndexes(store, manifest.runId, s.name, plan)).length;
     // Runs driven by kubectl: a stage whose chunks are all done is merged here, so the next one can be planned.
-    if (pending === 0) await mergeStage(store, manifest.runId, s.name, plan);
+    if (pending === 0) await sealStage(store, manifest.runId, s.name, plan);
     planned.push({ stage: s.name, type: s.stage, items: plan.itemCount, chunks: plan.chunkCount, pending });
   }
   const ref = runRef(store.uri, manifest.runId);

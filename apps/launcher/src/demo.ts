@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { runLayout } from '@finevideo/core';
 import { openStore } from '@finevideo/storage';
 import { createLogger, createRun, runPipeline, storageEnv, workspaceRoot, LocalExecutor, keptRows } from '@finevideo/runtime';
@@ -76,10 +76,10 @@ export async function demoCommand(options: DemoOptions, signal?: AbortSignal): P
       formatFunnel(all.map((o) => ({ stage: o.stage, stats: o.stats }))),
       '',
       `run: ${runRef(store.uri, manifest.runId)}`,
-      last?.tableKey ? `output table: ${join(demoConfig.storage, last.tableKey)}` : '',
+      last?.tableKey ? `output table: ${join(demoConfig.storage, last.tableKey)} (parquet parts in ${join(demoConfig.storage, dirname(last.tableKey), 'out')}/)` : '',
       `media: ${join(demoConfig.storage, 'media')}`,
       `inspect: finevideo status ${runRef(store.uri, manifest.runId)}`,
-      `layout: ${runLayout(manifest.runId).root}/<stage>/{chunks,out,done,logs}/ and table.parquet`,
+      `layout: ${runLayout(manifest.runId).root}/<stage>/{chunks,out,done,logs}/ and table.json`,
     ];
     if (demoConfig.stages.some((s) => s.stage === 'classify' && !s.params.endpoint)) {
       lines.push('note: classify ran without a model endpoint, so its categories are lexical BASELINE labels (taxonomy terms matched in title, tags and transcript), not an LLM\'s.');

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FileStore, readParquetRows, writeParquetRows } from '@finevideo/storage';
+import { FileStore, writeParquetRows } from '@finevideo/storage';
+import { stageRows } from '@finevideo/runtime';
 import type { Row } from '@finevideo/core';
 import { runCli, startCli } from './helpers.js';
 
@@ -52,7 +53,7 @@ function expected(rows: Row[]) {
 
 async function tableRows(storage: string, run: string, stage: string): Promise<Row[]> {
   const rows: Row[] = [];
-  for await (const r of readParquetRows(new FileStore(storage), `runs/${run}/${stage}/table.parquet`)) rows.push(r);
+  for await (const r of stageRows(new FileStore(storage), run, stage)) rows.push(r);
   return rows;
 }
 
@@ -137,7 +138,7 @@ describe('finevideo CLI end to end (ytcommons -> worddensity, local executor)', 
     running.killGroup();
     const doneBefore = existsSync(doneDir) ? (await readdir(doneDir)).length : 0;
     assert.ok(doneBefore >= 2 && doneBefore < 7, `expected a partial run, got ${doneBefore} of 7 chunks done`);
-    assert.ok(!existsSync(join(dir, 'store', 'runs', 'killed-1', 'worddensity', 'table.parquet')));
+    assert.ok(!existsSync(join(dir, 'store', 'runs', 'killed-1', 'worddensity', 'table.json')));
 
     const resumed = runCli(['resume', join(dir, 'store', 'runs', 'killed-1')]);
     assert.equal(resumed.code, 0, resumed.stderr + resumed.stdout);

@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Row } from '@finevideo/core';
-import { FileStore, readParquetRows } from '@finevideo/storage';
+import { FileStore } from '@finevideo/storage';
+import { stageRows } from '@finevideo/runtime';
 import { generateVideo, generateYtCommonsShards, startVideoServer, type VideoServer } from '@finevideo/testing';
 import { runCliAsync } from './helpers.js';
 
@@ -59,14 +60,14 @@ describe('finevideo CLI end to end with media (local data, real yt-dlp and ffmpe
 
     const store = new FileStore(join(dir, 'store'));
     const rows: Row[] = [];
-    for await (const row of readParquetRows(store, 'runs/m1/download/table.parquet')) rows.push(row);
+    for await (const row of stageRows(store, 'm1', 'download')) rows.push(row);
     const failed = rows.find((x) => x.status === 'error')!;
     assert.equal(failed.video_id, missing);
     assert.match(String(failed.reason), /^download unavailable: /);
     assert.match((await store.getText(`media/failed/${missing}.txt`)) ?? '', /unavailable/);
     for (const id of ids.filter((i) => i !== missing)) assert.ok(await store.exists(`media/${id}/${id}.mp4`), `media of ${id} stored`);
     const dyn: Row[] = [];
-    for await (const row of readParquetRows(store, 'runs/m1/dynamism/table.parquet')) dyn.push(row);
+    for await (const row of stageRows(store, 'm1', 'dynamism')) dyn.push(row);
     assert.deepEqual(dyn.filter((x) => x.static === true).map((x) => x.video_id).sort(), [...staticIds].sort());
     assert.ok(await store.exists('runs/m1/select/artifacts/report.json'));
   });

@@ -1,6 +1,9 @@
 /**
  * The run layout, as keys relative to the storage root:
- *   runs/<run>/run.json, runs/<run>/<stage>/{plan.json, chunks/*.jsonl, out/*.parquet, done/, table.parquet}
+ *   runs/<run>/run.json
+ *   runs/<run>/<stage>/plan.json, chunks/<i>.jsonl, out/<i>-<k>.parquet, done/<i>.json, table.json
+ * A stage's table is its chunks' parquet parts in order, listed by table.json (written when every
+ * chunk is done): no single-file merge, so no process ever rewrites a whole stage's output.
  *   media/<video-id>/...
  */
 const pad = (index: number) => String(index).padStart(6, '0');
@@ -18,13 +21,15 @@ export const runLayout = (runId: string) => {
         chunksPrefix: `${s}/chunks/`,
         chunk: (index: number) => `${s}/chunks/${pad(index)}.jsonl`,
         outPrefix: `${s}/out/`,
-        out: (index: number) => `${s}/out/${pad(index)}.parquet`,
+        /** The k-th parquet part of chunk `index`'s output. */
+        part: (index: number, k: number) => `${s}/out/${pad(index)}-${String(k).padStart(4, '0')}.parquet`,
+        partsPrefix: (index: number) => `${s}/out/${pad(index)}-`,
         donePrefix: `${s}/done/`,
         done: (index: number) => `${s}/done/${pad(index)}.json`,
         logs: (index: number) => `${s}/logs/${pad(index)}.log`,
         artifact: (name: string) => `${s}/artifacts/${name}`,
-        table: `${s}/table.parquet`,
-        tableDone: `${s}/table.done.json`,
+        /** The stage table: its parts in order and the funnel; present once every chunk is done. */
+        table: `${s}/table.json`,
       };
     },
   };

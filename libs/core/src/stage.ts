@@ -17,7 +17,11 @@ export type Outcome<O extends Row = Row> =
   | { status: 'kept'; row: O }
   | { status: 'dropped'; reason: string; row?: O; count?: number }
   | { status: 'error'; reason: string; row?: Partial<O> & Row }
-  /** Many kept rows at once: a local parquet file the stage wrote natively (bulk stages such as ytcommons). */
+  /**
+   * Many kept rows at once: a local parquet file the stage wrote natively (bulk stages such as
+   * ytcommons). With `status` ('kept') and `reason` (null) columns it becomes an output part as
+   * it is; without them the runtime adds them (one rewrite).
+   */
   | { status: 'kept-parquet'; path: string; count: number };
 
 export interface Logger {

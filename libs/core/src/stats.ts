@@ -41,4 +41,14 @@ export interface DoneMarker {
   durationMs: number;
   peakRssBytes: number;
   stats: StageStats;
+  /** The chunk's output parts (storage keys), in row order; none when the chunk produced no rows. */
+  parts: string[];
+}
+
+/** table.json: a finished stage's output, read part by part in this order. */
+export interface StageTable {
+  stage: string;
+  sealedAt: string;
+  stats: StageStats;
+  parts: string[];
 }

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseIndexRanges, type Row } from '@finevideo/core';
-import { localWorkerForImage, workspaceRoot } from '@finevideo/runtime';
-import { FileStore, openStore, readParquetRows } from '@finevideo/storage';
+import { localWorkerForImage, stageRows, workspaceRoot } from '@finevideo/runtime';
+import { FileStore, openStore } from '@finevideo/storage';
 import { generateYtCommonsShards, startFakeKubernetes, startS3rver, type FakeKubernetes, type FakePod } from '@finevideo/testing';
 
 const root = workspaceRoot();
@@ -28,7 +28,7 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number 
 
 async function tableRows(storage: string, run: string, stage: string): Promise<Row[]> {
   const rows: Row[] = [];
-  for await (const r of readParquetRows(new FileStore(storage), `runs/${run}/${stage}/table.parquet`)) rows.push(r);
+  for await (const r of stageRows(new FileStore(storage), run, stage)) rows.push(r);
   return rows;
 }
 
@@ -108,7 +108,7 @@ describe('finevideo --executor kubernetes against the fake API server (ytcommons
     assert.match(first.stdout, /chunk 1: index 1 of job .* failed/);
     const doneDir = join(store(), 'runs', 'k8s-2', 'ytcommons', 'done');
     assert.equal((await readdir(doneDir)).length, 4, 'four of six chunks done');
-    assert.ok(!existsSync(join(store(), 'runs', 'k8s-2', 'worddensity')) || !existsSync(join(store(), 'runs', 'k8s-2', 'worddensity', 'table.parquet')));
+    assert.ok(!existsSync(join(store(), 'runs', 'k8s-2', 'worddensity')) || !existsSync(join(store(), 'runs', 'k8s-2', 'worddensity', 'table.json')));
 
     const resumed = await runCli(['resume', join(store(), 'runs', 'k8s-2'), '--executor', 'kubernetes'], kubeEnv);
     assert.equal(resumed.code, 0, resumed.stderr + resumed.stdout);
@@ -161,7 +161,7 @@ describe('finevideo --executor kubernetes against the fake API server (ytcommons
       const remote = openStore('s3://fv-e2e/data', { endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true });
       for (const stage of ['ytcommons', 'worddensity']) {
         const rows: Row[] = [];
-        for await (const row of readParquetRows(remote, `runs/k8s-s3/${stage}/table.parquet`)) rows.push(row);
+        for await (const row of stageRows(remote, 'k8s-s3', stage)) rows.push(row);
         assert.deepEqual(rows, await tableRows(store(), 'local-1', stage), `${stage}: same table as the local run`);
       }
     } finally {

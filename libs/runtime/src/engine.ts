@@ -6,12 +6,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
   ConfigError, emptyStats, mergeStats, parseOrThrow, pipelineStages, planChunks, runLayout,
-  type AnyStage, type Logger, type ObjectStore, type PipelineConfig, type PipelineStage, type PlanContext, type StageStats,
+  type AnyStage, type Logger, type ObjectStore, type PipelineConfig, type PipelineStage, type PlanContext, type StageStats, type StageTable,
 } from '@finevideo/core';
-import { mergeParquet } from '@finevideo/storage';
 import type { Executor, StageProgress } from './executor.js';
 import { readDoneMarkers, readJsonObject, readRunManifest, type RunManifest, type StagePlan } from './run-state.js';
-import { keptRows } from './worker.js';
+import { keptRows } from './table.js';
 
 /** Looks a stage type up; the launcher passes the registry in, so executors never import stages. */
 export type StageResolver = (type: string) => AnyStage;
@@ -79,7 +78,7 @@ export async function planStage(manifest: RunManifest, stageCfg: PipelineStage, 
   if (existing) return existing;
   const stage = options.resolveStage(stageCfg.stage);
   const params = parseOrThrow(stage.params, stageCfg.params, `params of stage ${stageCfg.name}`);
-  if (previous && !(await store.exists(runLayout(manifest.runId).stage(previous.name).tableDone))) {
+  if (previous && !(await store.exists(runLayout(manifest.runId).stage(previous.name).table))) {
     throw new Error(`stage ${stageCfg.name}: expected the table of ${previous.name} before planning, got none (run ${previous.name} first)`);
   }
   let plan: StagePlan;
@@ -148,19 +147,24 @@ export async function pendingIndexes(store: ObjectStore, runId: string, stageNam
   return plan.ranges.map((r) => r.index).filter((i) => !done.has(i));
 }
 
-/** Merges a finished stage's chunk outputs (in index order) into table.parquet, then its marker. */
-export async function mergeStage(store: ObjectStore, runId: string, stageName: string, plan: StagePlan): Promise<StageStats> {
+/**
+ * Seals a finished stage: table.json lists every chunk's parts in index order, with the funnel.
+ * Cheap whatever the stage's size (no rows are read); written once, after every chunk is done.
+ */
+export async function sealStage(store: ObjectStore, runId: string, stageName: string, plan: StagePlan): Promise<StageStats> {
   const layout = runLayout(runId).stage(stageName);
   const done = await readDoneMarkers(store, runId, stageName);
   const stats = emptyStats();
+  const parts: string[] = [];
   for (const r of plan.ranges) {
     const marker = done.get(r.index);
-    if (!marker) throw new Error(`stage ${stageName}: expected chunk ${r.index} done before merging, got no marker`);
+    if (!marker) throw new Error(`stage ${stageName}: expected chunk ${r.index} done before sealing, got no marker`);
     mergeStats(stats, marker.stats);
+    parts.push(...marker.parts);
   }
-  if (!(await store.exists(layout.tableDone))) {
-    await mergeParquet(store, plan.ranges.map((r) => layout.out(r.index)), layout.table);
-    await store.put(layout.tableDone, JSON.stringify({ stage: stageName, mergedAt: new Date().toISOString(), stats }, null, 2));
+  if (!(await store.exists(layout.table))) {
+    const table: StageTable = { stage: stageName, sealedAt: new Date().toISOString(), stats, parts };
+    await store.put(layout.table, JSON.stringify(table, null, 2));
   }
   return stats;
 }
@@ -206,7 +210,7 @@ export async function runPipeline(manifest: RunManifest, options: PipelineRunOpt
       log.error(`stage ${stageCfg.name}: ${stillPending.length} of ${plan.chunkCount} chunks failed; fix the cause and run "finevideo resume"`);
       break;
     }
-    const stats = await mergeStage(store, manifest.runId, stageCfg.name, plan);
+    const stats = await sealStage(store, manifest.runId, stageCfg.name, plan);
     outcomes.push({ stage: stageCfg.name, plan, stats, failed: [], tableKey: runLayout(manifest.runId).stage(stageCfg.name).table });
     if (options.untilStage === stageCfg.name) break;
   }
@@ -261,7 +265,7 @@ export async function runStatus(store: ObjectStore, runId: string): Promise<{ ma
     const chunks = plan?.chunkCount ?? 0;
     stages.push({
       stage: s.name, type: s.stage, planned: plan !== undefined, chunks, done: done.size, failed,
-      pending: Math.max(0, chunks - done.size - failed), merged: await store.exists(layout.tableDone), stats,
+      pending: Math.max(0, chunks - done.size - failed), merged: await store.exists(layout.table), stats,
     });
   }
   return { manifest, stages };

@@ -5,5 +5,6 @@ export * from './log.js';
 export * from './run-state.js';
 export * from './ordered-pool.js';
 export * from './worker.js';
+export * from './table.js';
 export * from './local-executor.js';
 export * from './engine.js';

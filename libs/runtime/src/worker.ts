@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,10 +7,11 @@ import {
   ConfigError, EXIT_NOT_RETRYABLE, EXIT_OK, EXIT_RETRYABLE, addReason, emptyStats, errorMessage, parseOrThrow, runLayout,
   type AnyStage, type DoneMarker, type GlobalContext, type ItemContext, type Logger, type ObjectStore, type Outcome, type Row, type StageStats,
 } from '@finevideo/core';
-import { composeParquet, openStore, readJsonl, readParquetRows, type OutputPart } from '@finevideo/storage';
+import { composeParquet, openStore, parquetFileColumns, readJsonl, type OutputPart } from '@finevideo/storage';
 import { createLogger } from './log.js';
 import { orderedPool } from './ordered-pool.js';
 import { manifestStage, readRunManifest } from './run-state.js';
+import { keptRows } from './table.js';
 import { readWorkerEnv } from './worker-env.js';
 
 export interface ChunkRequest {
@@ -24,11 +25,6 @@ export interface ChunkRequest {
 }
 
 export type ChunkResult = { skipped: true } | { skipped: false; marker: DoneMarker };
-
-/** Kept rows of a stage's merged table: the next stage's input. */
-export function keptRows(store: ObjectStore, runId: string, stageName: string, columns?: readonly string[]): AsyncIterable<Row> {
-  return readParquetRows(store, runLayout(runId).stage(stageName).table, { where: `status = 'kept'`, ...(columns ? { columns: [...columns] } : {}) });
-}
 
 function isAsyncIterable<T>(value: unknown): value is AsyncIterable<T> {
   return value !== null && typeof value === 'object' && Symbol.asyncIterator in value;
@@ -46,8 +42,8 @@ async function* outcomesOf<O extends Row>(produced: AsyncIterable<Outcome<O>> | 
 
 /**
  * Writes outcomes as output rows and counts them; the chunk's stats come from here only.
- * Rows go to JSONL parts; a stage's own parquet of kept rows is a part of its own; the
- * parts, in outcome order, become the chunk's one parquet output.
+ * Rows go to JSONL parts; a stage's own parquet of kept rows is a part of its own. Each part,
+ * in outcome order, becomes one parquet part of the chunk's output.
  */
 class ChunkOutput {
   readonly stats: StageStats = emptyStats();
@@ -103,12 +99,25 @@ class ChunkOutput {
     }
   }
 
-  /** Closes the parts and writes the chunk's parquet output; returns its path. */
-  async finish(): Promise<string> {
+  /** Closes the parts and returns the chunk's parquet parts (local paths), in row order. */
+  async finish(): Promise<string[]> {
     await this.closePart();
-    const out = join(this.dir, 'out.parquet');
-    await composeParquet(this.parts, out);
-    return out;
+    const files: string[] = [];
+    for (const [k, part] of this.parts.entries()) {
+      if (part.kind === 'kept-parquet') {
+        const columns = new Set(await parquetFileColumns(part.path));
+        if (columns.has('status') && columns.has('reason')) {
+          files.push(part.path);
+          continue;
+        }
+      } else if ((await stat(part.path)).size === 0) {
+        continue;
+      }
+      const out = join(this.dir, `part-${k}.parquet`);
+      await composeParquet([part], out);
+      files.push(out);
+    }
+    return files;
   }
 
   close(): Promise<void> {
@@ -181,8 +190,16 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
         await output.add(outcome, 'global');
       }
     }
-    const outPath = await output.finish();
-    await store.upload(layout.out(chunkIndex), outPath, { contentType: 'application/vnd.apache.parquet' });
+    // Parts of an earlier, broken attempt are removed first: out/ holds only what the marker lists.
+    const stale: string[] = [];
+    for await (const { key } of store.list(layout.partsPrefix(chunkIndex))) stale.push(key);
+    for (const key of stale) await store.delete(key);
+    const parts: string[] = [];
+    for (const file of await output.finish()) {
+      const key = layout.part(chunkIndex, parts.length);
+      await store.upload(key, file, { contentType: 'application/vnd.apache.parquet' });
+      parts.push(key);
+    }
     const finishedAt = new Date();
     const marker: DoneMarker = {
       stage: stageName,
@@ -193,6 +210,7 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
       durationMs: finishedAt.getTime() - startedAt.getTime(),
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       stats: output.stats,
+      parts,
     };
     // The marker is written last: its presence means the output above is whole.
     await store.put(layout.done(chunkIndex), JSON.stringify(marker, null, 2));

@@ -44,7 +44,8 @@ describe('stage ytcommons', function () {
     }
     assert.equal(counted, kept.length);
     assert.deepEqual(kept.map((r) => r.video_id).sort(), expectation.english);
-    assert.deepEqual(Object.keys(kept[0]!).sort(), [...CONTRACT_COLUMNS, 'source_language'].sort());
+    assert.deepEqual(Object.keys(kept[0]!).sort(), [...CONTRACT_COLUMNS, 'source_language', 'status', 'reason'].sort());
+    assert.ok(kept.every((r) => r.status === 'kept' && r.reason === null), 'the file is an output part as it is');
     assert.ok(kept.every((r) => r.source_language === 'en'), 'source_language comes from language_id_method where the shard lacks it');
     const dropped = (reason: string) => outcomes.reduce((n, o) => n + (o.status === 'dropped' && o.reason === reason ? (o.count ?? 1) : 0), 0);
     assert.equal(dropped('not-english-original'), expectation.droppedNotEnglishOriginal);

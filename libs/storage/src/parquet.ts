@@ -126,25 +126,15 @@ export async function* readParquetRows(store: ObjectStore, key: string, options:
         throw new Error(`parquet ${key}: expected a readable parquet file, got ${(e as Error).message.split('\n')[0]}`);
       }
     };
+    let columns = '*';
     if (options.columns?.length) {
-      // A table whose chunks kept nothing has only the status columns; asking it for more is no error.
+      // Parts are unioned by name: a column a part lacks (no row of it had the field) reads as null.
       const described = await readable(async () => (await connection.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(path)})`)).getRowObjectsJS());
       const present = new Set(described.map((r) => String(r.column_name)));
-      const missing = options.columns.filter((c) => !present.has(c));
-      if (missing.length) {
-        const count = (await connection.runAndReadAll(`SELECT count(*) AS n FROM read_parquet(${sqlString(path)})`)).getRowObjectsJS();
-        if (Number(count[0]?.n ?? 0) === 0) return;
-        throw new Error(`parquet ${key}: expected columns ${missing.join(', ')}, got ${[...present].join(', ')}`);
-      }
+      columns = options.columns.map((c) => (present.has(c) ? sqlIdent(c) : `NULL AS ${sqlIdent(c)}`)).join(', ');
     }
-    const columns = options.columns?.length ? options.columns.map(sqlIdent).join(', ') : '*';
     const where = options.where ? ` WHERE ${options.where}` : '';
-    let result;
-    try {
-      result = await connection.stream(`SELECT ${columns} FROM read_parquet(${sqlString(path)})${where}`);
-    } catch (e) {
-      throw new Error(`parquet ${key}: expected a readable parquet file, got ${(e as Error).message.split('\n')[0]}`);
-    }
+    const result = await readable(() => connection.stream(`SELECT ${columns} FROM read_parquet(${sqlString(path)})${where}`));
     for await (const batch of result.yieldRowObjectJs()) {
       for (const row of batch) yield plain(row) as Row;
     }
@@ -152,6 +142,11 @@ export async function* readParquetRows(store: ObjectStore, key: string, options:
     connection.closeSync();
     if (dir) await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Column names of a local parquet file. */
+export async function parquetFileColumns(path: string): Promise<string[]> {
+  return (await runDuckDb(`DESCRIBE SELECT * FROM read_parquet(${sqlString(path)})`)).map((r) => String(r.column_name));
 }
 
 export async function parquetColumns(store: ObjectStore, key: string): Promise<{ name: string; type: string }[]> {
@@ -235,84 +230,6 @@ export async function composeParquet(parts: OutputPart[], outPath: string): Prom
     const r = await c.runAndReadAll(`COPY (${query}) TO ${sqlString(outPath)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 2048)`);
     return Number(r.getRowsJS()[0]?.[0] ?? 0);
   });
-}
-
-/**
- * SELECT over parquet files in order, columns unioned by name. Chunks infer their own column
- * types, so one chunk whose column held only nulls (typed JSON) may disagree with another
- * (VARCHAR): such a column takes the type of the first file where it holds a value.
- */
-async function unionQuery(c: DuckDBConnection, paths: string[]): Promise<string> {
-  const schemas: Map<string, string>[] = [];
-  for (const path of paths) {
-    const described = (await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(path)})`)).getRowObjectsJS();
-    schemas.push(new Map(described.map((r) => [String(r.column_name), String(r.column_type)])));
-  }
-  const columns: string[] = [];
-  const typesOf = new Map<string, Set<string>>();
-  for (const schema of schemas) {
-    for (const [name, type] of schema) {
-      if (!typesOf.has(name)) {
-        typesOf.set(name, new Set());
-        columns.push(name);
-      }
-      typesOf.get(name)!.add(type);
-    }
-  }
-  const conflicting = columns.filter((name) => typesOf.get(name)!.size > 1);
-  if (conflicting.length === 0) return `SELECT * FROM read_parquet([${paths.map(sqlString).join(', ')}], union_by_name = true)`;
-  const chosen = new Map<string, string>();
-  for (const name of conflicting) {
-    for (const [i, schema] of schemas.entries()) {
-      const type = schema.get(name);
-      if (type === undefined) continue;
-      const held = (await c.runAndReadAll(`SELECT count(${sqlIdent(name)}) AS n FROM read_parquet(${sqlString(paths[i]!)})`)).getRowObjectsJS();
-      if (Number(held[0]?.n ?? 0) > 0) {
-        chosen.set(name, type);
-        break;
-      }
-    }
-    if (!chosen.has(name)) chosen.set(name, [...typesOf.get(name)!][0]!);
-  }
-  return paths.map((path, i) => {
-    // A column a file lacks is filled by UNION ALL BY NAME; a conflicting one is cast where present.
-    const list = columns.filter((name) => schemas[i]!.has(name)).map((name) => {
-      const type = chosen.get(name);
-      return type ? `CAST(${sqlIdent(name)} AS ${type}) AS ${sqlIdent(name)}` : sqlIdent(name);
-    });
-    return `SELECT ${list.join(', ')} FROM read_parquet(${sqlString(path)})`;
-  }).join(' UNION ALL BY NAME ');
-}
-
-/** Concatenates parquet objects, in the given order, into one (columns unioned by name); the upload is atomic. */
-export async function mergeParquet(store: ObjectStore, keys: string[], targetKey: string): Promise<{ rows: number }> {
-  const dir = await mkdtemp(join(tmpdir(), 'finevideo-merge-'));
-  try {
-    const paths: string[] = [];
-    for (const [i, key] of keys.entries()) {
-      const local = store.localPath(key);
-      if (local) {
-        if (!(await store.exists(key))) throw new Error(`parquet ${key} in ${store.uri}: expected it to exist, got not found`);
-        paths.push(local);
-      } else {
-        const path = join(dir, `part-${String(i).padStart(6, '0')}.parquet`);
-        await store.download(key, path);
-        paths.push(path);
-      }
-    }
-    const out = join(dir, 'table.parquet');
-    const rows = await withConnection(async (c) => {
-      const query = paths.length
-        ? await unionQuery(c, paths)
-        : `SELECT NULL::VARCHAR AS status, NULL::VARCHAR AS reason WHERE false`;
-      const r = await c.runAndReadAll(`COPY (${query}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 2048)`);
-      return Number(r.getRowsJS()[0]?.[0] ?? 0);
-    });
-    await store.upload(targetKey, out, { contentType: 'application/vnd.apache.parquet' });
-    return { rows };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 /** Writes rows as one parquet object (through a temporary JSONL file). */

@@ -74,7 +74,8 @@ async function* processShard(item: ShardItem, params: YtcommonsParams, tmpDir: s
       count(*) FILTER (WHERE coalesce(${english}, false) AND NOT coalesce(${transcript}, false)) AS b,
       count(*) FILTER (WHERE coalesce(${english}, false) AND coalesce(${transcript}, false) AND NOT coalesce(${words}, false)) AS c
       FROM ${file}`);
-    const select = [...CONTRACT_COLUMNS.map(sqlIdent), sourceLanguageExpression(columns)].join(', ');
+    // The status columns make the file an output part as it is (no second copy of the transcripts).
+    const select = [...CONTRACT_COLUMNS.map(sqlIdent), sourceLanguageExpression(columns), `'kept' AS status`, 'NULL::VARCHAR AS reason'].join(', ');
     // Kept rows never pass through JavaScript: DuckDB filters and projects the shard straight into parquet.
     const kept = join(tmpDir, `kept-${createHash('sha256').update(item.key).digest('hex').slice(0, 16)}.parquet`);
     const written = await runDuckDb(`COPY (SELECT ${select} FROM ${file} WHERE ${english} AND ${transcript} AND ${words}) TO ${sqlString(kept)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 2048)`);
