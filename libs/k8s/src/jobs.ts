@@ -33,6 +33,13 @@ export function jobName(runId: string, stage: string, attempt: number, part: num
   return `${readable}${suffix}`;
 }
 
+/** A Kubernetes CPU quantity ("2", "1.5", "500m") in cores. */
+export function cpuCores(quantity: string): number {
+  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(quantity);
+  if (!m) throw new Error(`cpu: expected a quantity like "2", "1.5" or "500m", got ${JSON.stringify(quantity)}`);
+  return Number(m[1]) / (m[2] ? 1000 : 1);
+}
+
 function resourcesFor(resources: ResourceClass): Record<string, unknown> {
   const limits: Record<string, string> = { memory: resources.memory, cpu: resources.cpu };
   if (resources.gpu) limits['nvidia.com/gpu'] = String(resources.gpu);
@@ -80,6 +87,8 @@ export function buildStageJobs(request: StageRunRequest, config: KubernetesExecu
       { name: WORKER_ENV.stage, value: request.stageName },
       { name: WORKER_ENV.attempt, value: String(request.attempt) },
       { name: 'TMPDIR', value: '/tmp' },
+      // A container sees the node's cores; DuckDB should use the CPU the pod asked for.
+      { name: 'FINEVIDEO_DUCKDB_THREADS', value: String(Math.max(1, Math.ceil(cpuCores(request.resources.cpu)))) },
       ...(identity ? [] : [{ name: WORKER_ENV.chunkMap, value: formatIndexRanges(slice) }]),
       ...Object.entries({ ...config.env, ...request.env }).map(([name, value]) => ({ name, value })),
       ...config.secretEnv.map((s) => ({ name: s.env, valueFrom: { secretKeyRef: { name: s.secret, key: s.key } } })),

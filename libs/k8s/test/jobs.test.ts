@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { kubernetesExecutorSchema } from '@finevideo/core';
 import type { StageRunRequest } from '@finevideo/runtime';
-import { MAX_COMPLETIONS_PER_JOB, buildStageJobs, jobName, jobProblems, toYaml } from '@finevideo/k8s';
+import { MAX_COMPLETIONS_PER_JOB, buildStageJobs, cpuCores, jobName, jobProblems, toYaml } from '@finevideo/k8s';
 
 const config = kubernetesExecutorSchema.parse({ kind: 'kubernetes', parallelism: 4, secretEnv: [{ env: 'OPENAI_API_KEY', secret: 'llm', key: 'api-key' }], queue: 'gpu-queue' });
 const request = (over: Partial<StageRunRequest> = {}): StageRunRequest => ({
@@ -33,6 +33,7 @@ describe('Indexed Job builder', () => {
     assert.equal(env.FINEVIDEO_STORAGE, 's3://bucket/fv');
     assert.equal(env.FINEVIDEO_STAGE, 'dynamism');
     assert.equal(env.FINEVIDEO_CHUNK_MAP, undefined, 'all chunks: index i is chunk i');
+    assert.equal(env.FINEVIDEO_DUCKDB_THREADS, String(Math.ceil(cpuCores(c.resources.requests.cpu))), 'DuckDB uses the CPU the pod asked for');
     assert.deepEqual(env.OPENAI_API_KEY, { secretKeyRef: { name: 'llm', key: 'api-key' } }, 'secrets by reference only');
     assert.equal(job!.metadata.labels['finevideo.dev/run'], 'demo-20261124-101010');
     assert.equal(job!.metadata.labels['kueue.x-k8s.io/queue-name'], 'gpu-queue');
@@ -76,6 +77,13 @@ describe('Indexed Job builder', () => {
     const problems = jobProblems(huge).join('\n');
     assert.match(problems, /maxFailedIndexes: expected a value when completions exceed 100000/);
     assert.match(problems, /parallelism: expected at most 10000/);
+  });
+
+  it('reads CPU quantities in cores and rejects what is not one', () => {
+    assert.equal(cpuCores('2'), 2);
+    assert.equal(cpuCores('1.5'), 1.5);
+    assert.equal(cpuCores('500m'), 0.5);
+    assert.throws(() => cpuCores('two'), /cpu: expected a quantity like "2", "1.5" or "500m", got "two"/);
   });
 
   it('names Jobs as DNS labels of at most 63 characters', () => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
@@ -84,6 +85,8 @@ export class LocalExecutor implements Executor {
     const child = spawn(command, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
+        // Workers share this machine: DuckDB gets its share of the cores (oversubscribed threads measured slower).
+        FINEVIDEO_DUCKDB_THREADS: String(Math.max(1, Math.floor(availableParallelism() / Math.max(1, Math.min(this.options.parallelism, request.indexes.length))))),
         ...process.env,
         ...this.options.env,
         ...request.env,
