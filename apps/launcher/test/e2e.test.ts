@@ -7,7 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FileStore, writeParquetRows } from '@finevideo/storage';
 import { stageRows } from '@finevideo/runtime';
 import type { Row } from '@finevideo/core';
-import { runCli, startCli } from './helpers.js';
+import { spawnSync } from 'node:child_process';
+import { root, runCli, startCli } from './helpers.js';
 
 /* A small, fully known YouTube-Commons-like input: the expectation is computed here, not by the stages. */
 const LANGS = ['en', 'en', 'en', 'fr', 'de'];
@@ -147,6 +148,18 @@ describe('finevideo CLI end to end (ytcommons -> worddensity, local executor)', 
       const b = await tableRows(join(dir, 'store'), 'killed-1', stage);
       assert.equal(b.length, a.length, `${stage}: same number of rows`);
       assert.deepEqual(b, a, `${stage}: identical rows in identical order`);
+    }
+  });
+
+  it('the bundled CLI and workers (the images\' payloads) give exactly the tables of the sources', async () => {
+    for (const app of ['apps/launcher', 'apps/stage-ytcommons', 'apps/stage-worddensity']) {
+      const built = spawnSync(process.execPath, ['tools/build/bundle.mjs', app], { cwd: root, encoding: 'utf8' });
+      assert.equal(built.status, 0, built.stderr);
+    }
+    const r = runCli(['run', await pipeline('bundled', 7), '--run-id', 'bundled-1'], { FINEVIDEO_BUNDLED: '1' });
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    for (const stage of ['ytcommons', 'worddensity']) {
+      assert.deepEqual(await tableRows(join(dir, 'store'), 'bundled-1', stage), await tableRows(join(dir, 'store'), 'full-1', stage), `${stage}: identical rows`);
     }
   });
 
