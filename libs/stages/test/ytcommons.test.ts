@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Outcome, Row } from '@finevideo/core';
-import { FileStore, readParquetRows, writeParquetRows } from '@finevideo/storage';
-import { generateYtCommonsShards, type YtCommonsExpectation } from '@finevideo/testing';
+import { FileStore, openStore, readParquetRows, writeParquetRows } from '@finevideo/storage';
+import { generateYtCommonsShards, startS3rver, type YtCommonsExpectation } from '@finevideo/testing';
 import { CONTRACT_COLUMNS, ytcommonsParams, ytcommonsStage } from '@finevideo/stages/ytcommons';
 import { mediaItemContext } from './media-context.js';
 
@@ -54,6 +54,35 @@ describe('stage ytcommons', function () {
     const errors = outcomes.filter((o) => o.status === 'error');
     assert.equal(errors.length, 1);
     assert.match(errors[0]!.status === 'error' ? errors[0]!.reason : '', /^unreadable-shard: part-00003-corrupt\.parquet: /);
+  });
+
+  it('reads shards from an S3 prefix (s3rver) with the same result as from a folder', async () => {
+    const s3 = await startS3rver({ buckets: ['yt-commons'] });
+    const saved = { ...process.env };
+    Object.assign(process.env, s3.env);
+    try {
+      const remote = openStore('s3://yt-commons/cc-by');
+      const local = new FileStore(join(dir, 'shards'));
+      for await (const { key } of local.list('')) await remote.upload(key, join(dir, 'shards', key));
+      const kept = async (source: string) => {
+        const ctx = await mediaItemContext(new FileStore(join(dir, 'store')), ytcommonsParams.parse({ source }));
+        const ids: unknown[] = [];
+        const reasons: string[] = [];
+        for await (const item of ytcommonsStage.listItems({ ...ctx, hasPrevious: false, previousRows: async function* () {}, stageRows: async function* () {} })) {
+          for (const o of await collect(ytcommonsStage.processItem(item, ctx))) {
+            if (o.status === 'kept-parquet') for await (const r of readParquetRows(new FileStore(dirname(o.path)), basename(o.path))) ids.push(r.video_id);
+            else reasons.push(`${o.status}:${o.reason.split(':')[0]}:${o.status === 'dropped' ? o.count : ''}`);
+          }
+        }
+        return { ids: ids.sort(), reasons };
+      };
+      const fromS3 = await kept('s3://yt-commons/cc-by');
+      assert.deepEqual(fromS3.ids, expectation.english);
+      assert.deepEqual(fromS3, await kept(join(dir, 'shards')));
+    } finally {
+      process.env = saved;
+      await s3.stop();
+    }
   });
 
   it('a shard without the YouTube-Commons columns is an error row naming what is missing', async () => {
