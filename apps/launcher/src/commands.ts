@@ -137,10 +137,10 @@ export async function statusCommand(ref: string, options: GlobalOptions): Promis
   if (options.json) return { exitCode: 0, output: JSON.stringify(status.stages, null, 2) };
   const rows = status.stages.map((s) => ({
     stage: s.stage,
-    chunks: s.planned ? `${s.done}/${s.chunks}${s.failed ? ` ${s.failed}F` : ''}${s.merged ? ' merged' : ''}` : 'not planned',
+    chunks: s.planned ? `${s.done}/${s.chunks}${s.failed ? ` ${s.failed}F` : ''}${s.sealed ? ' table ready' : ''}` : 'not planned',
     stats: s.stats,
   }));
-  const complete = status.stages.every((s) => s.merged);
+  const complete = status.stages.every((s) => s.sealed);
   return { exitCode: 0, output: `run ${manifest.runId} (created ${manifest.createdAt}): ${complete ? 'complete' : 'incomplete'}\n${formatFunnel(rows)}` };
 }
 
@@ -159,7 +159,7 @@ export async function planCommand(pipelinePath: string, options: RunOptions): Pr
     }
     const plan = await planStage(manifest, s, previous, { store, log, resolveStage: stageByType });
     const pending = (await pendingIndexes(store, manifest.runId, s.name, plan)).length;
-    // Runs driven by kubectl: a stage whose chunks are all done is merged here, so the next one can be planned.
+    // Runs driven by kubectl: a stage whose chunks are all done is sealed here (table.json), so the next one can be planned.
     if (pending === 0) await sealStage(store, manifest.runId, s.name, plan);
     planned.push({ stage: s.name, type: s.stage, items: plan.itemCount, chunks: plan.chunkCount, pending });
   }

@@ -62,7 +62,7 @@ const runOptions = (cmd: Command) =>
 runOptions(
   program
     .command('run')
-    .description('create a run from a pipeline config and run every stage: plan, run the chunks, merge each table')
+    .description('create a run from a pipeline config and run every stage: plan, run the chunks, seal each table')
     .argument('<pipeline.yaml>', 'pipeline config')
     .option('--run-id <id>', 'run id (default: <name>-<timestamp>); an existing id is resumed'),
 ).action((path: string, opts) => finish(runCommand(path, { ...program.opts(), ...opts }, withAbort())));

@@ -124,8 +124,8 @@ describe('finevideo CLI end to end (ytcommons -> worddensity, local executor)', 
     const st = runCli(['status', join(dir, 'store', 'runs', 'full-1')]);
     assert.equal(st.code, 0, st.stderr);
     assert.match(st.stdout, /complete/);
-    assert.match(st.stdout, /ytcommons\s+7\/7 merged/);
-    assert.match(st.stdout, /worddensity\s+3\/3 merged/);
+    assert.match(st.stdout, /ytcommons\s+7\/7 table ready/);
+    assert.match(st.stdout, /worddensity\s+3\/3 table ready/);
   });
 
   it('a run killed midway and resumed gives exactly the uninterrupted output', async () => {

@@ -177,7 +177,7 @@ export interface PipelineRunOptions extends EngineOptions {
   untilStage?: string;
 }
 
-/** Runs (or resumes) every stage of a run in order: plan, execute pending chunks, merge. */
+/** Runs (or resumes) every stage of a run in order: plan, execute pending chunks, seal the table. */
 export async function runPipeline(manifest: RunManifest, options: PipelineRunOptions): Promise<StageOutcome[]> {
   const { store, log } = options;
   const stages = pipelineStages(manifest.config);
@@ -243,7 +243,8 @@ export interface StageStatus {
   done: number;
   failed: number;
   pending: number;
-  merged: boolean;
+  /** Every chunk done and table.json written: the stage's table is ready. */
+  sealed: boolean;
   stats: StageStats;
 }
 
@@ -265,7 +266,7 @@ export async function runStatus(store: ObjectStore, runId: string): Promise<{ ma
     const chunks = plan?.chunkCount ?? 0;
     stages.push({
       stage: s.name, type: s.stage, planned: plan !== undefined, chunks, done: done.size, failed,
-      pending: Math.max(0, chunks - done.size - failed), merged: await store.exists(layout.table), stats,
+      pending: Math.max(0, chunks - done.size - failed), sealed: await store.exists(layout.table), stats,
     });
   }
   return { manifest, stages };
