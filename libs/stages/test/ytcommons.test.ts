@@ -71,6 +71,7 @@ describe('stage ytcommons', function () {
         for await (const item of ytcommonsStage.listItems({ ...ctx, hasPrevious: false, previousRows: async function* () {}, stageRows: async function* () {} })) {
           for (const o of await collect(ytcommonsStage.processItem(item, ctx))) {
             if (o.status === 'kept-parquet') for await (const r of readParquetRows(new FileStore(dirname(o.path)), basename(o.path))) ids.push(r.video_id);
+            else if (o.status === 'kept') ids.push(o.row.video_id);
             else reasons.push(`${o.status}:${o.reason.split(':')[0]}:${o.status === 'dropped' ? o.count : ''}`);
           }
         }
