@@ -16,6 +16,7 @@ describe('kubectl against the fake API server', function () {
   this.timeout(60_000);
   let fake: FakeKubernetes;
   let home: string;
+  let kubectlRun: (...args: string[]) => Promise<{ stdout: string; stderr: string }>;
   let kubectl: (...args: string[]) => Promise<string>;
 
   before(function () {
@@ -28,7 +29,8 @@ describe('kubectl against the fake API server', function () {
     fake = await startFakeKubernetes({ podCommand: localWorkerForImage });
     home = await mkdtemp(join(tmpdir(), 'fv-kubectl-home-')); // fresh HOME: no cached discovery, no ~/.kube
     const config = await fake.kubeconfigPath(home);
-    kubectl = async (...args) => (await run('kubectl', ['--kubeconfig', config, ...args], { env: { PATH: process.env.PATH ?? '', HOME: home }, timeout: 30_000 })).stdout;
+    kubectlRun = (...args) => run('kubectl', ['--kubeconfig', config, ...args], { env: { PATH: process.env.PATH ?? '', HOME: home }, timeout: 30_000 });
+    kubectl = async (...args) => (await kubectlRun(...args)).stdout;
   });
   afterEach(async () => {
     await fake?.stop();
@@ -46,16 +48,32 @@ describe('kubectl against the fake API server', function () {
     await writeFile(file, toYaml(jobs));
     fake.faults.exitCode({ index: 0, code: 0 });
     fake.faults.exitCode({ index: 1, code: 0 });
-    // The fake serves no OpenAPI document, so client-side validation is off (the launcher validates before it renders).
-    assert.match(await kubectl('apply', '--validate=false', '-f', file), /job.batch\/fv-worddensity-smoke\S* created/);
+    // Validation on (kubectl's default): kubectl reads the fake's OpenAPI v3 and lets the server check fields.
+    assert.match(await kubectl('apply', '-f', file), /job.batch\/fv-worddensity-smoke\S* created/);
     const name = jobs[0]!.metadata.name;
-    // Known gap: `kubectl wait --for=condition=complete` does not end against the fake yet (cause not found),
-    // so the test waits on the fake's own state.
-    for (let i = 0; i < 600 && !fake.jobs('finevideo')[0]?.status.completionTime; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.match(await kubectl('wait', '--for=condition=complete', '--timeout=30s', '-n', 'finevideo', `job/${name}`), new RegExp(`job.batch/${name} condition met`));
+    assert.match(await kubectl('apply', '-f', file), new RegExp(`job.batch/${name} unchanged`));
     assert.match(await kubectl('get', 'jobs', '-n', 'finevideo', '-l', 'finevideo.dev/run=smoke', '-o', 'name'), new RegExp(`job.batch/${name}`));
     const pods = (await kubectl('get', 'pods', '-n', 'finevideo', '-l', `job-name=${name}`, '-o', 'name')).trim().split('\n');
     assert.equal(pods.length, 2);
     assert.match(await kubectl('logs', '-n', 'finevideo', pods[0]!), /fault injected: exit 0/);
     assert.equal(fake.jobs('finevideo')[0]!.status.completedIndexes, '0-1');
+  });
+
+  it('apply rejects a misspelt field (server-side strict validation), and only warns with --validate=warn', async () => {
+    const config = kubernetesExecutorSchema.parse({ kind: 'kubernetes' });
+    const [job] = buildStageJobs({
+      runId: 'typo', storage: '/tmp/x', stageName: 'worddensity', stageType: 'worddensity', image: 'finevideo/stage-worddensity',
+      resources: { cpu: '1', memory: '1Gi', pool: 'cpu' }, chunkCount: 1, indexes: [0], attempt: 1, env: {},
+    } as Parameters<typeof buildStageJobs>[0], config);
+    const typo = { ...job!, spec: { ...job!.spec, paralelism: 3 } };
+    const file = join(home, 'typo.json');
+    await writeFile(file, JSON.stringify(typo));
+    await assert.rejects(kubectl('apply', '-f', file), (e: { stderr: string }) => /strict decoding error: unknown field "spec\.paralelism"/.test(e.stderr));
+    assert.equal(fake.jobs('finevideo').length, 0);
+    fake.faults.exitCode({ index: 0, code: 0 });
+    const warned = await kubectlRun('apply', '--validate=warn', '-f', file);
+    assert.match(warned.stderr, /Warning: unknown field "spec\.paralelism"/);
+    assert.equal(fake.jobs('finevideo').length, 1);
   });
 });

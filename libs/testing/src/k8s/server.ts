@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { JobController, type PodCommand } from './controller.js';
+import { batchV1OpenApi, unknownFieldPaths } from './openapi.js';
 import { clone, matchesFieldSelector, matchesLabelSelector, now, statusBody, type FakeJob, type FakeObject, type FakePod } from './objects.js';
 
 type Resource = 'jobs' | 'pods';
@@ -101,11 +102,31 @@ class ApiError extends Error {
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
 
+const openApi = batchV1OpenApi();
+const openApiJson = JSON.stringify(openApi.document);
+const openApiHash = createHash('sha512').update(openApiJson).digest('hex').toUpperCase();
+
 /**
- * A fake Kubernetes API server on 127.0.0.1: discovery, batch/v1 Jobs (create, get, list,
+ * Server-side field validation, as kube-apiserver does it for the `fieldValidation` parameter
+ * (Strict: 400 naming every unknown field; Warn, the default: a Warning header; Ignore: nothing).
+ * Returns the warnings to send.
+ */
+function checkFields(body: unknown, directive: string | null): string[] {
+  const unknown = unknownFieldPaths(body, { $ref: '#/components/schemas/V1Job' }, openApi.components);
+  const mode = directive ?? 'Warn';
+  if (!['Strict', 'Warn', 'Ignore'].includes(mode)) throw new ApiError(400, 'BadRequest', `fieldValidation: expected Strict, Warn or Ignore, got ${JSON.stringify(mode)}`);
+  if (unknown.length === 0 || mode === 'Ignore') return [];
+  const messages = unknown.map((f) => `unknown field ${JSON.stringify(f)}`);
+  if (mode === 'Strict') throw new ApiError(400, 'BadRequest', `Job in version "v1" cannot be handled as a Job: strict decoding error: ${messages.join(', ')}`);
+  return messages;
+}
+
+/**
+ * A fake Kubernetes API server on 127.0.0.1: discovery, OpenAPI v3 for batch/v1 with
+ * server-side field validation (what `kubectl apply` validates with), batch/v1 Jobs (create, get, list,
  * watch, patch, delete), core/v1 Pods (list, get, watch, log), resourceVersions with a
  * bounded watch history (410 Gone beyond it), and a job controller that runs each index as
- * a local worker process. Real clients (@kubernetes/client-node) talk to it unchanged.
+ * a local worker process. Real clients (@kubernetes/client-node, kubectl get/apply/wait/logs) talk to it unchanged.
  */
 export async function startFakeKubernetes(options: FakeKubernetesOptions): Promise<FakeKubernetes> {
   const token = options.token ?? 'fake-token';
@@ -242,6 +263,8 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions): Promi
     const from = url.searchParams.get('resourceVersion');
     const matches = (o: FakeObject) => (!namespace || o.metadata.namespace === namespace) && matchesLabelSelector(o.metadata.labels, labelSelector) && matchesFieldSelector(o, fieldSelector);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    // Clients (client-go) wait for the headers before they read events: send them now, not with the first event.
+    res.flushHeaders();
     const send = (type: string, object: unknown) => res.write(`${JSON.stringify({ type, object })}\n`);
     if (goneBudget > 0 || (from && from !== '0' && Number(from) < oldestRv)) {
       if (goneBudget > 0) goneBudget--;
@@ -301,6 +324,11 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions): Promi
     if (method === 'GET' && path === '/apis/batch') return json(200, discovery.batch);
     if (method === 'GET' && path === '/apis/batch/v1') return json(200, discovery.batchV1);
     if (method === 'GET' && path === '/api/v1') return json(200, discovery.coreV1);
+    if (method === 'GET' && path === '/openapi/v3') return json(200, { paths: { 'apis/batch/v1': { serverRelativeURL: `/openapi/v3/apis/batch/v1?hash=${openApiHash}` } } });
+    if (method === 'GET' && path === '/openapi/v3/apis/batch/v1') {
+      res.writeHead(200, { 'Content-Type': 'application/json', Etag: `"${openApiHash}"` });
+      return res.end(openApiJson);
+    }
 
     let m = /^\/apis\/batch\/v1(?:\/namespaces\/([^/]+))?\/jobs(?:\/([^/]+))?(\/status)?$/.exec(path);
     if (m) {
@@ -309,7 +337,14 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions): Promi
         if (isWatch) return watch('jobs', namespace, url, res);
         return json(200, listBody('jobs', list('jobs', namespace, url)));
       }
-      if (!name && method === 'POST' && namespace) return json(201, createJob(namespace, (await readBody(req)) as FakeJob));
+      const warn = (warnings: string[]) => {
+        for (const w of warnings) res.appendHeader('Warning', `299 - ${JSON.stringify(w)}`);
+      };
+      if (!name && method === 'POST' && namespace) {
+        const body = await readBody(req);
+        warn(checkFields(body, url.searchParams.get('fieldValidation')));
+        return json(201, createJob(namespace, body as FakeJob));
+      }
       if (name && namespace && method === 'GET') {
         const job = objects.jobs.get(key(namespace, name));
         if (!job) throw new ApiError(404, 'NotFound', `jobs.batch "${name}" not found`, { name, group: 'batch', kind: 'jobs' });
@@ -319,7 +354,11 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions): Promi
         const body = (await readBody(req)) as { propagationPolicy?: string } | undefined;
         return json(200, deleteJob(namespace, name, url.searchParams.get('propagationPolicy') ?? body?.propagationPolicy ?? 'Orphan'));
       }
-      if (name && namespace && method === 'PATCH') return json(200, patchJob(namespace, name, (await readBody(req)) as Partial<FakeJob>));
+      if (name && namespace && method === 'PATCH') {
+        const body = await readBody(req);
+        warn(checkFields(body, url.searchParams.get('fieldValidation')));
+        return json(200, patchJob(namespace, name, body as Partial<FakeJob>));
+      }
     }
     m = /^\/api\/v1(?:\/namespaces\/([^/]+))?\/pods(?:\/([^/]+))?(\/log)?$/.exec(path);
     if (m) {
