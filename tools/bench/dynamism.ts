@@ -7,7 +7,7 @@
  *   node --import tsx tools/bench/dynamism.ts --minutes 1,2,3,4,5 --heights 360,720 --fps 30
  *
  * Flags: --minutes (durations, one video each per height), --heights, --fps, --grain (motion noise),
- * --preset (x264), --repeat (runs per method, the median is kept), --dir (keep the videos there).
+ * --preset (x264), --repeat (rounds per video, methods in rotated order, the median per method is kept), --dir (keep the videos there).
  */
 import { mkdtemp, rm, mkdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -56,15 +56,24 @@ function sections(pattern: number, seconds: number): VideoSection[] {
 interface Case { name: string; file: string; seconds: number; height: number }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const times: number[] = [];
-  let value!: T;
-  for (let i = 0; i < repeat; i++) {
-    const t = performance.now();
-    value = await fn();
-    times.push(performance.now() - t);
+/**
+ * Times the methods on one video, `repeat` rounds, each round in a rotated order, so a slow
+ * spell of a shared machine (or a warm page cache) does not fall on one method only; the
+ * median per method is kept.
+ */
+async function timedRounds<M extends Record<string, () => Promise<unknown>>>(methods: M): Promise<{ [K in keyof M]: { ms: number; value: Awaited<ReturnType<M[K]>> } }> {
+  const names = Object.keys(methods) as (keyof M)[];
+  const times = new Map<keyof M, number[]>(names.map((n) => [n, []]));
+  const values = new Map<keyof M, unknown>();
+  for (let round = 0; round < repeat; round++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + round) % names.length]!;
+      const t = performance.now();
+      values.set(name, await methods[name]!());
+      times.get(name)!.push(performance.now() - t);
+    }
   }
-  return { ms: median(times), value };
+  return Object.fromEntries(names.map((n) => [n, { ms: median(times.get(n)!), value: values.get(n) }])) as { [K in keyof M]: { ms: number; value: Awaited<ReturnType<M[K]>> } };
 }
 
 const dir = flags.dir ?? await mkdtemp(join(tmpdir(), 'bench-dynamism-'));
@@ -94,10 +103,12 @@ let fastAgrees = 0;
 let fastSegmentsAgree = 0;
 let segmentsTotal = 0;
 for (const c of cases) {
-  const floor = await timed(() => decodeOnly(c.file));
-  const original = await timed(async () => detectFrozenSegmentsPerSegment(c.file, (await probe(c.file)).durationSec));
-  const full = await timed(async () => detectFrozenSegments(c.file, (await probe(c.file)).durationSec, { mode: 'full' }));
-  const fast = await timed(async () => detectFrozenSegments(c.file, (await probe(c.file)).durationSec, { mode: 'fast' }));
+  const { floor, original, full, fast } = await timedRounds({
+    floor: () => decodeOnly(c.file),
+    original: async () => detectFrozenSegmentsPerSegment(c.file, (await probe(c.file)).durationSec),
+    full: async () => detectFrozenSegments(c.file, (await probe(c.file)).durationSec, { mode: 'full' }),
+    fast: async () => detectFrozenSegments(c.file, (await probe(c.file)).durationSec, { mode: 'fast' }),
+  });
   totals.floor += floor.ms; totals.original += original.ms; totals.full += full.ms; totals.fast += fast.ms;
   const sameFull = JSON.stringify(full.value.frozenIndexes) === JSON.stringify(original.value.frozenIndexes);
   if (sameFull) fullAgrees++;
