@@ -120,7 +120,10 @@ export function serverRoot(baseURL: string): string {
   return baseURL.replace(/\/+$/, '').replace(/\/v1$/, '');
 }
 
-/** Waits until a TGI server answers /health with 200 (the model is loaded), or the deadline passes. */
+/**
+ * Waits until a TGI server answers /health with 200 (the model is loaded), or the deadline passes.
+ * A 404 means the server has no health endpoint at all (OpenAI, some proxies): nothing to wait for.
+ */
 export async function waitForHealth(baseURL: string, options: { timeoutMs: number; intervalMs?: number; signal?: AbortSignal; onWait?: (status: string) => void }): Promise<void> {
   const url = `${serverRoot(baseURL)}/health`;
   const deadline = Date.now() + options.timeoutMs;
@@ -128,7 +131,7 @@ export async function waitForHealth(baseURL: string, options: { timeoutMs: numbe
   while (Date.now() < deadline) {
     try {
       const r = await fetch(url, { signal: AbortSignal.timeout(Math.min(5000, options.timeoutMs)) });
-      if (r.ok) return;
+      if (r.ok || r.status === 404) return;
       last = `HTTP ${r.status}`;
     } catch (e) {
       last = (e as Error).message;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ChatClient, LlmError, retryAfterMs, waitForHealth } from '@finevideo/llm';
+import { ChatClient, LlmError, Semaphore, retryAfterMs, waitForHealth } from '@finevideo/llm';
 import { startFakeTgi, type FakeTgi } from '@finevideo/testing';
 
 const schema = { name: 'c', schema: { type: 'object', properties: { category: { type: 'string', enum: ['Cooking Tutorials', 'Tech Reviews', 'Music Videos'] } }, required: ['category'] } };
@@ -80,6 +80,45 @@ describe('ChatClient against a fake TGI server', function () {
     await tgi.close();
     tgi = await startFakeTgi({ readyAfterMs: 60_000 });
     await assert.rejects(waitForHealth(tgi.baseURL, { timeoutMs: 300, intervalMs: 50 }), /health: expected 200 within 0 s, got HTTP 503/);
+  });
+
+  it('does not wait on a server without a health endpoint (404, as OpenAI answers)', async () => {
+    const server = createServer((_req, res) => res.writeHead(404).end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const waits: string[] = [];
+      await waitForHealth(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, { timeoutMs: 2000, intervalMs: 50, onWait: (s) => waits.push(s) });
+      assert.deepEqual(waits, []);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('never lets a newcomer take a released slot ahead of a waiter', async () => {
+    const gate = new Semaphore(1);
+    let inside = 0;
+    let most = 0;
+    const started: Promise<void>[] = [];
+    const afterTicks = (ticks: number, fn: () => void): void => queueMicrotask(() => (ticks > 1 ? afterTicks(ticks - 1, fn) : fn()));
+    const hold = (onLeave?: () => void) =>
+      gate.run(async () => {
+        inside++;
+        most = Math.max(most, inside);
+        await new Promise((r) => setTimeout(r, 2));
+        inside--;
+        onLeave?.();
+      });
+    // Newcomers arrive a few microtasks after the first holder leaves: one of them lands between the
+    // release and the woken waiter's turn, where a naive semaphore let both in.
+    const first = hold(() => {
+      for (let ticks = 1; ticks <= 8; ticks++) afterTicks(ticks, () => started.push(hold()));
+    });
+    const waiter = hold();
+    await Promise.all([first, waiter]);
+    await new Promise((r) => setTimeout(r, 0));
+    await Promise.all(started);
+    assert.equal(started.length, 8);
+    assert.equal(most, 1, 'at most one holder at a time');
   });
 
   it('reads Retry-After as seconds or an HTTP date', () => {

@@ -27,8 +27,14 @@ export function classifyDownloadError(message: string): DownloadErrorClass {
   return 'other';
 }
 
+/** Hides the user-info part of any URL ("http://user:pass@host" -> "http://***@host"), so a proxy password never lands in a row or a log. */
+export function redactUrlCredentials(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, '$1***@');
+}
+
 /** yt-dlp's "ERROR: ..." lines, else the last line: the message worth keeping. */
-export function ytDlpErrorMessage(stderr: string): string {
+export function ytDlpErrorMessage(rawStderr: string): string {
+  const stderr = redactUrlCredentials(rawStderr);
   const errors = stderr.split(/\r?\n/).filter((l) => l.startsWith('ERROR:')).map((l) => l.slice(6).trim());
   // Drop yt-dlp's "please report this issue" boilerplate: it is noise in a failed row.
   if (errors.length) return errors.map((e) => e.replace(/;? *please report this issue.*$/i, '')).join(' | ').slice(0, 1000);
@@ -42,7 +48,10 @@ export interface YtDlpRequest {
   format: string;
   /** yt-dlp --max-filesize: bytes, or a number with K/M/G ("500M"). */
   maxFileSize?: number | string;
+  /** A proxy without credentials: it goes on the command line. */
   proxy?: string;
+  /** A proxy that may carry credentials: handed to yt-dlp in HTTP(S)_PROXY, never on the command line. */
+  secretProxy?: string;
   cookiesFile?: string;
   socketTimeoutSec?: number;
   subtitleLanguages?: string[];
@@ -66,12 +75,13 @@ export function buildYtDlpArgs(request: YtDlpRequest): string[] {
     '--write-subs', '--sub-langs', (request.subtitleLanguages ?? ['en']).join(','), '--sub-format', 'vtt',
   ];
   if (request.maxFileSize !== undefined) args.push('--max-filesize', String(request.maxFileSize));
-  if (request.proxy) args.push('--proxy', request.proxy);
+  if (request.proxy && !request.secretProxy) args.push('--proxy', request.proxy);
   if (request.cookiesFile) args.push('--cookies', request.cookiesFile);
   args.push('--', request.url);
   return args;
 }
 
 export function runYtDlp(request: YtDlpRequest, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ProcessResult> {
-  return runProcess(ytDlpPath(), buildYtDlpArgs(request), { ...options, captureStdout: true, stderrTailChars: 16_000 });
+  const env = request.secretProxy ? { ...process.env, HTTP_PROXY: request.secretProxy, HTTPS_PROXY: request.secretProxy, http_proxy: request.secretProxy, https_proxy: request.secretProxy } : process.env;
+  return runProcess(ytDlpPath(), buildYtDlpArgs(request), { ...options, env, captureStdout: true, stderrTailChars: 16_000 });
 }

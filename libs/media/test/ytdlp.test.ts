@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { buildYtDlpArgs, classifyDownloadError, ytDlpErrorMessage } from '@finevideo/media';
+import { buildYtDlpArgs, classifyDownloadError, redactUrlCredentials, ytDlpErrorMessage } from '@finevideo/media';
 
 describe('yt-dlp arguments and error classes', () => {
   it('builds an argument array that ends with the URL after --', () => {
@@ -10,6 +10,14 @@ describe('yt-dlp arguments and error classes', () => {
     assert.equal(args[args.indexOf('--proxy') + 1], 'http://proxy:3128');
     assert.equal(args[args.indexOf('--cookies') + 1], '/tmp/c.txt');
     assert.equal(args[args.indexOf('--retries') + 1], '0');
+  });
+
+  it('keeps a proxy with credentials off the command line, and out of error messages', () => {
+    const args = buildYtDlpArgs({ url: 'https://www.youtube.com/watch?v=abcdefghijk', outDir: '/tmp/x', format: 'best', proxy: 'http://proxy:3128', secretProxy: 'http://u:pw@proxy:3128' });
+    assert.ok(!args.includes('--proxy'), 'the secret proxy travels in the environment');
+    assert.ok(!args.join(' ').includes('pw@'));
+    assert.equal(redactUrlCredentials('Unable to connect to proxy http://u:pw@proxy:3128 and socks5h://a@b'), 'Unable to connect to proxy http://***@proxy:3128 and socks5h://***@b');
+    assert.equal(ytDlpErrorMessage('ERROR: [generic] Tunnel via http://u:pw@proxy:3128 failed'), '[generic] Tunnel via http://***@proxy:3128 failed');
   });
 
   const cases: [string, ReturnType<typeof classifyDownloadError>][] = [

@@ -55,7 +55,8 @@ describe('stage classify', function () {
     tgi = await startFakeTgi({ capacity: 32, latencyMs: 2, faultRate: 0.05, seed: 11, retryAfterSeconds: 0.01 });
     const { out } = await classifyAll(tgi, { concurrency: 32, timeoutMs: 500, maxRetries: 10 }, 300);
     const ids = out.map((o) => rowOf(o).video_id);
-    assert.equal(new Set(ids).size, 300);
+    assert.equal(out.length, 300, 'one outcome per item: none duplicated');
+    assert.equal(new Set(ids).size, 300, 'every item present: none lost');
     assert.ok(out.every((o) => o.status === 'kept'));
     const f = tgi.stats.faults;
     assert.ok(f['429'] + f['503'] + f.timeout + f.malformed > 5, `faults were injected: ${JSON.stringify(f)}`);

@@ -55,6 +55,23 @@ describe('stage select (oracle)', () => {
     assert.ok(Math.abs(report.distanceHours - (5 - report.selectedHours)) < 1e-9);
   });
 
+  it('walks categories in their order of first appearance in the input, whatever the seed', () => {
+    const input = candidates(400).reverse();
+    const firstSeen = [...new Set(input.filter((c) => c.duration_seconds! <= options.maxDurationSeconds).map((c) => c.category))];
+    assert.notEqual(firstSeen[0], 'Cooking Tutorials', 'the reversed input starts with another category');
+    for (const seed of [1, 7, 42, 99]) {
+      assert.deepEqual(selectContent(input, { ...options, seed }).categoryBudgets.map((b) => b.category), firstSeen, `seed ${seed}`);
+    }
+  });
+
+  it('keeps a video of unknown length out of the budget with its own reason', () => {
+    const input = candidates(40).map((c, i) => (i === 3 ? { ...c, duration_seconds: null } : i === 5 ? { ...c, duration_seconds: 0 } : c));
+    const result = selectContent(input, options);
+    assert.equal(result.notSelected.get('v3'), 'no-duration');
+    assert.equal(result.notSelected.get('v5'), 'no-duration');
+    assert.ok(!result.selected.some((s) => s.video_id === 'v3' || s.video_id === 'v5'));
+  });
+
   it('penalises channels already picked in a category', () => {
     const input = candidates(600).map((c) => ({ ...c, channel: c.video_id < 'v3' ? 'same' : c.channel }));
     const strict = selectContent(input, { ...options, channelPenalty: 1 });

@@ -16,8 +16,12 @@ export const downloadParams = z.object({
   maxFileSize: z.union([z.number().int().positive(), z.string().regex(/^\d+(\.\d+)?[KMGkmg]?$/)]).optional(),
   /** Download starts per minute in one worker (politeness towards the source). */
   downloadsPerMinute: z.number().positive().optional(),
-  /** Passed to yt-dlp --proxy. */
-  proxy: z.string().url().optional(),
+  /** Passed to yt-dlp --proxy; it is recorded in the run, so it must not carry credentials (use proxyEnv). */
+  proxy: z.string().url().refine((u) => !/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(u), {
+    message: 'a proxy URL without user:password (it is recorded in run.json); put a proxy with credentials in an environment variable and name it in proxyEnv',
+  }).optional(),
+  /** Name of an environment variable (set from a Kubernetes Secret) holding the proxy URL, credentials included; handed to yt-dlp in HTTPS_PROXY, never on its command line. */
+  proxyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
   /** A Netscape cookies file mounted into the worker (a secret); copied before use since yt-dlp writes it back. */
   cookiesFile: z.string().min(1).optional(),
   /** Extra attempts for transient failures (rate limited, network). */
@@ -106,6 +110,14 @@ async function findOutputs(dir: string): Promise<Fetched | undefined> {
   return { video: join(dir, video), info: info && join(dir, info), subtitles: subtitles && join(dir, subtitles) };
 }
 
+/** The proxy URL held in the variable proxyEnv names; a missing one is an error naming the variable, never its value. */
+function proxyFromEnv(name: string | undefined): string | undefined {
+  if (!name) return undefined;
+  const value = process.env[name];
+  if (!value) throw new Error(`download param proxyEnv: expected environment variable ${name} to hold a proxy URL, got it unset or empty`);
+  return value;
+}
+
 type Attempt = { ok: true; fetched: Fetched } | { ok: false; errorClass: DownloadErrorClass; message: string };
 
 async function attemptDownload(videoId: string, dir: string, cookiesFile: string | undefined, ctx: ItemContext<DownloadParams>): Promise<Attempt> {
@@ -119,6 +131,7 @@ async function attemptDownload(videoId: string, dir: string, cookiesFile: string
     format: p.format,
     maxFileSize: p.maxFileSize,
     proxy: p.proxy,
+    secretProxy: proxyFromEnv(p.proxyEnv),
     cookiesFile,
     socketTimeoutSec: p.socketTimeoutSec,
   }, { timeoutMs: p.timeoutSec * 1000, signal: ctx.signal });

@@ -65,6 +65,8 @@ export function selectContent(candidates: readonly Candidate[], options: OracleO
   const eligible: Candidate[] = [];
   for (const c of candidates) {
     const d = zero(c.duration_seconds);
+    // Deliberate change from the original, which counted a missing duration as 0 s and so let
+    // videos of unknown length in for free: they cannot be budgeted, so they get their own reason.
     if (d <= 0) notSelected.set(c.video_id, 'no-duration');
     else if (d > options.maxDurationSeconds) notSelected.set(c.video_id, 'too-long');
     else eligible.push(c);
@@ -85,7 +87,8 @@ export function selectContent(candidates: readonly Candidate[], options: OracleO
     [scored[i], scored[j]] = [scored[j]!, scored[i]!];
   }
   const targetSeconds = options.targetHours * 3600;
-  const categories = [...new Set(scored.map((c) => c.category))];
+  // Walked in order of first appearance in the input, as the original's unique() did before its shuffle.
+  const categories = [...new Set(eligible.map((c) => c.category))];
   let budget = categories.length ? targetSeconds / categories.length : 0;
   let totalPicked = 0;
   const picks: (Candidate & { score: number })[] = [];

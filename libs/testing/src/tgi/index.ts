@@ -81,13 +81,15 @@ export async function startFakeTgi(options: FakeTgiOptions = {}): Promise<FakeTg
   const queue: (() => void)[] = [];
   const sockets = new Set<Socket>();
   const acquire = async () => {
+    // A freed slot passes straight to the oldest queued request, so the capacity holds exactly.
     if (active >= capacity) await new Promise<void>((r) => queue.push(r));
-    active++;
+    else active++;
     stats.maxConcurrent = Math.max(stats.maxConcurrent, active);
   };
   const release = () => {
-    active--;
-    queue.shift()?.();
+    const next = queue.shift();
+    if (next) next();
+    else active--;
   };
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
