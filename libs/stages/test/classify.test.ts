@@ -80,6 +80,21 @@ describe('stage classify', function () {
     }
   });
 
+  it('a server that refuses response_format is asked again in free text, and not sent the schema again', async () => {
+    tgi = await startFakeTgi({ capacity: 4, latencyMs: 2, rejectResponseFormat: true });
+    const { out, counters } = await classifyAll(tgi, { concurrency: 4 }, 40);
+    assert.equal(out.length, 40);
+    for (const o of out) {
+      assert.equal(o.status, 'kept');
+      assert.ok(LEAF_NAMES.includes(String(rowOf(o).category)));
+      assert.equal(rowOf(o).constrained, false);
+    }
+    const rejected = tgi.stats.rejectedResponseFormat;
+    assert.ok(rejected >= 1 && rejected <= 4, `only the requests already in flight carried the schema: ${rejected}`);
+    assert.equal(counters.response_format_rejected, rejected);
+    assert.equal(tgi.stats.served, 40);
+  });
+
   it('a server error that outlasts the retries is an error row, not a lost item', async () => {
     tgi = await startFakeTgi({ faultRate: 1, faultKinds: ['503'], retryAfterSeconds: 0.001 });
     const { out } = await classifyAll(tgi, { concurrency: 2, maxRetries: 1 }, 3);

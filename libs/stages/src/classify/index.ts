@@ -39,10 +39,16 @@ export interface ClassifyItem extends PromptFields {
   missing_metadata?: boolean;
 }
 
-const clients = new Map<string, { client: ChatClient; ready: Promise<void> }>();
+interface ClientEntry {
+  client: ChatClient;
+  ready: Promise<void>;
+  /** Set once the server has refused response_format (no grammar support) and answered without it. */
+  schemaRejected: boolean;
+}
+const clients = new Map<string, ClientEntry>();
 
 /** One client per worker process: its semaphore bounds the requests in flight across the chunk. */
-function clientFor(ctx: ItemContext<ClassifyParams>): { client: ChatClient; ready: Promise<void> } {
+function clientFor(ctx: ItemContext<ClassifyParams>): ClientEntry {
   const p = ctx.params;
   const key = JSON.stringify([p.endpoint, p.model, p.apiKeyEnv, p.concurrency, p.timeoutMs, p.maxRetries, p.retryBaseDelayMs]);
   let entry = clients.get(key);
@@ -51,7 +57,7 @@ function clientFor(ctx: ItemContext<ClassifyParams>): { client: ChatClient; read
     const ready = p.waitForHealthSeconds > 0
       ? waitForHealth(p.endpoint, { timeoutMs: p.waitForHealthSeconds * 1000, signal: ctx.signal, onWait: (s) => ctx.log.info(`waiting for the model server at ${p.endpoint} (${s})`) })
       : Promise.resolve();
-    entry = { client, ready };
+    entry = { client, ready, schemaRejected: false };
     clients.set(key, entry);
   }
   return entry;
@@ -77,20 +83,34 @@ export async function classifyItem(item: ClassifyItem, ctx: ItemContext<Classify
     const extra = { method: 'lexical-baseline', raw_answer: guess?.basis ?? '', constrained: false, prompt_tokens: 0, completion_tokens: 0 };
     return guess ? { status: 'kept', row: rowFor(item, guess.leaf, extra) } : { status: 'dropped', reason: 'no-taxonomy-term', row: rowFor(item, null, extra) };
   }
-  const { client, ready } = clientFor(ctx);
-  await ready; // a server that never becomes ready fails the chunk (retried), not its items
+  const entry = clientFor(ctx);
+  await entry.ready; // a server that never becomes ready fails the chunk (retried), not its items
+  const ask = (withSchema: boolean) => entry.client.chat({
+    messages: [{ role: 'user', content: buildPrompt(p.template, fields) }],
+    maxTokens: 20,
+    ...(withSchema ? { jsonSchema: CATEGORY_SCHEMA } : {}),
+    signal: ctx.signal,
+  });
   try {
-    const result = await client.chat({
-      messages: [{ role: 'user', content: buildPrompt(p.template, fields) }],
-      maxTokens: 20,
-      ...(p.constrained ? { jsonSchema: CATEGORY_SCHEMA } : {}),
-      signal: ctx.signal,
-    });
+    let result;
+    let constrained = p.constrained && !entry.schemaRejected;
+    try {
+      result = await ask(constrained);
+    } catch (error) {
+      // A server without grammar support refuses response_format with a 4xx: ask once more in free
+      // text (mapped onto a leaf below), and stop sending the schema once that is confirmed.
+      if (!(constrained && error instanceof LlmError && error.errorClass === 'bad-request')) throw error;
+      result = await ask(false);
+      constrained = false;
+      ctx.count('response_format_rejected');
+      if (!entry.schemaRejected) ctx.log.warn(`${p.endpoint} rejected response_format (${error.message.slice(0, 200)}); asking in free text and mapping answers onto leaves`);
+      entry.schemaRejected = true;
+    }
     ctx.count('prompt_tokens', result.promptTokens);
     ctx.count('completion_tokens', result.completionTokens);
     ctx.count('llm_attempts', result.attempts);
     const mapped = answerToLeaf(result.content);
-    const extra = { method: 'llm', raw_answer: result.content.slice(0, 500), constrained: Boolean(mapped?.fromJson), prompt_tokens: result.promptTokens, completion_tokens: result.completionTokens };
+    const extra = { method: 'llm', raw_answer: result.content.slice(0, 500), constrained: constrained && Boolean(mapped?.fromJson), prompt_tokens: result.promptTokens, completion_tokens: result.completionTokens };
     // An answer that names no leaf stays in the table with its own reason; select never sees it.
     return mapped ? { status: 'kept', row: rowFor(item, mapped.leaf, extra) } : { status: 'dropped', reason: 'unmapped-answer', row: rowFor(item, null, extra) };
   } catch (error) {

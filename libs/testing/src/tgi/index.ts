@@ -11,6 +11,8 @@ export interface FakeTgiOptions {
   latencyMs?: number;
   /** false: the server ignores response_format (no grammar support) and answers free text. */
   constrained?: boolean;
+  /** The server refuses any request with response_format, as TGI does with grammar support disabled (422). */
+  rejectResponseFormat?: boolean;
   /** Share of free-text answers that name no category at all (only when not constrained). */
   unmappableRate?: number;
   /** Share of requests answered with a fault, drawn from `faultKinds` with a seeded RNG. */
@@ -28,6 +30,8 @@ export interface FakeTgiStats {
   served: number;
   faults: Record<TgiFault, number>;
   maxConcurrent: number;
+  /** Requests refused because they carried response_format (rejectResponseFormat). */
+  rejectedResponseFormat: number;
   /** Chat requests per "Title:" line seen, to check nothing is asked twice without need. */
   byTitle: Map<string, number>;
 }
@@ -76,7 +80,7 @@ export async function startFakeTgi(options: FakeTgiOptions = {}): Promise<FakeTg
   const latency = options.latencyMs ?? 10;
   const rnd = seededRandom(options.seed ?? 1);
   const started = Date.now();
-  const stats: FakeTgiStats = { requests: 0, served: 0, faults: { '429': 0, '503': 0, timeout: 0, malformed: 0 }, maxConcurrent: 0, byTitle: new Map() };
+  const stats: FakeTgiStats = { requests: 0, served: 0, faults: { '429': 0, '503': 0, timeout: 0, malformed: 0 }, maxConcurrent: 0, rejectedResponseFormat: 0, byTitle: new Map() };
   let active = 0;
   const queue: (() => void)[] = [];
   const sockets = new Set<Socket>();
@@ -117,6 +121,10 @@ export async function startFakeTgi(options: FakeTgiOptions = {}): Promise<FakeTg
       if (req.method !== 'POST' || (path !== '/generate' && path !== '/v1/chat/completions')) return json(res, 404, { error: `no route ${req.method} ${path}` });
       const body = (await readBody(req)) as ChatBody & { inputs?: string };
       stats.requests++;
+      if (options.rejectResponseFormat && body.response_format) {
+        stats.rejectedResponseFormat++;
+        return json(res, 422, { error: 'Input validation error: grammar is not supported', error_type: 'validation' });
+      }
       const fault = pickFault();
       if (fault) stats.faults[fault]++;
       if (fault === '429') return json(res, 429, { error: 'Model is overloaded', error_type: 'overloaded' }, { 'retry-after': String(options.retryAfterSeconds ?? 0.05) });
