@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { runLayout } from '@finevideo/core';
+import { isVideoId, runLayout } from '@finevideo/core';
 import { openStore } from '@finevideo/storage';
 import { createLogger, createRun, runPipeline, storageEnv, workspaceRoot, LocalExecutor, keptRows } from '@finevideo/runtime';
 import { stageByType } from '@finevideo/stages';
@@ -58,7 +58,9 @@ export async function demoCommand(options: DemoOptions, signal?: AbortSignal): P
     await mkdir(videos, { recursive: true });
     let made = 0;
     for await (const row of keptRows(store, manifest.runId, 'worddensity')) {
-      const id = String(row.video_id);
+      // A malformed id never becomes a file name; the download stage turns it into an error row.
+      if (!isVideoId(row.video_id)) continue;
+      const id = row.video_id;
       const file = join(videos, `${id}.mp4`);
       if (!existsSync(file)) {
         await generateVideo(file, demoVideo(id));

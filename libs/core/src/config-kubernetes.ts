@@ -5,6 +5,8 @@ export const secretEnvRefSchema = z.strictObject({
   env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'),
   secret: z.string().min(1),
   key: z.string().min(1),
+  /** Only these pipeline stages get it (least privilege: the LLM key for classify only); absent: every stage. */
+  stages: z.array(z.string().min(1)).min(1).optional(),
 });
 
 /** Kubernetes executor options (pipeline config `executor: { kind: kubernetes, ... }`). */

@@ -91,7 +91,7 @@ export function buildStageJobs(request: StageRunRequest, config: KubernetesExecu
       { name: 'FINEVIDEO_DUCKDB_THREADS', value: String(Math.max(1, Math.ceil(cpuCores(request.resources.cpu)))) },
       ...(identity ? [] : [{ name: WORKER_ENV.chunkMap, value: formatIndexRanges(slice) }]),
       ...Object.entries({ ...config.env, ...request.env }).map(([name, value]) => ({ name, value })),
-      ...config.secretEnv.map((s) => ({ name: s.env, valueFrom: { secretKeyRef: { name: s.secret, key: s.key } } })),
+      ...config.secretEnv.filter((s) => !s.stages || s.stages.includes(request.stageName)).map((s) => ({ name: s.env, valueFrom: { secretKeyRef: { name: s.secret, key: s.key } } })),
     ];
     if (!identity && slice.length > 1 && formatIndexRanges(slice).length > 100_000) {
       throw new Error(`stage ${request.stageName}: expected a chunk map that fits an environment variable, got ${slice.length} scattered chunks; resume in smaller parts`);

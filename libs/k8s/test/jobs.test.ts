@@ -40,6 +40,18 @@ describe('Indexed Job builder', () => {
     assert.doesNotMatch(toYaml([job!]), /api-key-value|secret:\s*[A-Za-z0-9+/]{20,}/);
   });
 
+  it('gives a secret limited to some stages to those stages only', () => {
+    const scoped = kubernetesExecutorSchema.parse({ kind: 'kubernetes', secretEnv: [{ env: 'FINEVIDEO_LLM_API_KEY', secret: 'llm', key: 'api-key', stages: ['classify'] }, { env: 'AWS_SECRET_ACCESS_KEY', secret: 's3', key: 'secret' }] });
+    const envNames = (stageName: string) => {
+      const [job] = buildStageJobs(request({ stageName }), scoped);
+      return (job!.spec.template as { spec: { containers: { env: { name: string }[] }[] } }).spec.containers[0]!.env.map((e) => e.name);
+    };
+    assert.ok(envNames('classify').includes('FINEVIDEO_LLM_API_KEY'));
+    assert.ok(!envNames('dynamism').includes('FINEVIDEO_LLM_API_KEY'), 'the LLM key stays out of other stages');
+    assert.ok(envNames('dynamism').includes('AWS_SECRET_ACCESS_KEY'), 'an unscoped secret goes to every stage');
+    assert.throws(() => kubernetesExecutorSchema.parse({ kind: 'kubernetes', secretEnv: [{ env: 'K', secret: 's', key: 'k', stages: [] }] }));
+  });
+
   it('maps a resumed Job index onto the missing chunks', () => {
     const [job] = buildStageJobs(request({ indexes: [3, 7, 8, 9], attempt: 2 }), config);
     const env = (job!.spec.template as { spec: { containers: { env: { name: string; value?: string }[] }[] } }).spec.containers[0]!.env;
