@@ -85,6 +85,10 @@ export class KubeClient {
     return { job: existing, adopted: true };
   }
 
+  async listJobs(namespace: string, labelSelector: string): Promise<V1Job[]> {
+    return (await this.batch.listNamespacedJob({ namespace, labelSelector })).items;
+  }
+
   async readJob(namespace: string, name: string): Promise<V1Job> {
     return this.batch.readNamespacedJob({ namespace, name });
   }

@@ -58,6 +58,7 @@ export class KubernetesExecutor implements Executor {
         ...(message ? { message } : {}),
       });
 
+    await this.refuseWhileEarlierAttemptsLive(jobs[0]!, request);
     for (const t of tracked) {
       if (signal?.aborted) break;
       const { adopted } = await this.client.createJob(t.job);
@@ -81,6 +82,23 @@ export class KubernetesExecutor implements Executor {
     }
     if (signal?.aborted) await this.deleteAll(tracked);
     return this.result(tracked, signal?.aborted ?? false);
+  }
+
+  /**
+   * A Job of an earlier attempt that is still live (running, or suspended in a queue) would run
+   * the same chunks as the new attempt: the output stays whole, but the work is done twice.
+   */
+  private async refuseWhileEarlierAttemptsLive(first: Job, request: StageRunRequest): Promise<void> {
+    const { namespace, labels } = first.metadata;
+    const selector = `${LABELS.run}=${labels[LABELS.run]},${LABELS.stage}=${labels[LABELS.stage]}`;
+    const live = (await this.client.listJobs(namespace, selector)).filter((job) =>
+      job.metadata?.labels?.[LABELS.attempt] !== labels[LABELS.attempt] && !job.metadata?.deletionTimestamp && !condition(job, 'Complete') && !condition(job, 'Failed'));
+    if (!live.length) return;
+    const names = live.map((job) => `${job.metadata?.name} (attempt ${job.metadata?.labels?.[LABELS.attempt]}, ${job.spec?.suspend ? 'suspended' : `${job.status?.active ?? 0} pods active`})`);
+    throw new Error(
+      `stage ${request.stageName}, attempt ${request.attempt}: expected no live Job of an earlier attempt, got ${names.join(', ')}; ` +
+      `wait for it (kubectl -n ${namespace} wait --for=condition=complete job/${live[0]!.metadata?.name}) or delete it (kubectl -n ${namespace} delete job ${live[0]!.metadata?.name}), then resume`,
+    );
   }
 
   /** Reads a Job's status into its tracker. */

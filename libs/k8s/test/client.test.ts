@@ -152,6 +152,27 @@ describe('Kubernetes client against the fake API server', function () {
     assert.ok((fake.requests.get(`DELETE /apis/batch/v1/namespaces/${NS}/jobs/${buildStageJobs(request(), executorConfig())[0]!.metadata.name}`) ?? 0) >= 1);
   });
 
+  it('refuses to start an attempt while a Job of an earlier attempt is still live', async () => {
+    const exec = createKubernetesExecutor(executorConfig({ queue: 'lq' }), quietLog, client);
+    const [earlier] = buildStageJobs(request({ attempt: 1 }), executorConfig({ queue: 'lq' }));
+    await client.createJob(earlier!);
+    await assert.rejects(exec.runStage(request({ attempt: 2, indexes: [1, 3] })),
+      new RegExp(`expected no live Job of an earlier attempt, got ${earlier!.metadata.name} \\(attempt 1, suspended\\); wait for it .* or delete it`));
+    assert.equal(fake.jobs(NS).length, 1, 'nothing submitted');
+    // Another stage of the run, or the same attempt (a launcher restarted mid-submit), is not held up.
+    const abort = new AbortController();
+    const other = exec.runStage(request({ attempt: 1, signal: abort.signal }));
+    await until('a second watch on the adopted Job', () => (fake.requests.get(`GET /apis/batch/v1/namespaces/${NS}/jobs`) ?? 0) >= 2);
+    abort.abort();
+    assert.deepEqual((await other).succeeded, []);
+    await until('the Job to be deleted', () => fake.jobs(NS).length === 0);
+    const resumed = new AbortController();
+    const next = exec.runStage(request({ attempt: 2, indexes: [1, 3], signal: resumed.signal }));
+    await until('the new attempt to be created', () => fake.jobs(NS).length === 1);
+    resumed.abort();
+    await next;
+  });
+
   it('resolves secretKeyRef from Secrets and gives each pod its completion index', async () => {
     fake.setSecret(NS, 'creds', { token: 's3cr3t' });
     const config = executorConfig({ secretEnv: [{ env: 'API_TOKEN', secret: 'creds', key: 'token' }] });
