@@ -67,7 +67,7 @@ function makeExecutor(config: PipelineConfig, store: ObjectStore, log: Logger): 
   if (executor.kind === 'local') {
     return new LocalExecutor({ parallelism: executor.parallelism, retries: executor.retries, store, env: storageEnv(config) });
   }
-  return createKubernetesExecutorFor(executor, log);
+  return createKubernetesExecutorFor(executor, log, store);
 }
 
 function progressMode(options: GlobalOptions): 'tty' | 'plain' | 'json' {

@@ -181,13 +181,20 @@ export class KubeClient {
   }
 
   /** The last lines of a pod's log ('' when it cannot be read: the pod may be gone). */
-  async readPodLogTail(namespace: string, pod: string, tailLines = 20, container?: string): Promise<string> {
+  async readPodLogTail(namespace: string, pod: string, tailLines: number | undefined = 20, container?: string, limitBytes?: number): Promise<string> {
     try {
-      return await this.core.readNamespacedPodLog({ namespace, name: pod, tailLines, ...(container ? { container } : {}) });
+      return await this.core.readNamespacedPodLog({
+        namespace, name: pod, ...(tailLines !== undefined ? { tailLines } : {}), ...(limitBytes !== undefined ? { limitBytes } : {}), ...(container ? { container } : {}),
+      });
     } catch (err) {
       if (statusCodeOf(err) === 404) return '';
       throw err;
     }
+  }
+
+  /** A pod's whole log, up to `limitBytes` ('' when it cannot be read: the pod may be gone). */
+  async readPodLog(namespace: string, pod: string, limitBytes: number, container?: string): Promise<string> {
+    return this.readPodLogTail(namespace, pod, undefined, container, limitBytes);
   }
 
   /** Deletes a Job and (in the background) its pods. A Job already gone is fine. */

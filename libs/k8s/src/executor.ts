@@ -1,9 +1,12 @@
-import { parseIndexRanges, type KubernetesExecutorConfig, type Logger } from '@finevideo/core';
+import { parseIndexRanges, runLayout, type KubernetesExecutorConfig, type Logger, type ObjectStore } from '@finevideo/core';
 import type { Executor, StageRunRequest, StageRunResult } from '@finevideo/runtime';
 import { KubeClient, type V1Job, type V1Pod } from './client.js';
 import { LABELS, MAX_COMPLETIONS_PER_JOB, WORKER_CONTAINER, buildStageJobs, type Job } from './jobs.js';
 
 const LOG_TAIL_LINES = 20;
+/** A chunk log kept in the run folder is cut at this size per pod (the cluster's logging has the rest). */
+const CHUNK_LOG_LIMIT_BYTES = 4 * 1024 * 1024;
+const LOG_COPY_CONCURRENCY = 8;
 const INDEX_LABEL = 'batch.kubernetes.io/job-completion-index';
 
 /** One submitted Job and what its status said last. */
@@ -30,7 +33,7 @@ export class KubernetesExecutor implements Executor {
   readonly kind = 'kubernetes';
   private clientInstance?: KubeClient;
 
-  constructor(private readonly config: KubernetesExecutorConfig, private readonly log: Logger, client?: KubeClient) {
+  constructor(private readonly config: KubernetesExecutorConfig, private readonly log: Logger, client?: KubeClient, private readonly store?: ObjectStore) {
     this.clientInstance = client;
   }
 
@@ -81,6 +84,7 @@ export class KubernetesExecutor implements Executor {
       signal?.removeEventListener('abort', onAbort);
     }
     if (signal?.aborted) await this.deleteAll(tracked);
+    else if (this.store) await this.copyChunkLogs(request, tracked, this.store);
     return this.result(tracked, signal?.aborted ?? false);
   }
 
@@ -163,6 +167,48 @@ export class KubernetesExecutor implements Executor {
     return tails;
   }
 
+  /**
+   * Keeps each chunk's log in the run folder, as the local executor does: every pod of the index
+   * (retries included), oldest first. Best effort: a pod already gone only costs its log.
+   */
+  private async copyChunkLogs(request: StageRunRequest, tracked: Tracked[], store: ObjectStore): Promise<void> {
+    const layout = runLayout(request.runId).stage(request.stageName);
+    for (const t of tracked) {
+      const { namespace, name } = t.job.metadata;
+      let pods: V1Pod[];
+      try {
+        pods = await this.client.listPods(namespace, name);
+      } catch (err) {
+        this.log.warn(`job ${namespace}/${name}: could not list pods to keep their logs`, { error: String(err) });
+        continue;
+      }
+      const byIndex = new Map<number, V1Pod[]>();
+      for (const pod of pods) {
+        const index = Number(pod.metadata?.labels?.[INDEX_LABEL] ?? pod.metadata?.annotations?.[INDEX_LABEL]);
+        if (!Number.isInteger(index) || index < 0 || index >= t.chunks.length) continue;
+        byIndex.set(index, [...(byIndex.get(index) ?? []), pod]);
+      }
+      const queue = [...byIndex];
+      const copyNext = async (): Promise<void> => {
+        for (let next = queue.shift(); next; next = queue.shift()) {
+          const [index, indexPods] = next;
+          indexPods.sort((a, b) => String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')));
+          try {
+            const parts: string[] = [];
+            for (const pod of indexPods) {
+              const text = await this.client.readPodLog(namespace, pod.metadata!.name!, CHUNK_LOG_LIMIT_BYTES, WORKER_CONTAINER);
+              parts.push(`--- pod ${pod.metadata?.name} (${pod.status?.phase ?? 'unknown'}) job ${name} index ${index}\n${text}${text.endsWith('\n') || !text ? '' : '\n'}`);
+            }
+            await store.put(layout.logs(t.chunks[index]!), parts.join(''), { contentType: 'text/plain' });
+          } catch (err) {
+            this.log.warn(`job ${namespace}/${name} index ${index}: could not keep its log`, { error: String(err) });
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: LOG_COPY_CONCURRENCY }, copyNext));
+    }
+  }
+
   private async deleteAll(tracked: Tracked[]): Promise<void> {
     await Promise.all(tracked.map(async (t) => {
       try {
@@ -175,6 +221,7 @@ export class KubernetesExecutor implements Executor {
   }
 }
 
-export function createKubernetesExecutor(config: KubernetesExecutorConfig, log: Logger, client?: KubeClient): KubernetesExecutor {
-  return new KubernetesExecutor(config, log, client);
+/** `store`, when given, receives each chunk's pod logs under the run folder (runs/<id>/<stage>/logs/). */
+export function createKubernetesExecutor(config: KubernetesExecutorConfig, log: Logger, client?: KubeClient, store?: ObjectStore): KubernetesExecutor {
+  return new KubernetesExecutor(config, log, client, store);
 }

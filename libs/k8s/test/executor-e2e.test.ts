@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,6 +82,12 @@ describe('finevideo --executor kubernetes against the fake API server (ytcommons
       assert.ok(a.length > 0, `${stage}: the local run has rows`);
       assert.deepEqual(b, a, `${stage}: identical rows in identical order`);
     }
+    for (const [stage, chunks] of [['ytcommons', 6], ['worddensity', 3]] as const) {
+      const logs = (await readdir(join(store(), 'runs', 'k8s-1', stage, 'logs'))).sort();
+      assert.deepEqual(logs, (await readdir(join(store(), 'runs', 'local-1', stage, 'logs'))).sort(), `${stage}: one log per chunk, as locally`);
+      assert.equal(logs.length, chunks);
+      for (const log of logs) assert.match(await readFile(join(store(), 'runs', 'k8s-1', stage, 'logs', log), 'utf8'), /^--- pod \S+ \(Succeeded\) job /);
+    }
     const jobs = fake.jobs('finevideo').filter((j) => j.metadata.labels?.['finevideo.dev/run'] === 'k8s-1');
     assert.deepEqual(jobs.map((j) => j.metadata.labels?.['finevideo.dev/stage']).sort(), ['worddensity', 'ytcommons']);
     assert.ok(jobs.every((j) => j.status.conditions?.some((c) => c.type === 'Complete' && c.status === 'True')));
@@ -109,6 +115,10 @@ describe('finevideo --executor kubernetes against the fake API server (ytcommons
     const doneDir = join(store(), 'runs', 'k8s-2', 'ytcommons', 'done');
     assert.equal((await readdir(doneDir)).length, 4, 'four of six chunks done');
     assert.ok(!existsSync(join(store(), 'runs', 'k8s-2', 'worddensity')) || !existsSync(join(store(), 'runs', 'k8s-2', 'worddensity', 'table.json')));
+    const killedChunk = chunkOf(fake.podHistory.find((p) => p.metadata.name === killed)!);
+    const killedLog = await readFile(join(store(), 'runs', 'k8s-2', 'ytcommons', 'logs', (await readdir(join(store(), 'runs', 'k8s-2', 'ytcommons', 'logs'))).find((f) => Number.parseInt(f, 10) === killedChunk)!), 'utf8');
+    assert.deepEqual([...killedLog.matchAll(/^--- pod \S+ \((\w+)\)/gm)].map((m) => m[1]), ['Failed', 'Succeeded'], 'the chunk log keeps the killed pod and its retry');
+    assert.match(await readFile(join(store(), 'runs', 'k8s-2', 'ytcommons', 'logs', (await readdir(join(store(), 'runs', 'k8s-2', 'ytcommons', 'logs'))).find((f) => Number.parseInt(f, 10) === 1)!), 'utf8'), /fault injected: exit 42/);
 
     const resumed = await runCli(['resume', join(store(), 'runs', 'k8s-2'), '--executor', 'kubernetes'], kubeEnv);
     assert.equal(resumed.code, 0, resumed.stderr + resumed.stdout);
