@@ -6,7 +6,7 @@ import {
 import { openStore } from '@finevideo/storage';
 import {
   LocalExecutor, createLogger, createRun, sealStage, pendingIndexes, planStage, readRunManifest, runPipeline, runStatus, storageEnv, validatePipeline,
-  currentAttempt, readPlan, type Executor, type RunManifest, type StageOutcome,
+  renderAttempt, readPlan, type Executor, type RunManifest, type StageOutcome,
 } from '@finevideo/runtime';
 import { stageByType } from '@finevideo/stages';
 import { buildStageJobs as renderStageJobs, toYaml } from '@finevideo/k8s';
@@ -190,7 +190,7 @@ export async function renderCommand(ref: string, options: { stage?: string }): P
     const stage = stageByType(s.stage);
     objects.push(...renderStageJobs({
       runId: manifest.runId, storage: store.uri, stageName: s.name, stageType: s.stage, image: stage.image, resources: stage.resources,
-      chunkCount: plan.chunkCount, indexes: pending, attempt: (await currentAttempt(store, manifest.runId, s.name)) + 1, env: storageEnv(manifest.config),
+      chunkCount: plan.chunkCount, indexes: pending, attempt: await renderAttempt(store, manifest.runId, s.name, pending), env: storageEnv(manifest.config),
     }, config.executor));
   }
   if (!objects.length) return { exitCode: 0, output: '# nothing to render: no planned stage has pending chunks (run "finevideo plan" first)' };

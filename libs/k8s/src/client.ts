@@ -1,4 +1,5 @@
 import { ApiException, BatchV1Api, CoreV1Api, KubeConfig, Watch, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import { WORKER_ENV } from '@finevideo/core';
 import type { Job } from './jobs.js';
 import { LABELS } from './jobs.js';
 
@@ -81,6 +82,13 @@ export class KubeClient {
     const mismatched = [LABELS.run, LABELS.stage, LABELS.attempt, LABELS.part].filter((l) => existing.metadata?.labels?.[l] !== job.metadata.labels[l]);
     if (mismatched.length) {
       throw new Error(`job ${namespace}/${name}: expected an existing Job of the same run/stage/attempt to adopt, got one whose labels differ (${mismatched.map((l) => `${l}=${existing.metadata?.labels?.[l] ?? '(none)'}`).join(', ')})`);
+    }
+    // Same name, other chunks (a re-render after failures, say): its indexes would mean other chunks.
+    const chunkMapOf = (spec: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } } | undefined) =>
+      spec?.template?.spec?.containers?.[0]?.env?.find((e) => e.name === WORKER_ENV.chunkMap)?.value ?? '';
+    const wanted = job.spec as { completions?: number } & Parameters<typeof chunkMapOf>[0];
+    if (existing.spec?.completions !== wanted.completions || chunkMapOf(existing.spec as Parameters<typeof chunkMapOf>[0]) !== chunkMapOf(wanted)) {
+      throw new Error(`job ${namespace}/${name}: expected an existing Job running the same chunks to adopt, got one with ${existing.spec?.completions} completions and chunk map "${chunkMapOf(existing.spec as Parameters<typeof chunkMapOf>[0])}" (wanted ${wanted.completions} and "${chunkMapOf(wanted)}"); delete it, then resume`);
     }
     return { job: existing, adopted: true };
   }

@@ -1,30 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseIndexRanges, type Row } from '@finevideo/core';
-import { localWorkerForImage, stageRows, workspaceRoot } from '@finevideo/runtime';
+import { localWorkerForImage, stageRows } from '@finevideo/runtime';
 import { FileStore, openStore } from '@finevideo/storage';
+import { runCli } from './cli.js';
 import { generateYtCommonsShards, startFakeKubernetes, startS3rver, type FakeKubernetes, type FakePod } from '@finevideo/testing';
-
-const root = workspaceRoot();
-const cli = join(root, 'bin', 'finevideo.mjs');
-
-/** The real CLI, asynchronously: the fake API server lives in this process and must keep serving. */
-function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function tableRows(storage: string, run: string, stage: string): Promise<Row[]> {
   const rows: Row[] = [];

@@ -224,6 +224,19 @@ export async function currentAttempt(store: ObjectStore, runId: string, stageNam
   return (await readJsonObject<{ attempts: number }>(store, attemptsKey(runId, stageName)))?.attempts ?? 0;
 }
 
+/**
+ * The attempt `finevideo render` prints for these pending chunks: the one it printed before when the
+ * chunks are the same (rendering twice gives the same Jobs, so `kubectl apply` says "unchanged"), else
+ * a new one, recorded with its chunks, so a re-render after failures never reuses a Job name.
+ */
+export async function renderAttempt(store: ObjectStore, runId: string, stageName: string, pending: readonly number[]): Promise<number> {
+  const recorded = await readJsonObject<{ attempts: number; rendered?: number[] }>(store, attemptsKey(runId, stageName));
+  const attempts = recorded?.attempts ?? 0;
+  if (recorded?.rendered && recorded.rendered.length === pending.length && recorded.rendered.every((v, i) => v === pending[i])) return attempts;
+  await store.put(attemptsKey(runId, stageName), JSON.stringify({ attempts: attempts + 1, rendered: [...pending] }));
+  return attempts + 1;
+}
+
 /** Each submission of a stage gets the next attempt number (recorded for Kubernetes Job names and labels). */
 async function nextAttempt(store: ObjectStore, runId: string, stageName: string): Promise<number> {
   const attempt = (await currentAttempt(store, runId, stageName)) + 1;
