@@ -109,8 +109,17 @@ function summarize(manifest: RunManifest, store: ObjectStore, outcomes: StageOut
   return { exitCode: failed ? 1 : 0, output: lines.join('\n') };
 }
 
+/**
+ * The config's S3 settings reach every store the launcher opens itself, such as a stage's source
+ * prefix listed while planning, as they reach the workers (through the same variables).
+ */
+function useStorageSettings(config: PipelineConfig): void {
+  Object.assign(process.env, storageEnv(config));
+}
+
 export async function runCommand(pipelinePath: string, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
   const config = applyOverrides(await loadPipeline(pipelinePath), options);
+  useStorageSettings(config);
   const store = openStore(config.storage, config.s3);
   const manifest = await createRun(config, store);
   return execute(manifest, store, options, signal);
@@ -120,6 +129,7 @@ async function openRun(ref: string): Promise<{ store: ObjectStore; manifest: Run
   const { storage, runId } = parseRunRef(ref);
   const probe = openStore(storage);
   const manifest = await readRunManifest(probe, runId);
+  useStorageSettings(manifest.config);
   return { store: openStore(storage, manifest.config.s3), manifest };
 }
 
@@ -146,6 +156,7 @@ export async function statusCommand(ref: string, options: GlobalOptions): Promis
 
 export async function planCommand(pipelinePath: string, options: RunOptions): Promise<CommandResult> {
   const config = applyOverrides(await loadPipeline(pipelinePath), options);
+  useStorageSettings(config);
   const store = openStore(config.storage, config.s3);
   const manifest = await createRun(config, store);
   const log = createLogger({ run: manifest.runId }, options.json === true);

@@ -4,11 +4,12 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FileStore, writeParquetRows } from '@finevideo/storage';
+import { FileStore, openStore, writeParquetRows } from '@finevideo/storage';
+import { startS3rver } from '@finevideo/testing';
 import { stageRows } from '@finevideo/runtime';
 import type { Row } from '@finevideo/core';
 import { spawnSync } from 'node:child_process';
-import { root, runCli, startCli } from './helpers.js';
+import { root, runCli, runCliAsync, startCli } from './helpers.js';
 
 /* A small, fully known YouTube-Commons-like input: the expectation is computed here, not by the stages. */
 const LANGS = ['en', 'en', 'en', 'fr', 'de'];
@@ -160,6 +161,42 @@ describe('finevideo CLI end to end (ytcommons -> worddensity, local executor)', 
     assert.equal(r.code, 0, r.stderr + r.stdout);
     for (const stage of ['ytcommons', 'worddensity']) {
       assert.deepEqual(await tableRows(join(dir, 'store'), 'bundled-1', stage), await tableRows(join(dir, 'store'), 'full-1', stage), `${stage}: identical rows`);
+    }
+  });
+
+  it('shards and storage on an S3-compatible store named only in the config (s3.endpoint): same tables', async () => {
+    const s3 = await startS3rver({ buckets: ['ytc', 'runs'] });
+    // Only credentials in the environment (as from a Secret); the endpoint, region and path style come from the config.
+    const { AWS_ENDPOINT_URL_S3: _endpoint, FINEVIDEO_S3_FORCE_PATH_STYLE: _style, AWS_REGION: _region, ...credentials } = s3.env;
+    const saved = { ...process.env };
+    try {
+      Object.assign(process.env, s3.env);
+      const remote = openStore('s3://ytc/commons');
+      for (const f of (await readdir(join(dir, 'shards'))).sort()) await remote.upload(f, join(dir, 'shards', f));
+      process.env = saved;
+      const path = join(dir, 's3.yaml');
+      await writeFile(path, [
+        'name: s3', 'storage: s3://runs/fv', `s3: { endpoint: "${s3.endpoint}", region: us-east-1, forcePathStyle: true }`,
+        'executor: { kind: local, parallelism: 2, retries: 1 }', 'stages:',
+        '  - stage: ytcommons', '    params: { source: s3://ytc/commons }', '    chunks: 7',
+        '  - stage: worddensity', '    params: { threshold: 0.5 }', '    chunks: 3',
+      ].join('\n'));
+      const env: NodeJS.ProcessEnv = { ...credentials, AWS_EC2_METADATA_DISABLED: 'true', AWS_ENDPOINT_URL_S3: undefined, AWS_ENDPOINT_URL: undefined, FINEVIDEO_S3_FORCE_PATH_STYLE: undefined };
+      const r = await runCliAsync(['run', path, '--run-id', 's3-1'], env);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      Object.assign(process.env, s3.env);
+      const runs = openStore('s3://runs/fv');
+      for (const stage of ['ytcommons', 'worddensity']) {
+        const rows: Row[] = [];
+        for await (const row of stageRows(runs, 's3-1', stage)) rows.push(row);
+        const local = await tableRows(join(dir, 'store'), 'full-1', stage);
+        assert.ok(local.length > 0);
+        // Error rows name their shard by key; the keys are the same under both sources.
+        assert.deepEqual(rows, local, `${stage}: identical rows`);
+      }
+    } finally {
+      process.env = saved;
+      await s3.stop();
     }
   });
 

@@ -54,6 +54,23 @@ describe('stage ytcommons', function () {
     const errors = outcomes.filter((o) => o.status === 'error');
     assert.equal(errors.length, 1);
     assert.match(errors[0]!.status === 'error' ? errors[0]!.reason : '', /^unreadable-shard: part-00003-corrupt\.parquet: /);
+    assert.doesNotMatch(errors[0]!.status === 'error' ? errors[0]!.reason : '', new RegExp(dir), 'the shard is named by its key, not a path');
+  });
+
+  it('a shard whose name holds glob characters reads only itself', async () => {
+    const source = join(dir, 'globbed');
+    const store = new FileStore(source);
+    const row = (id: string) => Object.fromEntries([...CONTRACT_COLUMNS.map((c) => [c, null]), ['video_id', id], ['original_language', 'en'], ['transcription_language', 'en'], ['word_count', 99]]) as Row;
+    await writeParquetRows(store, 'part-1.parquet', [row('aaaaaaaaaaa')]);
+    await writeParquetRows(store, 'part-2.parquet', [row('bbbbbbbbbbb')]);
+    await writeParquetRows(store, 'part-*.parquet', [row('ccccccccccc')]);
+    const ctx = await mediaItemContext(new FileStore(join(dir, 'globstore')), ytcommonsParams.parse({ source }));
+    const outcomes = await collect(ytcommonsStage.processItem({ key: 'part-*.parquet', size: 1 }, ctx));
+    const part = outcomes.find((o) => o.status === 'kept-parquet');
+    assert.ok(part && part.status === 'kept-parquet', JSON.stringify(outcomes));
+    const ids: unknown[] = [];
+    for await (const r of readParquetRows(new FileStore(dirname(part.path)), basename(part.path))) ids.push(r.video_id);
+    assert.deepEqual(ids, ['ccccccccccc']);
   });
 
   it('reads shards from an S3 prefix (s3rver) with the same result as from a folder', async () => {

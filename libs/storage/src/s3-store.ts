@@ -59,8 +59,12 @@ export class S3Store implements ObjectStore {
   }
 
   private fail(action: string, key: string, e: unknown): never {
+    this.failAt(action, this.where(key), e);
+  }
+
+  private failAt(action: string, location: string, e: unknown): never {
     const status = e instanceof S3ServiceException ? ` (HTTP ${e.$metadata?.httpStatusCode ?? '?'}, ${e.name})` : '';
-    throw new Error(`${action} ${this.where(key)}: ${(e as Error).message}${status}`, { cause: e });
+    throw new Error(`${action} ${location}: ${(e as Error).message}${status}`, { cause: e });
   }
 
   localPath(): string | undefined {
@@ -142,7 +146,8 @@ export class S3Store implements ObjectStore {
       try {
         page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, ContinuationToken: token }));
       } catch (e) {
-        this.fail('list', prefix || '.', e);
+        // The prefix may be '' (the whole store): name the location without checking it as a key.
+        this.failAt('list', `s3://${this.bucket}/${full}`, e);
       }
       for (const o of page.Contents ?? []) if (o.Key) all.push({ key: o.Key.slice(strip.length), size: o.Size ?? 0 });
       token = page.IsTruncated ? page.NextContinuationToken : undefined;

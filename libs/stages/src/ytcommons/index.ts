@@ -44,7 +44,10 @@ export function sourceLanguageExpression(columns: ReadonlySet<string>): string {
 async function* processShard(item: ShardItem, params: YtcommonsParams, tmpDir: string): AsyncIterable<Outcome> {
   const store = openStore(params.source);
   let scratch: string | undefined;
-  let path = store.localPath(item.key);
+  // DuckDB expands glob characters in a path: a shard named "part-*.parquet" would read its neighbours too.
+  let path = /[*?[\]{}]/.test(item.key) ? undefined : store.localPath(item.key);
+  // Errors name the shard by its key, not by a scratch path that means nothing afterwards.
+  const described = (e: unknown) => (path ? errorMessage(e).split(path).join(item.key) : errorMessage(e)).split('\n')[0];
   try {
     if (!path) {
       scratch = await mkdtemp(join(tmpDir, 'shard-'));
@@ -56,7 +59,7 @@ async function* processShard(item: ShardItem, params: YtcommonsParams, tmpDir: s
     try {
       columns = new Set((await runDuckDb(`DESCRIBE SELECT * FROM ${file}`)).map((r) => String(r.column_name)));
     } catch (e) {
-      yield { status: 'error', reason: `unreadable-shard: ${item.key}: ${errorMessage(e).split('\n')[0]}`, row: { shard: item.key } };
+      yield { status: 'error', reason: `unreadable-shard: ${item.key}: ${described(e)}`, row: { shard: item.key } };
       return;
     }
     const missing = CONTRACT_COLUMNS.filter((c) => !columns.has(c));
@@ -84,7 +87,7 @@ async function* processShard(item: ShardItem, params: YtcommonsParams, tmpDir: s
     for (const [reason, n] of drops) if (Number(n) > 0) yield { status: 'dropped', reason, count: Number(n) };
   } catch (e) {
     // A shard that fails while being read (truncated pages, bad encoding) is data, not a broken chunk.
-    yield { status: 'error', reason: `unreadable-shard: ${item.key}: ${errorMessage(e).split('\n')[0]}`, row: { shard: item.key } };
+    yield { status: 'error', reason: `unreadable-shard: ${item.key}: ${described(e)}`, row: { shard: item.key } };
   } finally {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }
