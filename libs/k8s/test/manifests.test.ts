@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { objectProblems } from '@finevideo/k8s';
@@ -16,6 +16,24 @@ describe('manifests (kustomize, validated like the launcher validates its Jobs)'
     for (const [name, text] of jobTemplates()) {
       assert.equal(readFileSync(join(root, 'manifests', 'jobs', `${name}.yaml`), 'utf8'), text, `manifests/jobs/${name}.yaml is stale: run node --import tsx tools/ci/job-templates.ts`);
     }
+  });
+
+  it('secret templates: valid Secrets without values, one for every Secret the manifests and docs reference', () => {
+    const dir = join(root, 'manifests', 'secrets');
+    const secrets = readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8'))[0]!.toJS() as { kind: string; metadata: { name: string }; data?: unknown; stringData?: Record<string, string> });
+    for (const secret of secrets) {
+      assert.equal(secret.kind, 'Secret');
+      assert.deepEqual(objectProblems(secret as unknown as Parameters<typeof objectProblems>[0]), [], secret.metadata.name);
+      assert.equal(secret.data, undefined, `${secret.metadata.name}: no encoded data`);
+      assert.ok(Object.values(secret.stringData ?? {}).every((v) => v === ''), `${secret.metadata.name}: keys only, no values`);
+    }
+    const referenced = new Set<string>();
+    for (const file of ['base/tgi.yaml', 'base/pipeline-config.yaml', 'secrets/README.md']) {
+      const text = readFileSync(join(root, 'manifests', file), 'utf8');
+      for (const m of text.matchAll(/secretKeyRef: \{ name: ([\w-]+)|secretEnvFrom: \[([\w-]+)\]|create secret generic ([\w-]+)/g)) referenced.add(m[1] ?? m[2] ?? m[3]!);
+    }
+    assert.ok(referenced.size >= 3, [...referenced].join());
+    assert.deepEqual(secrets.map((x) => x.metadata.name).sort(), [...referenced].sort());
   });
 
   for (const overlay of ['local-cpu', 'gke-gpu', 'eks-gpu']) {
