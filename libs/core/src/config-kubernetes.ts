@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** Plain `env` names that would carry a secret into run.json and rendered manifests. */
+const SECRET_LIKE_NAME = /(^|_)(SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIALS?|API_?KEY|ACCESS_KEY(_ID)?|PRIVATE_KEY)(_|$)/i;
+
 /** A Secret key exposed to the worker as an environment variable: by reference only, never a value. */
 export const secretEnvRefSchema = z.strictObject({
   env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'),
@@ -29,8 +32,12 @@ export const kubernetesExecutorSchema = z.strictObject({
   secretEnv: z.array(secretEnvRefSchema).default([]),
   /** Whole Secrets exposed as environment (envFrom). */
   secretEnvFrom: z.array(z.string()).default([]),
-  /** Extra plain environment for workers (no secrets here). */
-  env: z.record(z.string(), z.string()).default({}),
+  /** Extra plain environment for workers (no secrets here: the values land in run.json and `render`). */
+  env: z.record(
+    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+      .refine((name) => !SECRET_LIKE_NAME.test(name), { message: 'a name that does not look like a secret (KEY, TOKEN, SECRET, PASSWORD, CREDENTIAL): pass secrets with secretEnv or secretEnvFrom' }),
+    z.string(),
+  ).default({}),
   gpuNodeSelector: z.record(z.string(), z.string()).default({ 'finevideo.dev/pool': 'gpu' }),
   cpuNodeSelector: z.record(z.string(), z.string()).default({}),
   context: z.string().optional(),

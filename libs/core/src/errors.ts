@@ -41,6 +41,11 @@ export function formatZodIssues(error: z.ZodError, input: unknown): string[] {
         return `${where}: expected ${issue.expected}, got ${got}`;
       case 'invalid_value':
         return `${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`;
+      case 'invalid_key': {
+        // A bad record key: name the key, never its value (it may be a secret).
+        const inner = issue.issues[0]?.message ?? issue.message;
+        return `${pathOf(issue.path.slice(0, -1))}: expected ${inner.replace(/^Invalid input: /, '').replace(/^expected /i, '')}, got key ${JSON.stringify(issue.path.at(-1))}`;
+      }
       case 'unrecognized_keys':
         return `${where}: expected no other keys, got unknown ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
       case 'invalid_union': {

@@ -32,6 +32,17 @@ describe('pipeline config', () => {
     assert.match(errorOf('name: Demo Run\nstorage: x\nstages: [{stage: a}]').message, /name: expected .*got "Demo Run"/);
     assert.match(errorOf('name: [oops').message, /not valid YAML/);
   });
+
+  it('keeps secrets out of the plain worker environment, whose values are recorded in run.json', () => {
+    const k8s = (env: string) => `name: demo\nstorage: x\nexecutor: { kind: kubernetes, env: { ${env} } }\nstages: [{stage: a}]`;
+    for (const name of ['AWS_SECRET_ACCESS_KEY', 'HF_TOKEN', 'OPENAI_API_KEY', 'DB_PASSWORD', 'AWS_ACCESS_KEY_ID']) {
+      const message = errorOf(k8s(`${name}: s3cr3t-value`)).message;
+      assert.match(message, new RegExp(`executor\\.env: expected .*pass secrets with secretEnv or secretEnvFrom, got key "${name}"`));
+      assert.doesNotMatch(message, /s3cr3t-value/, "the error never shows the value");
+    }
+    const ok = parsePipelineConfig(k8s('AWS_REGION: eu-west-1, TOKENIZERS_PARALLELISM: "false", HF_HUB_OFFLINE: "1"'));
+    assert.deepEqual(ok.executor.kind === 'kubernetes' && Object.keys(ok.executor.env), ['AWS_REGION', 'TOKENIZERS_PARALLELISM', 'HF_HUB_OFFLINE']);
+  });
 });
 
 describe('video ids', () => {
