@@ -141,7 +141,8 @@ export class KubeClient {
           continue;
         }
         if (++failures > maxFailures) throw err;
-        await sleep(retryDelayMs, signal);
+        // Exponential backoff (capped at 30 s): with the default 10 failures, about 2.5 minutes of API downtime before giving up.
+        await sleep(Math.min(30_000, retryDelayMs * 2 ** (failures - 1)), signal);
       }
     }
     return last;

@@ -173,6 +173,27 @@ describe('Kubernetes client against the fake API server', function () {
     await next;
   });
 
+  it('an evicted pod (disruption) is retried without using up the index\'s backoff; a plain kill fails the index', async () => {
+    await fake.stop();
+    // Pods that run for a while, so they can be killed mid-run.
+    fake = await startFakeKubernetes({ podCommand: () => ({ command: process.execPath, args: ['-e', 'setTimeout(() => {}, 700)'] }) });
+    const kc = new KubeConfig();
+    kc.loadFromFile(await fake.kubeconfigPath(dir));
+    client = new KubeClient({ kubeConfig: kc });
+    const exec = createKubernetesExecutor(executorConfig({ backoffLimitPerIndex: 0 }), quietLog, client);
+    const running = exec.runStage(request({ chunkCount: 2, indexes: [0, 1] }));
+    const podOf = (index: string) => fake.pods(NS).find((p) => p.status.phase === 'Running' && p.metadata.labels?.['batch.kubernetes.io/job-completion-index'] === index);
+    await until('both pods to run', () => Boolean(podOf('0') && podOf('1')));
+    assert.ok(fake.faults.killPod(podOf('0')!.metadata.name, { disruption: true }));
+    assert.ok(fake.faults.killPod(podOf('1')!.metadata.name));
+    const result = await running;
+    assert.deepEqual(result.succeeded, [0], 'the evicted index ran again and succeeded');
+    assert.deepEqual(result.failed.map((f) => f.index), [1], 'a plain failure with backoffLimitPerIndex 0 fails its index');
+    const podsOf = (index: string) => fake.podHistory.filter((p) => p.metadata.labels?.['batch.kubernetes.io/job-completion-index'] === index);
+    assert.equal(podsOf('0').length, 2);
+    assert.equal(podsOf('1').length, 1);
+  });
+
   it('resolves secretKeyRef from Secrets and gives each pod its completion index', async () => {
     fake.setSecret(NS, 'creds', { token: 's3cr3t' });
     const config = executorConfig({ secretEnv: [{ env: 'API_TOKEN', secret: 'creds', key: 'token' }] });
