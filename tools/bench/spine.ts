@@ -1,6 +1,6 @@
 // Times ytcommons -> worddensity through the launcher on generated YouTube-Commons-like shards,
 // against the original approach (every shard loaded into memory at once, then filtered).
-//   node --import tsx tools/bench/spine.ts [--rows 200000] [--shards 20] [--text-bytes 10000] [--workers 2]
+//   node --import tsx tools/bench/spine.ts [--rows 200000] [--shards 20] [--text-bytes 28000] [--workers 2]
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ const { values } = parseArgs({
   options: {
     rows: { type: 'string', default: '200000' },
     shards: { type: 'string', default: '20' },
-    'text-bytes': { type: 'string', default: '10000' },
+    'text-bytes': { type: 'string', default: '28000' },
     workers: { type: 'string', default: '2' },
     'skip-baseline': { type: 'boolean', default: false },
   },

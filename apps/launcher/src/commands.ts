@@ -122,7 +122,14 @@ export async function runCommand(pipelinePath: string, options: RunOptions, sign
   useStorageSettings(config);
   const store = openStore(config.storage, config.s3);
   const manifest = await createRun(config, store);
-  return execute(manifest, store, options, signal);
+  const { executor: recordedExecutor, runId: _recordedId, ...recorded } = manifest.config;
+  const { executor: _executor, runId: _givenId, ...given } = config;
+  if (JSON.stringify(recorded) !== JSON.stringify(given)) {
+    // An existing run keeps the plan it was created with; only the executor may change, as with resume.
+    createLogger({ run: manifest.runId }, options.json === true).warn(`run ${manifest.runId} already exists: its recorded stages and settings are used, not those of ${pipelinePath} (start a new run id to use them)`);
+  }
+  const executorChanged = JSON.stringify(recordedExecutor) !== JSON.stringify(config.executor);
+  return execute(executorChanged ? { ...manifest, config: { ...manifest.config, executor: config.executor } } : manifest, store, options, signal);
 }
 
 async function openRun(ref: string): Promise<{ store: ObjectStore; manifest: RunManifest }> {

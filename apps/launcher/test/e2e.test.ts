@@ -129,6 +129,13 @@ describe('finevideo CLI end to end (ytcommons -> worddensity, local executor)', 
     assert.match(st.stdout, /worddensity\s+3\/3 table ready/);
   });
 
+  it('run with an existing run id keeps the recorded plan and says so', async () => {
+    const r = runCli(['run', await pipeline('other', 2), '--run-id', 'full-1', '--parallelism', '1']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stderr, /run full-1 already exists: its recorded stages and settings are used, not those of .*other\.yaml/);
+    assert.match(r.stderr, /stage ytcommons: all 7 chunks already done/);
+  });
+
   it('a run killed midway and resumed gives exactly the uninterrupted output', async () => {
     const path = await pipeline('killed', 7);
     const running = startCli(['run', path, '--run-id', 'killed-1', '--parallelism', '1']);
