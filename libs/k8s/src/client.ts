@@ -84,11 +84,10 @@ export class KubeClient {
       throw new Error(`job ${namespace}/${name}: expected an existing Job of the same run/stage/attempt to adopt, got one whose labels differ (${mismatched.map((l) => `${l}=${existing.metadata?.labels?.[l] ?? '(none)'}`).join(', ')})`);
     }
     // Same name, other chunks (a re-render after failures, say): its indexes would mean other chunks.
-    const chunkMapOf = (spec: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } } | undefined) =>
-      spec?.template?.spec?.containers?.[0]?.env?.find((e) => e.name === WORKER_ENV.chunkMap)?.value ?? '';
-    const wanted = job.spec as { completions?: number } & Parameters<typeof chunkMapOf>[0];
-    if (existing.spec?.completions !== wanted.completions || chunkMapOf(existing.spec as Parameters<typeof chunkMapOf>[0]) !== chunkMapOf(wanted)) {
-      throw new Error(`job ${namespace}/${name}: expected an existing Job running the same chunks to adopt, got one with ${existing.spec?.completions} completions and chunk map "${chunkMapOf(existing.spec as Parameters<typeof chunkMapOf>[0])}" (wanted ${wanted.completions} and "${chunkMapOf(wanted)}"); delete it, then resume`);
+    const chunksOf = (j: V1Job) => `${j.spec?.completions} completions, chunk map "${j.spec?.template?.spec?.containers?.[0]?.env?.find((e) => e.name === WORKER_ENV.chunkMap)?.value ?? ''}"`;
+    const wanted = chunksOf(job as unknown as V1Job);
+    if (chunksOf(existing) !== wanted) {
+      throw new Error(`job ${namespace}/${name}: expected an existing Job running the same chunks to adopt (${wanted}), got one with ${chunksOf(existing)}; delete it, then resume`);
     }
     return { job: existing, adopted: true };
   }
@@ -189,21 +188,14 @@ export class KubeClient {
     return (await this.core.listNamespacedPod({ namespace, labelSelector: `job-name=${jobName}` })).items;
   }
 
-  /** The last lines of a pod's log ('' when it cannot be read: the pod may be gone). */
-  async readPodLogTail(namespace: string, pod: string, tailLines: number | undefined = 20, container?: string, limitBytes?: number): Promise<string> {
+  /** A pod's log, its last `tailLines` and/or first `limitBytes` ('' when it cannot be read: the pod may be gone). */
+  async readPodLog(namespace: string, pod: string, options: { tailLines?: number; limitBytes?: number; container?: string } = {}): Promise<string> {
     try {
-      return await this.core.readNamespacedPodLog({
-        namespace, name: pod, ...(tailLines !== undefined ? { tailLines } : {}), ...(limitBytes !== undefined ? { limitBytes } : {}), ...(container ? { container } : {}),
-      });
+      return await this.core.readNamespacedPodLog({ namespace, name: pod, ...options });
     } catch (err) {
       if (statusCodeOf(err) === 404) return '';
       throw err;
     }
-  }
-
-  /** A pod's whole log, up to `limitBytes` ('' when it cannot be read: the pod may be gone). */
-  async readPodLog(namespace: string, pod: string, limitBytes: number, container?: string): Promise<string> {
-    return this.readPodLogTail(namespace, pod, undefined, container, limitBytes);
   }
 
   /** Deletes a Job and (in the background) its pods. A Job already gone is fine. */

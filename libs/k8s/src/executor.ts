@@ -138,28 +138,37 @@ export class KubernetesExecutor implements Executor {
     return result;
   }
 
-  /** The log tail of the last failed pod of each unfinished index (best effort: pods may be gone). */
-  private async failedLogTails(t: Tracked, indexes: number[]): Promise<Map<number, string>> {
-    const tails = new Map<number, string>();
+  /** The Job's pods by completion index, oldest first; undefined (with a warning) when they cannot be listed. */
+  private async podsByIndex(t: Tracked, purpose: string): Promise<Map<number, V1Pod[]> | undefined> {
     const { namespace, name } = t.job.metadata;
     let pods: V1Pod[];
     try {
       pods = await this.client.listPods(namespace, name);
     } catch (err) {
-      this.log.warn(`job ${namespace}/${name}: could not list pods for failure logs`, { error: String(err) });
-      return tails;
+      this.log.warn(`job ${namespace}/${name}: could not list pods for ${purpose}`, { error: String(err) });
+      return undefined;
     }
-    const wanted = new Set(indexes);
-    const latest = new Map<number, V1Pod>();
-    for (const pod of pods) {
+    const created = (pod: V1Pod) => String(pod.metadata?.creationTimestamp ?? '');
+    const byIndex = new Map<number, V1Pod[]>();
+    for (const pod of [...pods].sort((a, b) => created(a).localeCompare(created(b)))) {
       const index = Number(pod.metadata?.labels?.[INDEX_LABEL] ?? pod.metadata?.annotations?.[INDEX_LABEL]);
-      if (!wanted.has(index) || pod.status?.phase !== 'Failed') continue;
-      const prev = latest.get(index);
-      if (!prev || String(pod.metadata?.creationTimestamp ?? '') >= String(prev.metadata?.creationTimestamp ?? '')) latest.set(index, pod);
+      if (!Number.isInteger(index) || index < 0 || index >= t.chunks.length) continue;
+      byIndex.set(index, [...(byIndex.get(index) ?? []), pod]);
     }
-    await Promise.all([...latest].map(async ([index, pod]) => {
+    return byIndex;
+  }
+
+  /** The log tail of the last failed pod of each unfinished index (best effort: pods may be gone). */
+  private async failedLogTails(t: Tracked, indexes: number[]): Promise<Map<number, string>> {
+    const tails = new Map<number, string>();
+    const byIndex = await this.podsByIndex(t, 'failure logs');
+    if (!byIndex) return tails;
+    const { namespace } = t.job.metadata;
+    await Promise.all(indexes.map(async (index) => {
+      const pod = byIndex.get(index)?.filter((p) => p.status?.phase === 'Failed').at(-1);
+      if (!pod) return;
       try {
-        tails.set(index, await this.client.readPodLogTail(namespace, pod.metadata!.name!, LOG_TAIL_LINES, WORKER_CONTAINER));
+        tails.set(index, await this.client.readPodLog(namespace, pod.metadata!.name!, { tailLines: LOG_TAIL_LINES, container: WORKER_CONTAINER }));
       } catch (err) {
         this.log.warn(`pod ${namespace}/${pod.metadata?.name}: could not read its log`, { error: String(err) });
       }
@@ -175,28 +184,16 @@ export class KubernetesExecutor implements Executor {
     const layout = runLayout(request.runId).stage(request.stageName);
     for (const t of tracked) {
       const { namespace, name } = t.job.metadata;
-      let pods: V1Pod[];
-      try {
-        pods = await this.client.listPods(namespace, name);
-      } catch (err) {
-        this.log.warn(`job ${namespace}/${name}: could not list pods to keep their logs`, { error: String(err) });
-        continue;
-      }
-      const byIndex = new Map<number, V1Pod[]>();
-      for (const pod of pods) {
-        const index = Number(pod.metadata?.labels?.[INDEX_LABEL] ?? pod.metadata?.annotations?.[INDEX_LABEL]);
-        if (!Number.isInteger(index) || index < 0 || index >= t.chunks.length) continue;
-        byIndex.set(index, [...(byIndex.get(index) ?? []), pod]);
-      }
+      const byIndex = await this.podsByIndex(t, 'their logs');
+      if (!byIndex) continue;
       const queue = [...byIndex];
       const copyNext = async (): Promise<void> => {
         for (let next = queue.shift(); next; next = queue.shift()) {
           const [index, indexPods] = next;
-          indexPods.sort((a, b) => String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')));
           try {
             const parts: string[] = [];
             for (const pod of indexPods) {
-              const text = await this.client.readPodLog(namespace, pod.metadata!.name!, CHUNK_LOG_LIMIT_BYTES, WORKER_CONTAINER);
+              const text = await this.client.readPodLog(namespace, pod.metadata!.name!, { limitBytes: CHUNK_LOG_LIMIT_BYTES, container: WORKER_CONTAINER });
               parts.push(`--- pod ${pod.metadata?.name} (${pod.status?.phase ?? 'unknown'}) job ${name} index ${index}\n${text}${text.endsWith('\n') || !text ? '' : '\n'}`);
             }
             await store.put(layout.logs(t.chunks[index]!), parts.join(''), { contentType: 'text/plain' });

@@ -210,8 +210,8 @@ describe('Kubernetes client against the fake API server', function () {
       assert.equal(env?.JOB_COMPLETION_INDEX, pod.metadata?.labels?.['batch.kubernetes.io/job-completion-index']);
       assert.equal(env?.FINEVIDEO_STAGE, 'worddensity');
     }
-    const tail = await client.readPodLogTail(NS, pods[0]!.metadata!.name!, 5);
+    const tail = await client.readPodLog(NS, pods[0]!.metadata!.name!, { tailLines: 5 });
     assert.match(tail, /fault injected: exit 0/);
-    assert.equal(await client.readPodLogTail(NS, 'no-such-pod', 5), '');
+    assert.equal(await client.readPodLog(NS, 'no-such-pod', { tailLines: 5 }), '');
   });
 });

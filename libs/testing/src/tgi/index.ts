@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { Semaphore } from '@finevideo/llm';
 import { seededRandom } from '../ytcommons/index.js';
 
 export type TgiFault = '429' | '503' | 'timeout' | 'malformed';
@@ -81,20 +82,9 @@ export async function startFakeTgi(options: FakeTgiOptions = {}): Promise<FakeTg
   const rnd = seededRandom(options.seed ?? 1);
   const started = Date.now();
   const stats: FakeTgiStats = { requests: 0, served: 0, faults: { '429': 0, '503': 0, timeout: 0, malformed: 0 }, maxConcurrent: 0, rejectedResponseFormat: 0, byTitle: new Map() };
-  let active = 0;
-  const queue: (() => void)[] = [];
+  // The server's batch: `capacity` requests served at once, the rest queued in arrival order.
+  const batch = new Semaphore(capacity);
   const sockets = new Set<Socket>();
-  const acquire = async () => {
-    // A freed slot passes straight to the oldest queued request, so the capacity holds exactly.
-    if (active >= capacity) await new Promise<void>((r) => queue.push(r));
-    else active++;
-    stats.maxConcurrent = Math.max(stats.maxConcurrent, active);
-  };
-  const release = () => {
-    const next = queue.shift();
-    if (next) next();
-    else active--;
-  };
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
   };
@@ -130,12 +120,10 @@ export async function startFakeTgi(options: FakeTgiOptions = {}): Promise<FakeTg
       if (fault === '429') return json(res, 429, { error: 'Model is overloaded', error_type: 'overloaded' }, { 'retry-after': String(options.retryAfterSeconds ?? 0.05) });
       if (fault === '503') return json(res, 503, { error: 'Service unavailable' }, { 'retry-after': String(options.retryAfterSeconds ?? 0.05) });
       if (fault === 'timeout') return; // accept, then never answer: the client's timeout must fire
-      await acquire();
-      try {
+      await batch.run(async () => {
+        stats.maxConcurrent = Math.max(stats.maxConcurrent, batch.inFlight);
         await new Promise((r) => setTimeout(r, latency));
-      } finally {
-        release();
-      }
+      });
       if (fault === 'malformed') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"choices": [ {"message": ');
       stats.served++;
       if (path === '/generate') {
