@@ -3,12 +3,14 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError, parseOrThrow } from './errors.js';
 import { SAFE_NAME_PATTERN } from './ids.js';
 import { kubernetesExecutorSchema } from './config-kubernetes.js';
+import { DEFAULT_ERROR_POLICY } from './failures.js';
+import { httpUrl } from './urls.js';
 
 const safeName = z.string().regex(SAFE_NAME_PATTERN, 'a lowercase name of letters, digits, ".", "_" or "-"');
 
 export const s3OptionsSchema = z.strictObject({
   /** Custom endpoint for S3-compatible stores (MinIO, R2, s3rver...). */
-  endpoint: z.string().url().optional(),
+  endpoint: httpUrl('s3.endpoint').optional(),
   region: z.string().optional(),
   forcePathStyle: z.boolean().optional(),
 });
@@ -26,6 +28,14 @@ export type LocalExecutorConfig = z.infer<typeof localExecutorSchema>;
 export const executorSchema = z.discriminatedUnion('kind', [localExecutorSchema, kubernetesExecutorSchema]);
 export type ExecutorConfig = z.infer<typeof executorSchema>;
 
+/** Error rows a stage tolerates before a chunk fails (circuit breaker) or the run exits non-zero. */
+export const errorPolicySchema = z.strictObject({
+  maxConsecutive: z.number().int().positive().default(DEFAULT_ERROR_POLICY.maxConsecutive),
+  maxChunkShare: z.number().gt(0).max(1).default(DEFAULT_ERROR_POLICY.maxChunkShare),
+  minItems: z.number().int().min(1).default(DEFAULT_ERROR_POLICY.minItems),
+  maxStageShare: z.number().min(0).max(1).default(DEFAULT_ERROR_POLICY.maxStageShare),
+});
+
 export const stageConfigSchema = z.strictObject({
   /** The stage type, from the registry (ytcommons, worddensity, download, ...). */
   stage: safeName,
@@ -34,6 +44,9 @@ export const stageConfigSchema = z.strictObject({
   params: z.record(z.string(), z.unknown()).default({}),
   chunks: z.number().int().positive().optional(),
   itemsPerChunk: z.number().int().positive().optional(),
+  errorPolicy: errorPolicySchema.default(DEFAULT_ERROR_POLICY),
+  /** A first stage whose input may be empty (otherwise no input is an error). */
+  allowEmptyInput: z.boolean().default(false),
 });
 export type StageConfig = z.infer<typeof stageConfigSchema>;
 

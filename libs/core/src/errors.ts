@@ -35,7 +35,9 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 export function formatZodIssues(error: z.ZodError, input: unknown): string[] {
   return error.issues.map((issue) => {
     const where = pathOf(issue.path);
-    const got = describeValue(valueAt(input, issue.path));
+    // A check may say the value must not be repeated (a URL holding a password).
+    const redacted = issue.code === 'custom' ? (issue.params as { redactedValue?: string } | undefined)?.redactedValue : undefined;
+    const got = redacted ?? describeValue(valueAt(input, issue.path));
     switch (issue.code) {
       case 'invalid_type':
         return `${where}: expected ${issue.expected}, got ${got}`;

@@ -7,3 +7,5 @@ export * from './store.js';
 export * from './stage.js';
 export * from './config.js';
 export * from './config-kubernetes.js';
+export * from './failures.js';
+export * from './urls.js';
