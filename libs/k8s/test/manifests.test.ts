@@ -10,6 +10,13 @@ const root = join(import.meta.dirname, '..', '..', '..');
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
 const hasKubectl = kubectl.status === 0;
 
+/** Skips a test that needs kubectl, saying why (with mocha's forbid-pending, CI fails it instead: bootstrap installs kubectl). */
+function needKubectl(ctx: Mocha.Context, what: string): void {
+  if (hasKubectl) return;
+  console.log(`    (skipped: kubectl is not installed here, so "${what}" cannot run; bash tools/bootstrap.sh test installs it)`);
+  ctx.skip();
+}
+
 describe('manifests (kustomize, validated like the launcher validates its Jobs)', function () {
   this.timeout(60_000);
   it('the Job templates are what the launcher builder produces today', () => {
@@ -38,10 +45,7 @@ describe('manifests (kustomize, validated like the launcher validates its Jobs)'
 
   for (const overlay of ['local-cpu', 'gke-gpu', 'eks-gpu']) {
     it(`overlays/${overlay} builds with kubectl kustomize and every object validates`, function () {
-      if (!hasKubectl) {
-        console.log(`    (skipped: kubectl is not installed here, so "kubectl kustomize manifests/overlays/${overlay}" cannot run)`);
-        this.skip();
-      }
+      needKubectl(this, `kubectl kustomize manifests/overlays/${overlay}`);
       const r = spawnSync('kubectl', ['kustomize', join(root, 'manifests', 'overlays', overlay)], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } });
@@ -62,7 +66,7 @@ describe('manifests (kustomize, validated like the launcher validates its Jobs)'
   }
 
   it('the Job templates build with kubectl kustomize and validate', function () {
-    if (!hasKubectl) this.skip();
+    needKubectl(this, 'kubectl kustomize manifests/jobs');
     const r = spawnSync('kubectl', ['kustomize', join(root, 'manifests', 'jobs')], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const jobs = parseAllDocuments(r.stdout).map((d) => d.toJS() as { kind: string; metadata: { name: string } });

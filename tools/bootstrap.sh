@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Installs what a fresh clone needs, then runs one command. Shared by the README and .ci/run.
+#   bash tools/bootstrap.sh demo [demo options]   # generate a sample and run the pipeline locally
+#   bash tools/bootstrap.sh test                  # typecheck, lint and test every project
+#   bash tools/bootstrap.sh exec <command...>     # any command with the bootstrapped Node on PATH
+#   bash tools/bootstrap.sh                       # only install what is missing
+# What it does, each step only when needed:
+#   1. Node.js 22.19+: when the machine's is older or missing, the npm registry's `node` package
+#      (official Node binaries) is installed into $FINEVIDEO_NODE_HOME (default ~/.cache/finevideo-node22);
+#   2. ffmpeg/ffprobe and yt-dlp (real tools the stages and tests run): apt-get install, with sudo when not root;
+#      kubectl (used by the manifest and kubectl tests) for `test`: the official binary from dl.k8s.io,
+#      checked against its published sha256, into ~/.cache/finevideo-tools/bin;
+#   3. `npm ci` when node_modules is missing or older than package-lock.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '== %s\n' "$*" >&2; }
+die() { printf 'bootstrap: %s\n' "$*" >&2; exit 2; }
+
+mode="${1:-}"
+[ $# -gt 0 ] && shift
+case "$mode" in
+  ''|demo|test|exec) ;;
+  *) die "unknown command \"$mode\": expected demo, test or exec <command...>" ;;
+esac
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then SUDO=sudo; else SUDO=none; fi
+fi
+apt_updated=0
+apt_install() {
+  command -v apt-get >/dev/null || die "missing $*: install them with your system's package manager (this script knows apt-get only)"
+  [ "$SUDO" = none ] && die "missing $*: run as root, install sudo, or install them yourself (apt-get install -y $*)"
+  log "installing $* (apt-get)"
+  if [ "$apt_updated" = 0 ]; then $SUDO apt-get update -qq || true; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# 1. Node 22.19 or newer (bin/finevideo.mjs and package.json's engines ask for it).
+node_ok() { command -v node >/dev/null && node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=19)?0:1)' 2>/dev/null; }
+if ! node_ok; then
+  NODE_HOME="${FINEVIDEO_NODE_HOME:-$HOME/.cache/finevideo-node22}"
+  if ! PATH="$NODE_HOME/node_modules/node/bin:$PATH" node_ok; then
+    command -v npm >/dev/null || apt_install nodejs npm
+    log "Node $(node --version 2>/dev/null || echo 'is missing') is older than 22.19: installing node@22 from the npm registry into $NODE_HOME"
+    mkdir -p "$NODE_HOME"
+    (cd "$NODE_HOME" && npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error node@22)
+  fi
+  export PATH="$NODE_HOME/node_modules/node/bin:$PATH"
+  node_ok || die "could not bootstrap Node 22.19+ into $NODE_HOME (node is $(node --version 2>/dev/null))"
+fi
+log "node $(node --version), npm $(npm --version)"
+
+# 2. System tools, run for real by the stages (download, dynamism) and the tests.
+need=()
+command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
+command -v yt-dlp >/dev/null || need+=(yt-dlp)
+if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
+
+if [ "$mode" = test ] && ! command -v kubectl >/dev/null; then
+  TOOLS="$HOME/.cache/finevideo-tools/bin"
+  export PATH="$TOOLS:$PATH"
+  if ! command -v kubectl >/dev/null; then
+    command -v curl >/dev/null || apt_install curl ca-certificates
+    arch="$(uname -m)"; case "$arch" in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; esac
+    version="$(curl -fsSL https://dl.k8s.io/release/stable.txt)" || die "kubectl is missing and dl.k8s.io is unreachable: install kubectl (https://kubernetes.io/docs/tasks/tools/)"
+    log "installing kubectl $version into $TOOLS"
+    mkdir -p "$TOOLS"
+    base="https://dl.k8s.io/release/$version/bin/linux/$arch/kubectl"
+    curl -fsSL -o "$TOOLS/kubectl.part" "$base"
+    echo "$(curl -fsSL "$base.sha256")  $TOOLS/kubectl.part" | sha256sum --check --quiet || die "kubectl $version: sha256 mismatch"
+    chmod +x "$TOOLS/kubectl.part" && mv "$TOOLS/kubectl.part" "$TOOLS/kubectl"
+  fi
+fi
+
+# 3. Dependencies exactly as locked. npm writes node_modules/.package-lock.json on every install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "npm ci (node_modules is missing or older than package-lock.json)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+case "$mode" in
+  demo) exec node bin/finevideo.mjs demo "$@" ;;
+  test) exec npm test ;;
+  exec) [ $# -gt 0 ] || die "exec: expected a command"; exec "$@" ;;
+  '') log "ready: node, ffmpeg, ffprobe, yt-dlp and node_modules are in place (PATH for this Node: $(dirname "$(command -v node)"))" ;;
+esac
