@@ -40,7 +40,8 @@ export async function loadPipeline(path: string): Promise<PipelineConfig> {
   } catch (e) {
     throw new ConfigError(`pipeline config: expected a readable YAML file, got ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  const config = parsePipelineConfig(text, path);
+  // With the registry, a bad top-level field and a bad stage param are reported together.
+  const config = parsePipelineConfig(text, path, stageByType);
   validatePipeline(config, stageByType);
   return config;
 }

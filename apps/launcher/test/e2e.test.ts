@@ -212,7 +212,7 @@ describe('finevideo CLI end to end (ytcommons -> worddensity, local executor)', 
     await writeFile(path, `name: bad\nstorage: ${dir}\nstages:\n  - stage: worddensity\n    params: { threshold: "high" }\n  - stage: nosuchstage\n`);
     const r = runCli(['run', path]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /stages\[0\]\.params\.threshold: expected number, got "high"/);
+    assert.match(r.stderr, /stages\[0\]\.params\.threshold: expected a number, got "high"/);
     assert.match(r.stderr, /stages\[1\]\.stage: expected one of .*got "nosuchstage"/);
   });
 });

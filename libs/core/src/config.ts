@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, parseOrThrow } from './errors.js';
+import { ConfigError, formatZodIssues } from './errors.js';
 import { SAFE_NAME_PATTERN } from './ids.js';
 import { kubernetesExecutorSchema } from './config-kubernetes.js';
 import { DEFAULT_ERROR_POLICY } from './failures.js';
-import { httpUrl } from './urls.js';
+import { httpUrl, locationWithoutCredentials } from './urls.js';
 
 const safeName = z.string().regex(SAFE_NAME_PATTERN, 'a lowercase name of letters, digits, ".", "_" or "-"');
 
@@ -22,6 +22,15 @@ export const localExecutorSchema = z.strictObject({
   parallelism: z.number().int().positive().default(2),
   /** Retries per chunk index after its first attempt. */
   retries: z.number().int().min(0).default(2),
+  // Optional (defaults live in the LocalExecutor) so a default `{ kind: local }` stays valid as written.
+  /** Wall-clock limit of one attempt of one chunk; none by default. */
+  attemptTimeoutSeconds: z.number().positive().optional(),
+  /** After SIGTERM (cancel, timeout), seconds before SIGKILL; default 10. */
+  killGraceSeconds: z.number().min(0).optional(),
+  /** First pause before a retry (doubles per attempt, jittered); default 2. */
+  retryBackoffSeconds: z.number().min(0).optional(),
+  /** Cap of the pause before a retry; default 60. */
+  retryBackoffMaxSeconds: z.number().min(0).optional(),
 });
 export type LocalExecutorConfig = z.infer<typeof localExecutorSchema>;
 
@@ -53,7 +62,7 @@ export type StageConfig = z.infer<typeof stageConfigSchema>;
 export const pipelineConfigSchema = z.strictObject({
   name: safeName,
   /** Storage root: a folder (plain path or file://) or s3://bucket/prefix. */
-  storage: z.string().min(1),
+  storage: locationWithoutCredentials('storage'),
   s3: s3OptionsSchema.default({}),
   runId: safeName.optional(),
   executor: executorSchema.default({ kind: 'local', parallelism: 2, retries: 2 }),
@@ -76,15 +85,57 @@ export function pipelineStages(config: PipelineConfig): PipelineStage[] {
   });
 }
 
-/** Parses pipeline YAML text; every error names the field and says expected X, got Y. */
-export function parsePipelineConfig(yamlText: string, source = 'pipeline config'): PipelineConfig {
+/** A stage type's params schema and kind, as the registry resolves it (throws for an unknown type). */
+export type StageSchemaResolver = (type: string) => { params: z.ZodType; kind: 'map' | 'global' };
+
+/**
+ * The problems of a pipeline's stages: unknown types, params that fail their stage's schema, a global
+ * stage first, duplicate names. Works on the raw file too, so a file with a bad top-level field and a
+ * bad stage param reports both at once.
+ */
+export function pipelineStageIssues(stages: unknown, resolveStage: StageSchemaResolver): string[] {
+  if (!Array.isArray(stages)) return [];
+  const issues: string[] = [];
+  const seen = new Set<string>();
+  for (const [i, entry] of stages.entries()) {
+    if (!entry || typeof entry !== 'object') continue;
+    const { stage: type, name, params } = entry as { stage?: unknown; name?: unknown; params?: unknown };
+    if (typeof type !== 'string') continue;
+    const instance = typeof name === 'string' ? name : type;
+    if (seen.has(instance)) issues.push(`stages[${i}].name: expected a unique stage name, got ${JSON.stringify(instance)} twice (set "name" on one of them)`);
+    seen.add(instance);
+    let stage: ReturnType<StageSchemaResolver>;
+    try {
+      stage = resolveStage(type);
+    } catch (e) {
+      issues.push(`stages[${i}].stage: ${(e as Error).message.replace(/^stage type: /, '')}`);
+      continue;
+    }
+    if (stage.kind === 'global' && i === 0) issues.push(`stages[0]: expected a map stage first, got global stage ${type}`);
+    // A params value that is not a mapping is reported by the pipeline schema.
+    if (params !== undefined && (params === null || typeof params !== 'object' || Array.isArray(params))) continue;
+    const result = stage.params.safeParse(params ?? {});
+    if (!result.success) issues.push(...formatZodIssues(result.error, params ?? {}, { schema: stage.params, keyNoun: 'param' }).map((x) => `stages[${i}].params.${x}`));
+  }
+  return issues;
+}
+
+/**
+ * Parses pipeline YAML text; every error names the field and says expected X, got Y. With the stage
+ * registry, every stage's params are validated too, and all problems of the file are reported at once.
+ */
+export function parsePipelineConfig(yamlText: string, source = 'pipeline config', resolveStage?: StageSchemaResolver): PipelineConfig {
   let raw: unknown;
   try {
     raw = parseYaml(yamlText);
   } catch (error) {
     throw new ConfigError(`invalid ${source}: not valid YAML (${(error as Error).message.split('\n')[0]})`);
   }
-  const config = parseOrThrow(pipelineConfigSchema, raw, source);
-  pipelineStages(config);
-  return config;
+  const result = pipelineConfigSchema.safeParse(raw);
+  const issues = result.success ? [] : formatZodIssues(result.error, raw, { schema: pipelineConfigSchema });
+  const stages = raw && typeof raw === 'object' ? (raw as { stages?: unknown }).stages : undefined;
+  if (resolveStage) issues.push(...pipelineStageIssues(stages, resolveStage));
+  if (issues.length || !result.success) throw new ConfigError(`invalid ${source}`, issues);
+  pipelineStages(result.data);
+  return result.data;
 }
