@@ -9,3 +9,4 @@ export * from './config.js';
 export * from './config-kubernetes.js';
 export * from './failures.js';
 export * from './urls.js';
+export * from './random.js';

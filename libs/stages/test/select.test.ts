@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { selectContent, selectionReport, type Candidate, type OracleOptions } from '@finevideo/stages/select';
+import { seededRandom, type GlobalContext, type Outcome, type Row } from '@finevideo/core';
+import {
+  CandidateTable, reasonOf, selectContent, selectionReport, selectParams, selectStage, type Candidate, type OracleOptions, type OracleResult,
+} from '@finevideo/stages/select';
 
 function candidates(n: number, seed = 1): Candidate[] {
-  let s = seed;
-  const r = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const r = seededRandom(seed);
   const cats = ['Cooking Tutorials', 'Tech Reviews', 'Music Videos', 'Documentaries'];
   return Array.from({ length: n }, (_, i) => ({
     video_id: `v${i}`, category: cats[i % cats.length]!, top_level: i % 2 ? 'Education' : 'Entertainment', channel: `ch${Math.floor(r() * 12)}`,
@@ -11,27 +13,55 @@ function candidates(n: number, seed = 1): Candidate[] {
     view_count: Math.floor(r() * 1e6), like_count: Math.floor(r() * 1e4), comment_count: i % 7 ? Math.floor(r() * 100) : null,
   }));
 }
-const options: OracleOptions = { targetHours: 5, maxDurationSeconds: 600, seed: 42, weights: { comments: 0.2, views: 0.5, likes: 0.3 }, channelPenalty: 0.1 };
+const options: OracleOptions = { targetHours: 5, seed: 42, weights: { comments: 0.2, views: 0.5, likes: 0.3 }, channelPenalty: 0.1 };
+const selectedRows = (result: OracleResult) => Array.from(result.selected, (i) => result.table.row(i));
+const reasons = (result: OracleResult) => new Set(Array.from({ length: result.table.size }, (_, i) => reasonOf(result, i)).filter((x) => x !== undefined));
 
 describe('stage select (oracle)', () => {
   it('is reproducible: the same input and seed give the same selection byte for byte', () => {
-    const a = JSON.stringify(selectContent(candidates(400), options).selected);
-    const b = JSON.stringify(selectContent(candidates(400), options).selected);
+    const a = JSON.stringify(selectedRows(selectContent(candidates(400), options)));
+    const b = JSON.stringify(selectedRows(selectContent(candidates(400), options)));
     assert.equal(a, b);
-    assert.notEqual(JSON.stringify(selectContent(candidates(400), { ...options, seed: 7 }).selected), a, 'another seed gives another selection');
+    assert.notEqual(JSON.stringify(selectedRows(selectContent(candidates(400), { ...options, seed: 7 }))), a, 'another seed gives another selection');
   });
 
-  it('fits within the target, never takes a video over the maximum duration, and accounts for every row', () => {
+  it('fits within the target, accounts for every row, and has no duration cap unless one is set', () => {
     const input = candidates(400);
     const result = selectContent(input, options);
-    const total = result.selected.reduce((n, s) => n + s.duration_seconds!, 0);
+    const picked = selectedRows(result);
+    const total = picked.reduce((n, s) => n + s.duration_seconds!, 0);
     assert.ok(total <= 5 * 3600, `total ${total}`);
     assert.ok(total > 5 * 3600 * 0.9, `lands near the target: ${total}`);
-    assert.ok(result.selected.every((s) => s.duration_seconds! <= 600));
-    assert.equal(result.selected.length + result.notSelected.size, input.length);
-    assert.ok([...result.notSelected.values()].includes('too-long'));
-    const sorted = result.selected.map((s) => s.duration_seconds!);
+    assert.ok(picked.some((s) => s.duration_seconds! > 600), 'the default has no cap: videos over 10 minutes are selectable');
+    let notSelected = 0;
+    for (let i = 0; i < input.length; i++) if (reasonOf(result, i)) notSelected++;
+    assert.equal(result.selected.length + notSelected, input.length);
+    assert.ok(!reasons(result).has('too-long'));
+    const sorted = picked.map((s) => s.duration_seconds!);
     assert.deepEqual(sorted, [...sorted].sort((x, y) => x - y), 'final picks are shortest first');
+
+    const capped = selectContent(input, { ...options, maxDurationSeconds: 600 });
+    assert.ok(selectedRows(capped).every((s) => s.duration_seconds! <= 600));
+    assert.ok(reasons(capped).has('too-long'));
+    assert.equal(selectParams.parse({}).maxDurationSeconds, undefined, 'no cap by default in the stage params');
+  });
+
+  it('scales counts over the whole candidate table by default, over eligible rows with scaleOver: eligible', () => {
+    // A video without duration holds the largest view count: over the table it flattens every other view score.
+    const base = { top_level: null, channel_follower_count: 0, comment_count: 0 };
+    const input: Candidate[] = [
+      { ...base, video_id: 'huge', category: 'A', channel: 'x', duration_seconds: null, view_count: 1_000_000, like_count: 0 },
+      { ...base, video_id: 'views', category: 'A', channel: 'y', duration_seconds: 100, view_count: 100, like_count: 0 },
+      { ...base, video_id: 'likes', category: 'A', channel: 'z', duration_seconds: 100, view_count: 0, like_count: 10 },
+    ];
+    const one = { ...options, targetHours: 100 / 3600 };
+    const table = selectContent(input, one);
+    assert.ok(Math.abs(table.scores[1]! - 0.5 * (100 / 1_000_000)) < 1e-12, `score ${table.scores[1]}`);
+    assert.ok(Math.abs(table.scores[2]! - 0.3) < 1e-12, `score ${table.scores[2]}`);
+    assert.deepEqual(selectedRows(table).map((s) => s.video_id), ['likes']);
+    const eligible = selectContent(input, { ...one, scaleOver: 'eligible' });
+    assert.ok(Math.abs(eligible.scores[1]! - 0.5) < 1e-12, `score ${eligible.scores[1]}`);
+    assert.deepEqual(selectedRows(eligible).map((s) => s.video_id), ['views']);
   });
 
   it('balances categories: each budget is the seconds still missing over the categories left, recomputed after each', () => {
@@ -45,7 +75,7 @@ describe('stage select (oracle)', () => {
       const expected = (target - picked) / (result.categoryBudgets.length - i);
       assert.ok(Math.abs(b.budgetSeconds - expected) < 1e-6, `${b.category}: budget ${b.budgetSeconds}, expected ${expected}`);
       // A category stops at the first video that reaches its budget: it never overshoots by more than one video.
-      assert.ok(b.pickedSeconds < b.budgetSeconds + 600, `${b.category} picked ${b.pickedSeconds}`);
+      assert.ok(b.pickedSeconds < b.budgetSeconds + 730, `${b.category} picked ${b.pickedSeconds}`);
       picked += b.pickedSeconds;
     });
     assert.equal(result.categoryBudgets[0]!.budgetSeconds, target / 4);
@@ -53,12 +83,16 @@ describe('stage select (oracle)', () => {
     assert.ok(docs.pickedSeconds < docs.budgetSeconds, 'the small category cannot fill its budget');
     const report = selectionReport(result);
     assert.ok(Math.abs(report.distanceHours - (5 - report.selectedHours)) < 1e-9);
+    assert.equal(report.videos, result.selected.length);
   });
 
-  it('walks categories in their order of first appearance in the input, whatever the seed', () => {
+  it('walks categories in their order of first appearance in the whole table, whatever the seed; a category with nothing selectable is not walked', () => {
     const input = candidates(400).reverse();
-    const firstSeen = [...new Set(input.filter((c) => c.duration_seconds! <= options.maxDurationSeconds).map((c) => c.category))];
-    assert.notEqual(firstSeen[0], 'Cooking Tutorials', 'the reversed input starts with another category');
+    input.unshift({ ...input[0]!, video_id: 'first', category: 'Tech Reviews', duration_seconds: null });
+    input.push({ ...input[0]!, video_id: 'nothing', category: 'Unplayable', duration_seconds: 0 });
+    const firstSeen = [...new Set(input.map((c) => c.category))].filter((c) => c !== 'Unplayable');
+    assert.equal(firstSeen[0], 'Tech Reviews', 'the row without duration comes first');
+    assert.notEqual(input[1]!.category, 'Tech Reviews', 'the first eligible row is of another category');
     for (const seed of [1, 7, 42, 99]) {
       assert.deepEqual(selectContent(input, { ...options, seed }).categoryBudgets.map((b) => b.category), firstSeen, `seed ${seed}`);
     }
@@ -67,19 +101,56 @@ describe('stage select (oracle)', () => {
   it('keeps a video of unknown length out of the budget with its own reason', () => {
     const input = candidates(40).map((c, i) => (i === 3 ? { ...c, duration_seconds: null } : i === 5 ? { ...c, duration_seconds: 0 } : c));
     const result = selectContent(input, options);
-    assert.equal(result.notSelected.get('v3'), 'no-duration');
-    assert.equal(result.notSelected.get('v5'), 'no-duration');
-    assert.ok(!result.selected.some((s) => s.video_id === 'v3' || s.video_id === 'v5'));
+    assert.equal(reasonOf(result, 3), 'no-duration');
+    assert.equal(reasonOf(result, 5), 'no-duration');
+    assert.ok(!selectedRows(result).some((s) => s.video_id === 'v3' || s.video_id === 'v5'));
   });
 
   it('penalises channels already picked in a category', () => {
     const input = candidates(600).map((c) => ({ ...c, channel: c.video_id < 'v3' ? 'same' : c.channel }));
     const strict = selectContent(input, { ...options, channelPenalty: 1 });
     const perChannelCategory = new Map<string, number>();
-    for (const s of strict.selected) perChannelCategory.set(`${s.category}/${s.channel}`, (perChannelCategory.get(`${s.category}/${s.channel}`) ?? 0) + 1);
+    for (const s of selectedRows(strict)) perChannelCategory.set(`${s.category}/${s.channel}`, (perChannelCategory.get(`${s.category}/${s.channel}`) ?? 0) + 1);
     assert.ok([...perChannelCategory.values()].every((n) => n === 1), 'penalty 1: one video per channel and category');
-    assert.ok([...strict.notSelected.values()].includes('channel-penalty'));
+    assert.ok(reasons(strict).has('channel-penalty'));
     const none = selectContent(input, { ...options, channelPenalty: 0 });
-    assert.ok(![...none.notSelected.values()].includes('channel-penalty'));
+    assert.ok(!reasons(none).has('channel-penalty'));
+  });
+
+  it('selects among 300,000 candidates (the spread of old overflowed the stack above ~125,000)', () => {
+    const r = seededRandom(5);
+    const table = new CandidateTable();
+    for (let i = 0; i < 300_000; i++) {
+      table.add({
+        video_id: `id${i}`, category: `cat${i % 50}`, top_level: null, channel: `ch${i % 5000}`, channel_follower_count: i % 97,
+        duration_seconds: 30 + Math.floor(r() * 900), view_count: i === 123_456 ? 9e9 : Math.floor(r() * 1e6), like_count: Math.floor(r() * 1e4), comment_count: null,
+      });
+    }
+    const result = selectContent(table, { ...options, targetHours: 100 });
+    assert.ok(result.selectedSeconds <= 100 * 3600 && result.selectedSeconds > 99 * 3600, `selected ${result.selectedSeconds} s`);
+    assert.ok(Math.abs(result.scores[123_456]! - 0.5 - 0.3 * table.likes.values[123_456]! / 9999) < 0.01, 'the largest view count scales to 1');
+    const report = selectionReport(result);
+    assert.equal(Object.values(report.notSelected).reduce((a, b) => a + b, 0) + report.videos, 300_000);
+  });
+
+  it('as a stage: yields the selected rows with their score, then every other row with its reason, and writes the report', async () => {
+    const input = candidates(200);
+    const artifacts = new Map<string, string>();
+    const ctx = {
+      params: selectParams.parse({ targetHours: 2, maxDurationSeconds: 600 }),
+      input: async function* () { for (const c of input) yield c as unknown as Row; },
+      writeArtifact: async (name: string, content: string) => void artifacts.set(name, content),
+      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    } as unknown as GlobalContext<ReturnType<typeof selectParams.parse>>;
+    const outcomes: Outcome[] = [];
+    for await (const o of selectStage.run(ctx)) outcomes.push(o);
+    assert.equal(outcomes.length, input.length);
+    const kept = outcomes.filter((o) => o.status === 'kept');
+    const report = JSON.parse(artifacts.get('report.json')!) as { videos: number; notSelected: Record<string, number> };
+    assert.equal(kept.length, report.videos);
+    assert.ok(kept.every((o) => o.status === 'kept' && typeof o.row.score === 'number' && (o.row.duration_seconds as number) <= 600));
+    const dropped = outcomes.filter((o) => o.status === 'dropped');
+    assert.ok(dropped.some((o) => o.status === 'dropped' && o.reason === 'too-long'));
+    assert.equal(dropped.length, Object.values(report.notSelected).reduce((a, b) => a + b, 0));
   });
 });
