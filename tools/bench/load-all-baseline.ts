@@ -7,7 +7,8 @@ import { runDuckDb, sqlString } from '@finevideo/storage';
 const dir = process.argv[2]!;
 const all: Record<string, unknown>[] = [];
 for (const f of (await readdir(dir)).filter((x) => x.endsWith('.parquet')).sort()) {
-  all.push(...(await runDuckDb(`SELECT * FROM read_parquet(${sqlString(join(dir, f))})`)));
+  // A loop, not push(...rows): a shard of 125,000+ rows overflows the call stack as arguments.
+  for (const row of await runDuckDb(`SELECT * FROM read_parquet(${sqlString(join(dir, f))})`)) all.push(row);
 }
 const english = all.filter((r) => r.original_language === 'en' && r.transcription_language === 'en' && Number(r.word_count) > 50);
 const seconds = (d: unknown) => {

@@ -75,7 +75,12 @@ export class KubernetesExecutor implements Executor {
           this.client.watchJob(t.job.metadata.namespace, t.job.metadata.name, (job) => {
             const before = t.completed.size;
             this.absorb(t, job);
-            if (t.completed.size > before) lastSucceeded = t.chunks[Math.max(...t.completed)];
+            if (t.completed.size > before) {
+              // A loop, not Math.max(...set): a spread of 100,000+ indexes overflows the call stack.
+              let last = -1;
+              for (const i of t.completed) if (i > last) last = i;
+              lastSucceeded = t.chunks[last];
+            }
             report(t.suspended ? `job ${t.job.metadata.name} suspended: waiting for admission` : undefined);
             return t.finished !== undefined;
           }, signal ? { signal } : {})));
