@@ -5,7 +5,8 @@ export interface RunOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
   cwd?: string;
-  env?: NodeJS.ProcessEnv;
+  /** Variables added to the tool's minimal environment (see toolEnv), such as a proxy from proxyEnv. */
+  env?: Record<string, string>;
   /** Keep stdout (parsed JSON output); otherwise it is discarded. */
   captureStdout?: boolean;
   /** Characters of stderr kept (the tail). */
@@ -27,6 +28,29 @@ export interface ProcessResult {
 
 const KILL_GRACE_MS = 2_000;
 
+/** Variables a media tool may see: what it needs to run, find files, speak the locale and reach the network. */
+const TOOL_ENV_NAMES = new Set([
+  'PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LANGUAGE', 'TZ', 'TMPDIR', 'TMP', 'TEMP', 'TERM',
+  'XDG_CACHE_HOME', 'XDG_RUNTIME_DIR', 'LD_LIBRARY_PATH', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'REQUESTS_CA_BUNDLE',
+  // The worker's own proxy settings, which yt-dlp and ffmpeg need to reach the network from where it runs.
+  'HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'all_proxy', 'no_proxy',
+  // Windows needs these to start anything.
+  'SystemRoot', 'SYSTEMROOT', 'WINDIR', 'PATHEXT', 'COMSPEC',
+]);
+
+/**
+ * The environment of an external tool (yt-dlp, ffmpeg, ffprobe): only the variables it needs (PATH,
+ * HOME, locale, temporary folder, certificates, proxies), never the worker's S3 or LLM keys, which a
+ * compromised or buggy tool (or a hostile media file) could otherwise read.
+ */
+export function toolEnv(extra: Record<string, string> = {}, from: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(from)) {
+    if (value !== undefined && (TOOL_ENV_NAMES.has(name) || name.startsWith('LC_'))) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
 /**
  * Runs a binary with an argument array (never through a shell) and resolves with a
  * structured result whatever the exit; rejects only when the process cannot start.
@@ -41,7 +65,7 @@ export function runProcess(command: string, args: readonly string[], options: Ru
     }
     const child = spawn(command, [...args], {
       cwd: options.cwd,
-      env: options.env ?? process.env,
+      env: toolEnv(options.env),
       stdio: ['ignore', options.captureStdout ? 'pipe' : 'ignore', 'pipe'],
     });
     let stdout = '';

@@ -82,6 +82,7 @@ export function buildYtDlpArgs(request: YtDlpRequest): string[] {
 }
 
 export function runYtDlp(request: YtDlpRequest, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ProcessResult> {
-  const env = request.secretProxy ? { ...process.env, HTTP_PROXY: request.secretProxy, HTTPS_PROXY: request.secretProxy, http_proxy: request.secretProxy, https_proxy: request.secretProxy } : process.env;
+  // yt-dlp sees a minimal environment (toolEnv); a proxy with credentials is added as its proxy variables.
+  const env: Record<string, string> = request.secretProxy ? { HTTP_PROXY: request.secretProxy, HTTPS_PROXY: request.secretProxy, http_proxy: request.secretProxy, https_proxy: request.secretProxy } : {};
   return runProcess(ytDlpPath(), buildYtDlpArgs(request), { ...options, env, captureStdout: true, stderrTailChars: 16_000 });
 }

@@ -2,7 +2,7 @@ import { copyFile, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { errorMessage, isVideoId, mediaLayout, type ItemContext, type MapStage, type Outcome, type PlanContext, type Row } from '@finevideo/core';
+import { errorMessage, httpUrl, isVideoId, mediaLayout, urlParam, type ItemContext, type MapStage, type Outcome, type PlanContext, type Row } from '@finevideo/core';
 import {
   TRANSIENT_ERROR_CLASSES, YTDLP_BASENAME, classifyDownloadError, describeExit, runYtDlp, ytDlpErrorMessage, type DownloadErrorClass,
 } from '@finevideo/media';
@@ -17,8 +17,8 @@ export const downloadParams = z.object({
   /** Download starts per minute in one worker (politeness towards the source). */
   downloadsPerMinute: z.number().positive().optional(),
   /** Passed to yt-dlp --proxy; it is recorded in the run, so it must not carry credentials (use proxyEnv). */
-  proxy: z.string().url().refine((u) => !/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(u), {
-    message: 'a proxy URL without user:password (it is recorded in run.json); put a proxy with credentials in an environment variable and name it in proxyEnv',
+  proxy: urlParam('proxy', ['http', 'https', 'socks4', 'socks4a', 'socks5', 'socks5h'], {
+    credentialsMessage: 'a proxy URL without user:password (it is recorded in run.json); put a proxy with credentials in an environment variable and name it in proxyEnv',
   }).optional(),
   /** Name of an environment variable (set from a Kubernetes Secret) holding the proxy URL, credentials included; handed to yt-dlp in HTTPS_PROXY, never on its command line. */
   proxyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
@@ -34,8 +34,8 @@ export const downloadParams = z.object({
   /** Downloads at once in one worker. */
   concurrency: z.number().int().min(1).max(16).default(2),
   /** Where a video id is fetched from; {id} is replaced by a checked id. */
-  sourceUrlTemplate: z.string().default('https://www.youtube.com/watch?v={id}')
-    .refine((t) => /^https?:\/\//.test(t) && t.includes(ID_PLACEHOLDER), { message: `an http(s) URL containing ${ID_PLACEHOLDER}` }),
+  sourceUrlTemplate: httpUrl('sourceUrlTemplate').default('https://www.youtube.com/watch?v={id}')
+    .refine((t) => t.includes(ID_PLACEHOLDER), { message: `an http(s) URL containing ${ID_PLACEHOLDER}` }),
 }).strict();
 
 export type DownloadParams = z.infer<typeof downloadParams>;
