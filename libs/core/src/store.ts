@@ -22,6 +22,11 @@ export interface ObjectStore {
   /** Uploads a local file (streamed, multipart on S3). */
   upload(key: string, localPath: string, options?: { contentType?: string }): Promise<void>;
   exists(key: string): Promise<boolean>;
+  /**
+   * Writes the object only if the key does not exist yet, atomically: of two writers, one wins
+   * (a folder: link(2); S3: PutObject with If-None-Match: *). true when written, false when it existed.
+   */
+  createIfAbsent(key: string, body: string | Uint8Array): Promise<boolean>;
   /** Keys under a prefix, sorted. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
   delete(key: string): Promise<void>;

@@ -8,3 +8,4 @@ export * from './worker.js';
 export * from './table.js';
 export * from './local-executor.js';
 export * from './engine.js';
+export * from './lease.js';

@@ -145,7 +145,7 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
   }
   const params = parseOrThrow(stage.params, stageConfig.params, `params of stage ${stageName}`);
   const startedAt = new Date();
-  const tmpDir = await mkdtemp(join(tmpdir(), `finevideo-${stageName}-${chunkIndex}-`));
+  const tmpDir = await mkdtemp(join(tmpdir(), `finevideo-w${process.pid}-${stageName}-${chunkIndex}-`)); // the pid lets a later run remove it after a kill -9
   const signal = request.signal ?? new AbortController().signal;
   const output = new ChunkOutput(tmpDir);
   try {
@@ -225,7 +225,7 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
 /** The entrypoint of every stage image: env in, exit code out. */
 export function runWorkerMain(stage: AnyStage): void {
   const abort = new AbortController();
-  process.once('SIGTERM', () => abort.abort(new Error('SIGTERM')));
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => abort.abort(new Error(sig))); // SIGINT: Ctrl-C reaches the whole process group
   (async () => {
     let log: Logger = createLogger({ stage: stage.name });
     try {

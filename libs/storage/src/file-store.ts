@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -83,6 +83,23 @@ export class FileStore implements ObjectStore {
 
   async upload(key: string, localPath: string): Promise<void> {
     await this.atomically(key, (tmp) => copyFile(localPath, tmp));
+  }
+
+  async createIfAbsent(key: string, body: string | Uint8Array): Promise<boolean> {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    try {
+      await writeFile(tmp, body);
+      // link(2) fails with EEXIST when the target exists, and the target appears whole: an atomic create.
+      await link(tmp, target);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException)?.code === 'EEXIST') return false;
+      throw e;
+    } finally {
+      await rm(tmp, { force: true });
+    }
   }
 
   async exists(key: string): Promise<boolean> {

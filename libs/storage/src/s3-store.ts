@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, S3ServiceException,
+  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { ObjectInfo, ObjectStore, S3Options } from '@finevideo/core';
@@ -124,6 +124,25 @@ export class S3Store implements ObjectStore {
 
   async upload(key: string, localPath: string, options: { contentType?: string } = {}): Promise<void> {
     await this.put(key, createReadStream(localPath), options);
+  }
+
+  async createIfAbsent(key: string, body: string | Uint8Array): Promise<boolean> {
+    // S3 conditional write (AWS since 2024-08, MinIO, R2): 412 when the key exists; 409 while another
+    // conditional write of the key is in flight (retry). s3rver ignores If-None-Match on PUT.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: body, IfNoneMatch: '*' }));
+        return true;
+      } catch (e) {
+        const status = e instanceof S3ServiceException ? e.$metadata?.httpStatusCode : undefined;
+        if (status === 412) return false;
+        if (status === 409 && attempt < 5) {
+          await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+          continue;
+        }
+        this.fail('create', key, e);
+      }
+    }
   }
 
   async exists(key: string): Promise<boolean> {
