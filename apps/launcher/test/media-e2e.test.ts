@@ -44,7 +44,7 @@ describe('finevideo CLI end to end with media (local data, real yt-dlp and ffmpe
       '  - { stage: worddensity }',
       `  - { stage: download, params: { sourceUrlTemplate: "${server.template}", retries: 1, retryBaseDelayMs: 50 }, itemsPerChunk: 3 }`,
       '  - { stage: dynamism, itemsPerChunk: 3 }',
-      '  - { stage: classify }',
+      '  - { stage: classify, params: { method: lexical-baseline } }',
       '  - { stage: select, params: { targetHours: 1000 } }',
     ].join('\n'));
     const r = await runCliAsync(['run', pipeline, '--run-id', 'm1', '--json']);

@@ -1,13 +1,19 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SystemicError, redactUrlCredentials } from '@finevideo/core';
 import { Semaphore } from './semaphore.js';
+import { responseFormatFor, retryAfterMs, unauthorized, type JsonSchemaSpec, type ServerInfo } from './server.js';
+
 
 export interface ChatClientOptions {
   /** OpenAI-compatible base URL: TGI "http://tgi:80/v1", vLLM "http://vllm:8000/v1", OpenAI "https://api.openai.com/v1". */
   baseURL: string;
   model: string;
-  /** From the environment or a Secret; TGI ignores it. Never logged. */
+  /** From the environment or a Secret. Never logged, never in a message. */
   apiKey?: string;
+  /** The variable the key came from, named in messages ("the key in FINEVIDEO_LLM_API_KEY was refused"). */
+  apiKeyEnv?: string;
   /** Requests in flight at once (TGI batches them on the GPU). */
   concurrency: number;
   timeoutMs: number;
@@ -16,14 +22,18 @@ export interface ChatClientOptions {
   /** First backoff delay; doubles per retry (with jitter) unless the server sends Retry-After. */
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /** A Retry-After is honoured up to this (default 120 s): a server asking for an hour is not obeyed. */
+  maxRetryAfterMs?: number;
+  /** The server's dialect of constrained decoding (default: OpenAI's form). See responseFormatFor. */
+  server?: ServerInfo;
 }
 
 export interface ChatRequest {
   messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
   maxTokens?: number;
   temperature?: number;
-  /** JSON schema the answer must follow (constrained decoding: TGI grammars, vLLM guided decoding, OpenAI structured outputs). */
-  jsonSchema?: { name: string; schema: Record<string, unknown> };
+  /** JSON schema the answer must follow (TGI grammars, vLLM guided decoding, OpenAI structured outputs), sent in the server's form. */
+  jsonSchema?: JsonSchemaSpec;
   signal?: AbortSignal;
 }
 
@@ -32,36 +42,44 @@ export interface ChatResult {
   promptTokens: number;
   completionTokens: number;
   attempts: number;
+  /** True when a response_format constrained the answer (false: the server's version has no grammar support). */
+  constrained: boolean;
 }
 
-/** A request that failed for good: the class says whether it was the server's state or the request. */
+export type LlmErrorClass = 'rate-limited' | 'unavailable' | 'timeout' | 'connection' | 'unauthorized' | 'not-found' | 'bad-request' | 'bad-response' | 'other';
+
+/**
+ * A request that failed for this item (a 400/422, an unreadable answer): an error row. Failures of
+ * the endpoint (a refused key, a wrong path or model, a server down past the retries) are thrown
+ * as SystemicError instead: they would hit every item.
+ */
 export class LlmError extends Error {
   override name = 'LlmError';
-  constructor(message: string, readonly errorClass: 'rate-limited' | 'unavailable' | 'timeout' | 'connection' | 'bad-request' | 'bad-response' | 'other', readonly attempts: number) {
+  constructor(message: string, readonly errorClass: LlmErrorClass, readonly attempts: number, readonly status?: number) {
     super(message);
   }
 }
 
-/** Retry-After as seconds or an HTTP date, in milliseconds; undefined when absent or unreadable. */
-export function retryAfterMs(headers: Headers | Record<string, string | null | undefined> | undefined, now = Date.now()): number | undefined {
-  if (!headers) return undefined;
-  const value = headers instanceof Headers ? headers.get('retry-after') : (headers['retry-after'] ?? undefined);
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+interface Verdict {
+  retryable: boolean;
+  errorClass: LlmErrorClass;
+  status?: number;
+  waitMs?: number;
 }
 
-function classify(error: unknown): { retryable: boolean; errorClass: LlmError['errorClass']; waitMs?: number } {
+function classify(error: unknown): Verdict {
   if (error instanceof APIConnectionTimeoutError) return { retryable: true, errorClass: 'timeout' };
   if (error instanceof APIConnectionError) return { retryable: true, errorClass: 'connection' };
-  if (error instanceof APIError) {
+  if (error instanceof APIError && error.status !== undefined) {
+    const status = error.status;
     const wait = retryAfterMs(error.headers as Headers | undefined);
-    const withWait = wait === undefined ? {} : { waitMs: wait };
-    if (error.status === 429) return { retryable: true, errorClass: 'rate-limited', ...withWait };
-    if (error.status === 503 || error.status === 502 || error.status === 504) return { retryable: true, errorClass: 'unavailable', ...withWait };
-    if (error.status !== undefined && error.status >= 500) return { retryable: true, errorClass: 'other', ...withWait };
-    if (error.status !== undefined && error.status >= 400) return { retryable: false, errorClass: 'bad-request' };
+    const withWait = wait === undefined ? { status } : { status, waitMs: wait };
+    if (status === 401 || status === 403) return { retryable: false, errorClass: 'unauthorized', status };
+    if (status === 404) return { retryable: false, errorClass: 'not-found', status };
+    if (status === 429) return { retryable: true, errorClass: 'rate-limited', ...withWait };
+    if (status === 503 || status === 502 || status === 504) return { retryable: true, errorClass: 'unavailable', ...withWait };
+    if (status >= 500) return { retryable: true, errorClass: 'other', ...withWait };
+    if (status >= 400) return { retryable: false, errorClass: 'bad-request', status };
   }
   if (error instanceof SyntaxError) return { retryable: true, errorClass: 'bad-response' };
   return { retryable: false, errorClass: 'other' };
@@ -69,75 +87,76 @@ function classify(error: unknown): { retryable: boolean; errorClass: LlmError['e
 
 /**
  * An OpenAI-compatible chat client for TGI's Messages API, vLLM and OpenAI: bounded
- * concurrency, explicit retries that honour Retry-After on 429 and 503, per-request timeouts.
+ * concurrency, explicit retries that honour Retry-After (up to a cap) on 429 and 503,
+ * per-request timeouts, and constrained decoding in the form the server understands.
  */
 export class ChatClient {
   private readonly client: OpenAI;
   private readonly semaphore: Semaphore;
+  private server: ServerInfo;
+  private readonly url: string;
   constructor(readonly options: ChatClientOptions) {
     // The SDK's own retries are off: ours are explicit, counted and honour Retry-After.
     this.client = new OpenAI({ baseURL: options.baseURL, apiKey: options.apiKey || 'unused', maxRetries: 0, timeout: options.timeoutMs });
     this.semaphore = new Semaphore(options.concurrency);
+    this.server = options.server ?? { kind: 'openai' };
+    this.url = redactUrlCredentials(options.baseURL.replace(/\/+$/, ''));
   }
 
   get inFlight(): number {
     return this.semaphore.inFlight;
   }
 
+  /** Sets the server's dialect once it is known (from /info or the serverKind param). */
+  useServer(server: ServerInfo): void {
+    this.server = server;
+  }
+
+  get serverInfo(): ServerInfo {
+    return this.server;
+  }
+
   async chat(request: ChatRequest): Promise<ChatResult> {
     const base = this.options.baseDelayMs ?? 500;
     const cap = this.options.maxDelayMs ?? 30_000;
+    const retryAfterCap = this.options.maxRetryAfterMs ?? 120_000;
+    const responseFormat = request.jsonSchema ? responseFormatFor(this.server, request.jsonSchema) : undefined;
+    // The TGI forms are not in the SDK's types; the SDK sends the body as it is.
+    const body = {
+      model: this.options.model,
+      messages: request.messages,
+      max_tokens: request.maxTokens ?? 32,
+      temperature: request.temperature ?? 0,
+      ...(responseFormat ? { response_format: responseFormat } : {}),
+    } as unknown as ChatCompletionCreateParamsNonStreaming;
     for (let attempt = 1; ; attempt++) {
       try {
-        const completion = await this.semaphore.run(() =>
-          this.client.chat.completions.create({
-            model: this.options.model,
-            messages: request.messages,
-            max_tokens: request.maxTokens ?? 32,
-            temperature: request.temperature ?? 0,
-            ...(request.jsonSchema ? { response_format: { type: 'json_schema', json_schema: { name: request.jsonSchema.name, schema: request.jsonSchema.schema, strict: true } } } : {}),
-          }, request.signal ? { signal: request.signal } : {}),
-        );
+        const completion = await this.semaphore.run(() => this.client.chat.completions.create(body, request.signal ? { signal: request.signal } : {}));
         const choice = completion.choices?.[0];
         if (!choice || typeof choice.message?.content !== 'string') throw new SyntaxError('expected choices[0].message.content, got none');
-        return { content: choice.message.content, promptTokens: completion.usage?.prompt_tokens ?? 0, completionTokens: completion.usage?.completion_tokens ?? 0, attempts: attempt };
+        return { content: choice.message.content, promptTokens: completion.usage?.prompt_tokens ?? 0, completionTokens: completion.usage?.completion_tokens ?? 0, attempts: attempt, constrained: responseFormat !== undefined };
       } catch (error) {
         if (request.signal?.aborted) throw error;
         const verdict = classify(error);
-        const message = (error as Error).message.split('\n')[0]!.slice(0, 300);
-        if (!verdict.retryable || attempt > this.options.maxRetries) {
-          throw new LlmError(`chat completion at ${this.options.baseURL} failed after ${attempt} attempt(s): ${verdict.errorClass}: ${message}`, verdict.errorClass, attempt);
-        }
+        if (!verdict.retryable || attempt > this.options.maxRetries) throw this.failure(verdict, attempt, error);
         const backoff = Math.min(cap, base * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-        await sleep(verdict.waitMs ?? backoff, undefined, request.signal ? { signal: request.signal } : {});
+        await sleep(verdict.waitMs === undefined ? backoff : Math.min(verdict.waitMs, retryAfterCap), undefined, request.signal ? { signal: request.signal } : {});
       }
     }
   }
-}
 
-/** The server root of an OpenAI-compatible base URL (".../v1" -> "..."), where TGI serves /health and /info. */
-export function serverRoot(baseURL: string): string {
-  return baseURL.replace(/\/+$/, '').replace(/\/v1$/, '');
-}
-
-/**
- * Waits until a TGI server answers /health with 200 (the model is loaded), or the deadline passes.
- * A 404 means the server has no health endpoint at all (OpenAI, some proxies): nothing to wait for.
- */
-export async function waitForHealth(baseURL: string, options: { timeoutMs: number; intervalMs?: number; signal?: AbortSignal; onWait?: (status: string) => void }): Promise<void> {
-  const url = `${serverRoot(baseURL)}/health`;
-  const deadline = Date.now() + options.timeoutMs;
-  let last = 'no answer';
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(Math.min(5000, options.timeoutMs)) });
-      if (r.ok || r.status === 404) return;
-      last = `HTTP ${r.status}`;
-    } catch (e) {
-      last = (e as Error).message;
+  /** The error a failed request ends with: systemic for the endpoint's state, LlmError for this item. */
+  private failure(verdict: Verdict, attempts: number, error: unknown): Error {
+    const status = verdict.status === undefined ? '' : `HTTP ${verdict.status}, `;
+    if (verdict.errorClass === 'unauthorized') return unauthorized(`${this.url}/chat/completions`, verdict.status ?? 401, this.options.apiKey, this.options.apiKeyEnv);
+    // The server's text is left out of auth failures (OpenAI echoes part of the key); elsewhere it helps.
+    const detail = redactUrlCredentials((error as Error).message.split('\n')[0]!.slice(0, 300));
+    if (verdict.errorClass === 'not-found') {
+      return new SystemicError(`model endpoint ${this.url}/chat/completions: HTTP 404 (a wrong path or an unknown model "${this.options.model}": ${detail})`, 'llm not found', false);
     }
-    options.onWait?.(last);
-    await sleep(options.intervalMs ?? 2000, undefined, options.signal ? { signal: options.signal } : {});
+    if (verdict.errorClass === 'bad-request' || verdict.errorClass === 'bad-response' || (verdict.errorClass === 'other' && verdict.status === undefined)) {
+      return new LlmError(`chat completion at ${this.url} failed after ${attempts} attempt(s): ${verdict.errorClass}: ${detail}`, verdict.errorClass, attempts, verdict.status);
+    }
+    return new SystemicError(`model endpoint ${this.url}: ${verdict.errorClass} after ${attempts} attempt(s) (${status}${detail})`, `llm ${verdict.errorClass}`, true, { cause: error });
   }
-  throw new LlmError(`model server ${url}: expected 200 within ${Math.round(options.timeoutMs / 1000)} s, got ${last}`, 'unavailable', 0);
 }

@@ -1,2 +1,3 @@
 export * from './semaphore.js';
+export * from './server.js';
 export * from './chat-client.js';

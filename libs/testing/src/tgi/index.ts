@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Semaphore } from '@finevideo/llm';
-import { seededRandom } from '../ytcommons/index.js';
+import { seededRandom } from '@finevideo/core';
 
 export type TgiFault = '429' | '503' | 'timeout' | 'malformed';
 
@@ -24,6 +24,18 @@ export interface FakeTgiOptions {
   /** /health answers 503 until this much time has passed (model loading). */
   readyAfterMs?: number;
   modelId?: string;
+  /**
+   * The TGI version /info reports; the Messages API accepts the response_format shapes of that version
+   * (router/src/lib.rs GrammarType): "json" from 1.4.3, its alias "json_object" from 2.1.0, "json_schema"
+   * (with a `value`) from 3.3.0; anything else is a 422, as serde refuses it. Default 3.3.4 (our manifests).
+   */
+  version?: string;
+  /** TGI's --api-key: POST routes need `Authorization: Bearer <key>` (401 otherwise); /health and /info stay open. */
+  apiKey?: string;
+  /** A proxy in front (an inference endpoint) that asks for the key on every route, /health included. */
+  keyOnEveryRoute?: boolean;
+  /** max_total_tokens: a prompt (chars / 4) plus max_tokens above it is a 422, as TGI validates. */
+  maxTotalTokens?: number;
 }
 
 export interface FakeTgiStats {
@@ -31,8 +43,12 @@ export interface FakeTgiStats {
   served: number;
   faults: Record<TgiFault, number>;
   maxConcurrent: number;
-  /** Requests refused because they carried response_format (rejectResponseFormat). */
+  /** Requests refused because they carried response_format (rejectResponseFormat, or a shape this version does not know). */
   rejectedResponseFormat: number;
+  /** Accepted constrained requests per form: "chat:json", "chat:json_object", "chat:json_schema", "generate:json", ... */
+  grammars: Record<string, number>;
+  /** Requests refused for a missing or wrong key. */
+  unauthorized: number;
   /** Chat requests per "Title:" line seen, to check nothing is asked twice without need. */
   byTitle: Map<string, number>;
 }
@@ -49,11 +65,43 @@ interface ChatBody {
   model?: string;
   messages?: { role: string; content: string }[];
   max_tokens?: number;
-  response_format?: { type: string; json_schema?: { name?: string; schema?: Record<string, unknown> } };
+  response_format?: { type?: unknown; value?: unknown; json_schema?: unknown };
+}
+
+interface GenerateBody {
+  inputs?: string;
+  parameters?: { max_new_tokens?: number; grammar?: { type?: unknown; value?: unknown } };
+}
+
+function atLeast(version: string, min: [number, number, number]): boolean {
+  const m = /(\d+)\.(\d+)\.(\d+)/.exec(version);
+  if (!m) return true;
+  const v = [Number(m[1]), Number(m[2]), Number(m[3])];
+  for (let i = 0; i < 3; i++) if (v[i] !== min[i]) return v[i]! > min[i]!;
+  return true;
+}
+
+/**
+ * Reads a grammar as the TGI router of `version` deserializes GrammarType (`tag = "type", content =
+ * "value"`): the schema to follow, "regex" (free text here), or the serde error TGI answers 422 with.
+ */
+export function tgiGrammar(version: string, grammar: { type?: unknown; value?: unknown }): { schema?: unknown; type: string } | { error: string } {
+  const types = ['json', 'regex', ...(atLeast(version, [2, 1, 0]) ? ['json_object'] : []), ...(atLeast(version, [3, 3, 0]) ? ['json_schema'] : [])];
+  if (typeof grammar.type !== 'string' || !types.includes(grammar.type)) {
+    return { error: `unknown variant \`${String(grammar.type)}\`, expected one of ${types.map((t) => `\`${t}\``).join(', ')}` };
+  }
+  if (!('value' in grammar)) return { error: 'missing field `value`' };
+  if (grammar.type === 'regex') return typeof grammar.value === 'string' ? { type: 'regex' } : { error: 'invalid type: expected a string' };
+  if (grammar.type === 'json_schema') {
+    const v = grammar.value as { schema?: unknown } | null;
+    if (!v || typeof v !== 'object' || !('schema' in v)) return { error: 'missing field `schema`' };
+    return { type: 'json_schema', schema: v.schema };
+  }
+  return { type: grammar.type, schema: grammar.value };
 }
 
 /** The first property of a JSON schema that carries an enum: TGI's grammar would force one of its values. */
-function enumOf(schema: unknown): { property: string; values: string[] } | undefined {
+export function enumOf(schema: unknown): { property: string; values: string[] } | undefined {
   if (!schema || typeof schema !== 'object') return undefined;
   const props = (schema as { properties?: Record<string, { enum?: unknown[] }> }).properties ?? {};
   for (const [property, def] of Object.entries(props)) {
@@ -73,15 +121,25 @@ export function fakeAnswerFor(prompt: string, values: readonly string[]): string
 
 /**
  * A fake text-generation-inference server speaking TGI's real wire protocol on 127.0.0.1:
- * /health, /info, /generate and the OpenAI-compatible /v1/chat/completions (response_format
- * json_schema honoured as a grammar), with a capacity and latency model and injected faults.
+ * /health, /info (with the version it claims), /generate (parameters.grammar) and the Messages API
+ * /v1/chat/completions (response_format in the shapes that version knows, 422 for the others:
+ * OpenAI's {type: "json_schema", json_schema: ...} has no `value`, so every TGI refuses it),
+ * --api-key's 401, with a capacity and latency model and injected faults.
  */
 export async function startFakeTgi(options: FakeTgiOptions = {}): Promise<FakeTgi> {
   const capacity = options.capacity ?? 8;
   const latency = options.latencyMs ?? 10;
   const rnd = seededRandom(options.seed ?? 1);
   const started = Date.now();
-  const stats: FakeTgiStats = { requests: 0, served: 0, faults: { '429': 0, '503': 0, timeout: 0, malformed: 0 }, maxConcurrent: 0, rejectedResponseFormat: 0, byTitle: new Map() };
+  const version = options.version ?? '3.3.4';
+  const grammarsSupported = atLeast(version, [1, 4, 3]);
+  const stats: FakeTgiStats = { requests: 0, served: 0, faults: { '429': 0, '503': 0, timeout: 0, malformed: 0 }, maxConcurrent: 0, rejectedResponseFormat: 0, grammars: {}, unauthorized: 0, byTitle: new Map() };
+  // axum's Json extractor answers a body serde cannot read with 422 and a plain-text reason.
+  const unprocessable = (res: ServerResponse, reason: string) => {
+    stats.rejectedResponseFormat++;
+    res.writeHead(422, { 'content-type': 'text/plain; charset=utf-8' }).end(`Failed to deserialize the JSON body into the target type: ${reason} at line 1 column 1`);
+  };
+  const keyOk = (req: IncomingMessage) => req.headers.authorization?.toLowerCase() === `bearer ${options.apiKey ?? ''}`.toLowerCase();
   // The server's batch: `capacity` requests served at once, the rest queued in arrival order.
   const batch = new Semaphore(capacity);
   const sockets = new Set<Socket>();
@@ -102,18 +160,41 @@ export async function startFakeTgi(options: FakeTgiOptions = {}): Promise<FakeTg
   const server = createServer((req, res) => {
     (async () => {
       const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (options.apiKey !== undefined && (req.method === 'POST' || options.keyOnEveryRoute) && !keyOk(req)) {
+        stats.unauthorized++;
+        return res.writeHead(401).end(); // TGI's auth layer: a bare 401
+      }
       if (req.method === 'GET' && path === '/health') {
         return Date.now() - started >= (options.readyAfterMs ?? 0) ? res.writeHead(200).end() : json(res, 503, { error: 'Model is loading' });
       }
       if (req.method === 'GET' && path === '/info') {
-        return json(res, 200, { model_id: options.modelId ?? 'fake/llama-3.1-70b-instruct', max_concurrent_requests: capacity, max_input_tokens: 8000, max_total_tokens: 8192, version: 'fake' });
+        // The fields of router/src/lib.rs `Info`.
+        return json(res, 200, {
+          model_id: options.modelId ?? 'fake/llama-3.1-70b-instruct', model_sha: null, model_pipeline_tag: 'text-generation',
+          max_concurrent_requests: capacity, max_best_of: 2, max_stop_sequences: 4, max_input_tokens: (options.maxTotalTokens ?? 8192) - 1, max_total_tokens: options.maxTotalTokens ?? 8192,
+          validation_workers: 2, max_client_batch_size: 4, router: 'text-generation-router', version, sha: null, docker_label: null,
+        });
       }
       if (req.method !== 'POST' || (path !== '/generate' && path !== '/v1/chat/completions')) return json(res, 404, { error: `no route ${req.method} ${path}` });
-      const body = (await readBody(req)) as ChatBody & { inputs?: string };
+      const body = (await readBody(req)) as ChatBody & GenerateBody;
       stats.requests++;
-      if (options.rejectResponseFormat && body.response_format) {
-        stats.rejectedResponseFormat++;
-        return json(res, 422, { error: 'Input validation error: grammar is not supported', error_type: 'validation' });
+      // The grammar as this version reads it: a chat response_format, or /generate's parameters.grammar.
+      const grammarIn = path === '/generate' ? body.parameters?.grammar : body.response_format;
+      let schema: unknown;
+      if (grammarIn && grammarsSupported) {
+        const g = tgiGrammar(version, grammarIn);
+        if ('error' in g) return unprocessable(res, `${path === '/generate' ? 'parameters.grammar' : 'response_format'}: ${g.error}`);
+        if (options.rejectResponseFormat) {
+          stats.rejectedResponseFormat++;
+          return json(res, 422, { error: 'Input validation error: Grammar is not supported', error_type: 'validation' });
+        }
+        stats.grammars[`${path === '/generate' ? 'generate' : 'chat'}:${g.type}`] = (stats.grammars[`${path === '/generate' ? 'generate' : 'chat'}:${g.type}`] ?? 0) + 1;
+        schema = g.schema;
+      }
+      const promptText = path === '/generate' ? (body.inputs ?? '') : (body.messages ?? []).map((m) => m.content).join('\n');
+      const maxNew = (path === '/generate' ? body.parameters?.max_new_tokens : body.max_tokens) ?? 20;
+      if (options.maxTotalTokens && Math.ceil(promptText.length / 4) + maxNew > options.maxTotalTokens) {
+        return json(res, 422, { error: `Input validation error: \`inputs\` tokens + \`max_new_tokens\` must be <= ${options.maxTotalTokens}. Given: ${Math.ceil(promptText.length / 4)} \`inputs\` tokens and ${maxNew} \`max_new_tokens\``, error_type: 'validation' });
       }
       const fault = pickFault();
       if (fault) stats.faults[fault]++;
@@ -126,13 +207,16 @@ export async function startFakeTgi(options: FakeTgiOptions = {}): Promise<FakeTg
       });
       if (fault === 'malformed') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"choices": [ {"message": ');
       stats.served++;
-      if (path === '/generate') {
-        return json(res, 200, { generated_text: fakeAnswerFor(body.inputs ?? '', ['Music Videos', 'Cooking Tutorials', 'Tech Reviews']) });
-      }
-      const prompt = (body.messages ?? []).map((m) => m.content).join('\n');
+      const prompt = promptText;
       const title = /^Title: (.*)$/m.exec(prompt)?.[1] ?? '';
       stats.byTitle.set(title, (stats.byTitle.get(title) ?? 0) + 1);
-      const schemaEnum = enumOf(body.response_format?.json_schema?.schema);
+      const schemaEnum = enumOf(schema);
+      if (path === '/generate') {
+        const listedValues = [...prompt.matchAll(/^- (.+)$/gm)].map((m) => m[1]!.trim());
+        const values = schemaEnum?.values ?? (listedValues.length ? listedValues : ['Music Videos', 'Cooking Tutorials', 'Tech Reviews']);
+        const answer = fakeAnswerFor(prompt, values);
+        return json(res, 200, { generated_text: schemaEnum && options.constrained !== false ? JSON.stringify({ [schemaEnum.property]: answer }) : answer });
+      }
       const listed = [...prompt.matchAll(/^- (.+)$/gm)].map((m) => m[1]!.trim());
       let content: string;
       if (schemaEnum && options.constrained !== false) {

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { SystemicError } from '@finevideo/core';
+import { ChatClient, LlmError, detectServer, responseFormatFor, type ServerInfo } from '@finevideo/llm';
+import { startFakeOpenAi, startFakeTgi, type FakeOpenAi, type FakeTgi } from '@finevideo/testing';
+
+const spec = { name: 'c', schema: { type: 'object', properties: { category: { type: 'string', enum: ['Cooking Tutorials', 'Tech Reviews', 'Music Videos'] } }, required: ['category'] } };
+const ask = (client: ChatClient) => client.chat({ messages: [{ role: 'user', content: 'Title: easy cooking at home' }], jsonSchema: spec });
+
+describe('constrained decoding in each server\'s dialect', function () {
+  this.timeout(60_000);
+  const servers: (FakeTgi | FakeOpenAi)[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await s.close();
+  });
+  const tgi = async (options: Parameters<typeof startFakeTgi>[0]) => {
+    const s = await startFakeTgi(options);
+    servers.push(s);
+    return s;
+  };
+  const openai = async (options: Parameters<typeof startFakeOpenAi>[0]) => {
+    const s = await startFakeOpenAi(options);
+    servers.push(s);
+    return s;
+  };
+
+  it('picks the response_format each server version accepts', () => {
+    const form = (server: ServerInfo) => responseFormatFor(server, spec);
+    assert.deepEqual(form({ kind: 'tgi', version: '3.3.4' }), { type: 'json_schema', value: { name: 'c', schema: spec.schema } });
+    assert.deepEqual(form({ kind: 'tgi', version: '3.2.3' }), { type: 'json', value: spec.schema });
+    assert.deepEqual(form({ kind: 'tgi', version: '2.0.4' }), { type: 'json', value: spec.schema });
+    assert.deepEqual(form({ kind: 'tgi', version: '1.4.3' }), { type: 'json', value: spec.schema });
+    assert.equal(form({ kind: 'tgi', version: '1.4.2' }), undefined);
+    assert.deepEqual(form({ kind: 'tgi' }), { type: 'json', value: spec.schema });
+    for (const kind of ['vllm', 'openai'] as const) assert.deepEqual(form({ kind }), { type: 'json_schema', json_schema: { name: 'c', schema: spec.schema, strict: true } });
+  });
+
+  it('the fake TGI refuses the shapes its version does not know with 422, as TGI\'s serde does', async () => {
+    const openAiForm = new ChatClient({ baseURL: (await tgi({ version: '3.3.4' })).baseURL, model: 'tgi', concurrency: 1, timeoutMs: 5000, maxRetries: 0, server: { kind: 'openai' } });
+    await assert.rejects(ask(openAiForm), (e: Error) => e instanceof LlmError && e.status === 422 && /missing field `value`/.test(e.message));
+    const old = await tgi({ version: '2.0.4' });
+    const newForm = new ChatClient({ baseURL: old.baseURL, model: 'tgi', concurrency: 1, timeoutMs: 5000, maxRetries: 0, server: { kind: 'tgi', version: '3.3.4' } });
+    await assert.rejects(ask(newForm), (e: Error) => e instanceof LlmError && e.status === 422 && /unknown variant `json_schema`/.test(e.message));
+    assert.equal(old.stats.rejectedResponseFormat, 1);
+  });
+
+  for (const version of ['3.3.4', '2.4.1', '1.4.3']) {
+    it(`detects TGI ${version} from /info and gets a constrained answer in its form`, async () => {
+      const server = await tgi({ version, modelId: 'meta-llama/Meta-Llama-3.1-8B-Instruct' });
+      const info = await detectServer(server.baseURL);
+      assert.deepEqual(info, { kind: 'tgi', version, modelId: 'meta-llama/Meta-Llama-3.1-8B-Instruct' });
+      const client = new ChatClient({ baseURL: server.baseURL, model: 'tgi', concurrency: 1, timeoutMs: 5000, maxRetries: 0, server: info });
+      const r = await ask(client);
+      assert.equal(r.constrained, true);
+      assert.deepEqual(JSON.parse(r.content), { category: 'Cooking Tutorials' });
+      assert.deepEqual(server.stats.grammars, { [`chat:${version === '3.3.4' ? 'json_schema' : 'json'}`]: 1 });
+      assert.equal(server.stats.rejectedResponseFormat, 0);
+    });
+  }
+
+  for (const kind of ['vllm', 'openai'] as const) {
+    it(`detects ${kind} and gets a constrained answer in OpenAI's json_schema form`, async () => {
+      const server = await openai({ kind, apiKey: 'sk-test-abcdefgh1234', modelId: 'm' });
+      const info = await detectServer(server.baseURL, { apiKey: 'sk-test-abcdefgh1234' });
+      assert.equal(info.kind, kind);
+      const client = new ChatClient({ baseURL: server.baseURL, model: 'm', apiKey: 'sk-test-abcdefgh1234', concurrency: 1, timeoutMs: 5000, maxRetries: 0, server: info });
+      const r = await ask(client);
+      assert.equal(r.constrained, true);
+      assert.deepEqual(JSON.parse(r.content), { category: 'Cooking Tutorials' });
+      assert.deepEqual(server.stats.responseFormats, { json_schema: 1 });
+    });
+  }
+
+  it('a refused key is systemic and not retryable, names the endpoint and status, never the key nor the server\'s echo of it', async () => {
+    const server = await openai({ kind: 'openai', apiKey: 'sk-right-0000' });
+    const client = new ChatClient({ baseURL: server.baseURL, model: 'fake-model', apiKey: 'sk-wrong-secret-9876', apiKeyEnv: 'FINEVIDEO_LLM_API_KEY', concurrency: 1, timeoutMs: 5000, maxRetries: 5 });
+    await assert.rejects(ask(client), (e: Error) => {
+      assert.ok(e instanceof SystemicError && !e.retryable && e.errorClass === 'llm unauthorized', String(e));
+      assert.match(e.message, new RegExp(`^model endpoint ${server.baseURL}/chat/completions: HTTP 401 \\(the key in FINEVIDEO_LLM_API_KEY was refused\\)`));
+      assert.ok(!e.message.includes('9876') && !e.message.includes('sk-wrong'), e.message);
+      return true;
+    });
+    assert.equal(server.stats.unauthorized, 1, 'a 401 is not retried');
+    await assert.rejects(detectServer(server.baseURL, { apiKey: 'sk-wrong-secret-9876' }), (e: Error) => e instanceof SystemicError && !e.retryable && /\/info: HTTP 401/.test(e.message));
+    const noKey = new ChatClient({ baseURL: server.baseURL, model: 'fake-model', apiKeyEnv: 'FINEVIDEO_LLM_API_KEY', concurrency: 1, timeoutMs: 5000, maxRetries: 0 });
+    await assert.rejects(ask(noKey), /HTTP 401 \(no key was sent \(FINEVIDEO_LLM_API_KEY is unset or empty\)\)/);
+  });
+
+  it('an unknown model is systemic and not retryable (404)', async () => {
+    const server = await openai({ kind: 'vllm', modelId: 'served-model' });
+    const client = new ChatClient({ baseURL: server.baseURL, model: 'typo-model', concurrency: 1, timeoutMs: 5000, maxRetries: 5 });
+    await assert.rejects(ask(client), (e: Error) => e instanceof SystemicError && !e.retryable && /HTTP 404 \(a wrong path or an unknown model "typo-model"/.test(e.message));
+    assert.equal(server.stats.requests, 1);
+  });
+});
