@@ -5,11 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
-  ConfigError, emptyStats, mergeStats, parseOrThrow, pipelineStages, planChunks, runLayout,
+  ConfigError, emptyStats, errorClassOf, mergeStats, parseOrThrow, pipelineStages, planChunks, runLayout,
   type AnyStage, type Logger, type ObjectStore, type PipelineConfig, type PipelineStage, type PlanContext, type StageStats, type StageTable,
 } from '@finevideo/core';
 import type { Executor, StageProgress } from './executor.js';
-import { readDoneMarkers, readJsonObject, readRunManifest, type RunManifest, type StagePlan } from './run-state.js';
+import { orderedPool } from './ordered-pool.js';
+import {
+  MARKER_READ_CONCURRENCY, failedKey, readDoneMarkers, readJsonObject, readRunManifest, replanKey, retryKey,
+  type ChunkMarker, type FailedChunks, type RetryRequest, type RunManifest, type StagePlan,
+} from './run-state.js';
 import { keptRows } from './table.js';
 
 /** Looks a stage type up; the launcher passes the registry in, so executors never import stages. */
@@ -67,6 +71,20 @@ export async function createRun(config: PipelineConfig, store: ObjectStore, runI
   return manifest;
 }
 
+/** A first stage that listed nothing: almost always a wrong or empty source, so it is refused unless expected. */
+function emptyInputError(stageCfg: PipelineStage): ConfigError {
+  const params = Object.entries(stageCfg.params).filter(([, v]) => typeof v === 'string').map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ');
+  return new ConfigError(
+    `stage ${stageCfg.name}: expected input items, got 0 (listed from ${params || 'its params'}); check that the source exists and holds data, or set "allowEmptyInput: true" on the stage if an empty input is expected`,
+  );
+}
+
+/** Names a stage of the pipeline, or a ConfigError listing the valid names (for --until and the like). */
+export function checkStageName(config: PipelineConfig, name: string, what: string): void {
+  const names = pipelineStages(config).map((s) => s.name);
+  if (!names.includes(name)) throw new ConfigError(`${what}: expected one of the stage names ${names.join(', ')}, got ${JSON.stringify(name)}`);
+}
+
 /**
  * Plans a stage once: lists its items, writes chunks/<i>.jsonl, then plan.json last.
  * A stage already planned keeps its plan (the chunk count never changes).
@@ -110,6 +128,7 @@ export async function planStage(manifest: RunManifest, stageCfg: PipelineStage, 
       }
       sink.end();
       await once(sink, 'close');
+      if (itemCount === 0 && !previous && !stageCfg.allowEmptyInput) throw emptyInputError(stageCfg);
       const ranges = planChunks(itemCount, { chunks: stageCfg.chunks, itemsPerChunk: stageCfg.itemsPerChunk ?? stage.defaultItemsPerChunk });
       const lines = createInterface({ input: createReadStream(all), crlfDelay: Infinity })[Symbol.asyncIterator]();
       for (const range of ranges) {
@@ -139,6 +158,10 @@ export interface StageOutcome {
   stats: StageStats;
   failed: { index: number; reason: string; logTail?: string }[];
   tableKey?: string;
+  /** The run was cancelled (abort signal) while this stage had chunks left. */
+  cancelled?: boolean;
+  /** Items that ended as error rows (a sealed stage). */
+  failedItems?: number;
 }
 
 /** Indexes of a plan without a completion marker. */
@@ -152,6 +175,21 @@ export async function pendingIndexes(store: ObjectStore, runId: string, stageNam
  * Cheap whatever the stage's size (no rows are read); written once, after every chunk is done.
  */
 export async function sealStage(store: ObjectStore, runId: string, stageName: string, plan: StagePlan): Promise<StageStats> {
+  return (await sealStageCounting(store, runId, stageName, plan)).stats;
+}
+
+/**
+ * Items of a stage that ended as error rows: those whose every row was an error (markers record
+ * them); for markers written before they did, the error rows, at most the items.
+ */
+export function failedItemsOf(markers: Iterable<ChunkMarker>): number {
+  let failed = 0;
+  for (const m of markers) failed += m.errorItems ? m.errorItems.length : Math.min(m.stats.errors, m.stats.items);
+  return failed;
+}
+
+/** sealStage, also returning the items that ended as error rows (for errorPolicy.maxStageShare). */
+export async function sealStageCounting(store: ObjectStore, runId: string, stageName: string, plan: StagePlan): Promise<{ stats: StageStats; failedItems: number }> {
   const layout = runLayout(runId).stage(stageName);
   const done = await readDoneMarkers(store, runId, stageName);
   const stats = emptyStats();
@@ -160,13 +198,13 @@ export async function sealStage(store: ObjectStore, runId: string, stageName: st
     const marker = done.get(r.index);
     if (!marker) throw new Error(`stage ${stageName}: expected chunk ${r.index} done before sealing, got no marker`);
     mergeStats(stats, marker.stats);
-    parts.push(...marker.parts);
+    for (const part of marker.parts) parts.push(part);
   }
   if (!(await store.exists(layout.table))) {
     const table: StageTable = { stage: stageName, sealedAt: new Date().toISOString(), stats, parts };
     await store.put(layout.table, JSON.stringify(table, null, 2));
   }
-  return stats;
+  return { stats, failedItems: failedItemsOf(done.values()) };
 }
 
 export interface PipelineRunOptions extends EngineOptions {
@@ -181,16 +219,21 @@ export interface PipelineRunOptions extends EngineOptions {
 export async function runPipeline(manifest: RunManifest, options: PipelineRunOptions): Promise<StageOutcome[]> {
   const { store, log } = options;
   const stages = pipelineStages(manifest.config);
+  if (options.untilStage !== undefined) checkStageName(manifest.config, options.untilStage, '--until');
   const outcomes: StageOutcome[] = [];
   for (const [position, stageCfg] of stages.entries()) {
     if (options.signal?.aborted) break;
     const previous = position > 0 ? stages[position - 1] : undefined;
     const stage = options.resolveStage(stageCfg.stage);
+    // A reset left half done (retry-errors re-plans the stages after a retried one): finish it first.
+    if (await store.exists(replanKey(manifest.runId, stageCfg.name))) await resetStage(store, manifest.runId, stageCfg.name);
     const plan = await planStage(manifest, stageCfg, previous, options);
     const pending = await pendingIndexes(store, manifest.runId, stageCfg.name, plan);
     let failed: StageOutcome['failed'] = [];
     if (pending.length) {
       const attempt = await nextAttempt(store, manifest.runId, stageCfg.name);
+      // A new attempt: its chunks are pending (running), not failed, until it ends.
+      await store.delete(failedKey(manifest.runId, stageCfg.name));
       log.info(`stage ${stageCfg.name}: ${plan.itemCount} items in ${plan.chunkCount} chunks, running ${pending.length} (attempt ${attempt})`);
       const result = await options.executor.runStage({
         runId: manifest.runId, storage: store.uri, stageName: stageCfg.name, stageType: stageCfg.stage,
@@ -200,18 +243,24 @@ export async function runPipeline(manifest: RunManifest, options: PipelineRunOpt
         onProgress: (p) => options.onProgress?.(stageCfg.name, p),
       });
       failed = result.failed;
+      if (failed.length && !options.signal?.aborted) {
+        const record: FailedChunks = { attempt, failed: failed.map((f) => ({ index: f.index, reason: f.reason })) };
+        await store.put(failedKey(manifest.runId, stageCfg.name), JSON.stringify(record, null, 2));
+      }
     } else {
       log.info(`stage ${stageCfg.name}: all ${plan.chunkCount} chunks already done`);
     }
     const stillPending = await pendingIndexes(store, manifest.runId, stageCfg.name, plan);
     if (stillPending.length) {
       const reasons = failed.length ? failed : stillPending.map((index) => ({ index, reason: 'no completion marker' }));
-      outcomes.push({ stage: stageCfg.name, plan, stats: emptyStats(), failed: reasons });
-      log.error(`stage ${stageCfg.name}: ${stillPending.length} of ${plan.chunkCount} chunks failed; fix the cause and run "finevideo resume"`);
+      const cancelled = options.signal?.aborted === true;
+      outcomes.push({ stage: stageCfg.name, plan, stats: emptyStats(), failed: reasons, ...(cancelled ? { cancelled } : {}) });
+      if (cancelled) log.warn(`stage ${stageCfg.name}: cancelled with ${stillPending.length} of ${plan.chunkCount} chunks not done; run "finevideo resume" to finish them`);
+      else log.error(`stage ${stageCfg.name}: ${stillPending.length} of ${plan.chunkCount} chunks failed; fix the cause and run "finevideo resume"`);
       break;
     }
-    const stats = await sealStage(store, manifest.runId, stageCfg.name, plan);
-    outcomes.push({ stage: stageCfg.name, plan, stats, failed: [], tableKey: runLayout(manifest.runId).stage(stageCfg.name).table });
+    const { stats, failedItems } = await sealStageCounting(store, manifest.runId, stageCfg.name, plan);
+    outcomes.push({ stage: stageCfg.name, plan, stats, failed: [], failedItems, tableKey: runLayout(manifest.runId).stage(stageCfg.name).table });
     if (options.untilStage === stageCfg.name) break;
   }
   return outcomes;
@@ -254,15 +303,31 @@ export interface StageStatus {
   planned: boolean;
   chunks: number;
   done: number;
+  /** Chunks without a marker that the stage's last finished attempt reported failed (not those still running). */
   failed: number;
   pending: number;
   /** Every chunk done and table.json written: the stage's table is ready. */
   sealed: boolean;
   stats: StageStats;
+  /** Items (of the chunks done) that ended as error rows. */
+  failedItems: number;
+  /** With verify: parts a marker lists that are not in storage. */
+  missingParts?: string[];
 }
 
-/** Per stage: chunks done/failed/pending and the funnel, read from the run folder only. */
-export async function runStatus(store: ObjectStore, runId: string): Promise<{ manifest: RunManifest; stages: StageStatus[] }> {
+export interface RunStatus {
+  manifest: RunManifest;
+  /** Every stage planned and sealed, every chunk with its marker. */
+  complete: boolean;
+  stages: StageStatus[];
+}
+
+/**
+ * Per stage: chunks done/failed/pending and the funnel (error rows by reason included), read from
+ * the run folder only; the same sources as the run's summary (markers and failed.json). Markers are
+ * read concurrently, bounded; `verify` also checks that every part each marker lists exists.
+ */
+export async function runStatus(store: ObjectStore, runId: string, options: { verify?: boolean } = {}): Promise<RunStatus> {
   const manifest = await readRunManifest(store, runId);
   const stages: StageStatus[] = [];
   for (const s of pipelineStages(manifest.config)) {
@@ -271,16 +336,112 @@ export async function runStatus(store: ObjectStore, runId: string): Promise<{ ma
     const done = await readDoneMarkers(store, runId, s.name);
     const stats = emptyStats();
     for (const m of done.values()) mergeStats(stats, m.stats);
-    let failed = 0;
-    for await (const { key } of store.list(`${layout.root}/logs/`)) {
-      const index = Number(/(\d+)\.log$/.exec(key)?.[1]);
-      if (!done.has(index)) failed++;
-    }
+    const recorded = await readJsonObject<FailedChunks>(store, failedKey(runId, s.name));
+    const failed = new Set((recorded?.failed ?? []).map((f) => f.index).filter((i) => !done.has(i))).size;
     const chunks = plan?.chunkCount ?? 0;
-    stages.push({
+    const status: StageStatus = {
       stage: s.name, type: s.stage, planned: plan !== undefined, chunks, done: done.size, failed,
-      pending: Math.max(0, chunks - done.size - failed), sealed: await store.exists(layout.table), stats,
-    });
+      pending: Math.max(0, chunks - done.size - failed), sealed: await store.exists(layout.table), stats, failedItems: failedItemsOf(done.values()),
+    };
+    if (options.verify) {
+      const missing: string[] = [];
+      const parts = function* () {
+        for (const m of done.values()) yield* m.parts;
+      };
+      await orderedPool(parts(), MARKER_READ_CONCURRENCY, async (key) => ((await store.exists(key)) ? undefined : key), (key) => {
+        if (key) missing.push(key);
+      });
+      status.missingParts = missing;
+    }
+    stages.push(status);
   }
-  return { manifest, stages };
+  const complete = stages.every((s) => s.planned && s.sealed && s.done === s.chunks);
+  return { manifest, complete, stages };
+}
+
+/**
+ * Resets a stage that consumed a table about to change: its plan, chunks, markers, parts and table
+ * go (logs and attempts.json stay, so Job names stay unique). An intent object is written first, so a
+ * reset cut short is finished by the next run before the stage is planned again.
+ */
+export async function resetStage(store: ObjectStore, runId: string, stageName: string): Promise<void> {
+  const layout = runLayout(runId).stage(stageName);
+  await store.put(replanKey(runId, stageName), JSON.stringify({ requestedAt: new Date().toISOString() }));
+  await store.delete(layout.table);
+  for (const prefix of [layout.donePrefix, layout.outPrefix, `${layout.root}/retry/`, layout.chunksPrefix, `${layout.root}/artifacts/`]) {
+    const keys: string[] = [];
+    for await (const { key } of store.list(prefix)) keys.push(key);
+    for (const key of keys) await store.delete(key);
+  }
+  await store.delete(failedKey(runId, stageName));
+  // The plan goes last: while it exists with no markers, the stage is merely pending.
+  await store.delete(layout.plan);
+  await store.delete(replanKey(runId, stageName));
+}
+
+export interface RetryErrorsResult {
+  /** The stage whose chunks run again (the first stage with matching error rows), if any. */
+  stage?: string;
+  /** Chunks run again item by item, and whole (a global stage, or a marker without its error items). */
+  chunks: number[];
+  wholeChunks: number[];
+  /** Items run again (those whose every row was a matching error). */
+  items: number;
+  /** Later stages reset: they consumed the table that changes, so they are planned and run again. */
+  replanned: string[];
+}
+
+/**
+ * Prepares `resume --retry-errors [reasons]`: finds the first stage with error rows matching the
+ * reasons (a full reason or its class; none: every error), writes a retry request per affected
+ * chunk and then removes that chunk's marker, so the next run re-runs only those chunks, and only
+ * their failed items. The stage is unsealed; the stages after it consumed its old table, so they
+ * are reset and planned again (later stages' own errors are retried by that). Running it again
+ * before the resume finishes finds the same work: chunks already prepared stay pending.
+ */
+export async function prepareRetryErrors(store: ObjectStore, manifest: RunManifest, reasons: readonly string[]): Promise<RetryErrorsResult> {
+  const runId = manifest.runId;
+  const stages = pipelineStages(manifest.config);
+  const wanted = (reason: string) => reasons.length === 0 || reasons.some((r) => r === reason || r === errorClassOf(reason));
+  const result: RetryErrorsResult = { chunks: [], wholeChunks: [], items: 0, replanned: [] };
+  for (const [position, s] of stages.entries()) {
+    const plan = await readPlan(store, runId, s.name);
+    if (!plan) break;
+    const markers = await readDoneMarkers(store, runId, s.name);
+    const requests: { index: number; items?: string[] }[] = [];
+    for (const r of plan.ranges) {
+      const marker = markers.get(r.index);
+      if (!marker || marker.stats.errors === 0) continue;
+      if (plan.kind === 'map' && marker.errorItems) {
+        const items = marker.errorItems.filter((e) => wanted(e.reason)).map((e) => e.key);
+        if (items.length) requests.push({ index: r.index, items });
+      } else if (Object.keys(marker.stats.reasons).some((k) => k.startsWith('error:') && wanted(k.slice('error:'.length)))) {
+        requests.push({ index: r.index });
+      }
+    }
+    if (!requests.length) continue;
+    for (const later of stages.slice(position + 1)) {
+      if ((await readPlan(store, runId, later.name)) || (await store.exists(replanKey(runId, later.name)))) {
+        await resetStage(store, runId, later.name);
+        result.replanned.push(later.name);
+      }
+    }
+    const layout = runLayout(runId).stage(s.name);
+    await store.delete(layout.table);
+    for (const r of requests) {
+      const request: RetryRequest = { reasons: [...reasons], previous: markers.get(r.index)!, requestedAt: new Date().toISOString(), ...(r.items ? { items: r.items } : {}) };
+      // The request first, the marker's removal second: the chunk is never pending without knowing what it keeps.
+      await store.put(retryKey(runId, s.name, r.index), JSON.stringify(request));
+      await store.delete(layout.done(r.index));
+      if (r.items) {
+        result.chunks.push(r.index);
+        result.items += r.items.length;
+      } else {
+        result.wholeChunks.push(r.index);
+      }
+    }
+    result.stage = s.name;
+    return result;
+  }
+  return result;
 }

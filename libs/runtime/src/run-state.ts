@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { orderedPool } from './ordered-pool.js';
 import { ConfigError, type DoneMarker, type ObjectStore, type PipelineConfig, type PipelineStage, parseOrThrow, pipelineConfigSchema, pipelineStages, runLayout } from '@finevideo/core';
 
 /** runs/<id>/run.json: the config snapshot every worker and every resume reads. */
@@ -47,13 +48,58 @@ export async function readJsonObject<T>(store: ObjectStore, key: string): Promis
   return text === undefined ? undefined : (JSON.parse(text) as T);
 }
 
-export async function readDoneMarkers(store: ObjectStore, runId: string, stageName: string): Promise<Map<number, DoneMarker>> {
+/** Markers read at once: enough to hide the latency of S3 or a folder, bounded so 20,000 chunks do not open 20,000 files together. */
+export const MARKER_READ_CONCURRENCY = 64;
+
+/** The done markers of a stage by chunk index, read concurrently (bounded). */
+export async function readDoneMarkers(store: ObjectStore, runId: string, stageName: string): Promise<Map<number, ChunkMarker>> {
   const layout = runLayout(runId).stage(stageName);
-  const markers = new Map<number, DoneMarker>();
-  for await (const { key } of store.list(layout.donePrefix)) {
-    if (!key.endsWith('.json')) continue;
-    const marker = await readJsonObject<DoneMarker>(store, key);
-    if (marker) markers.set(marker.index, marker);
+  const markers = new Map<number, ChunkMarker>();
+  async function* keys() {
+    for await (const { key } of store.list(layout.donePrefix)) if (key.endsWith('.json')) yield key;
   }
+  await orderedPool(keys(), MARKER_READ_CONCURRENCY, (key) => readJsonObject<ChunkMarker>(store, key), (marker) => {
+    if (marker) markers.set(marker.index, marker);
+  });
   return markers;
 }
+
+/** An item of a chunk whose every outcome was an error: what `resume --retry-errors` runs again. */
+export interface ErrorItem {
+  key: string;
+  /** The first error reason of the item (at most 300 characters). */
+  reason: string;
+}
+
+/** A done marker as this runtime writes it: the core marker plus the items that failed whole. */
+export interface ChunkMarker extends DoneMarker {
+  errorItems?: ErrorItem[];
+}
+
+/**
+ * runs/<id>/<stage>/retry/<index>.json: a chunk whose error rows are to be run again. Written by
+ * `resume --retry-errors` before it removes the chunk's marker; the worker keeps the previous parts'
+ * other rows, runs `items` again (the whole chunk when absent), writes new parts, the marker, and
+ * only then removes the old parts and this request.
+ */
+export interface RetryRequest {
+  /** The reasons or error classes asked for; empty: every error. */
+  reasons: string[];
+  items?: string[];
+  previous: ChunkMarker;
+  requestedAt: string;
+}
+
+export const retryKey = (runId: string, stageName: string, index: number): string =>
+  `${runLayout(runId).stage(stageName).root}/retry/${String(index).padStart(6, '0')}.json`;
+
+/** runs/<id>/<stage>/failed.json: the chunks the stage's last finished attempt left failed (status reads it). */
+export interface FailedChunks {
+  attempt: number;
+  failed: { index: number; reason: string }[];
+}
+
+export const failedKey = (runId: string, stageName: string): string => `${runLayout(runId).stage(stageName).root}/failed.json`;
+
+/** A stage whose table was consumed by a stage that is being re-planned: written first, removed when the reset is whole. */
+export const replanKey = (runId: string, stageName: string): string => `${runLayout(runId).stage(stageName).root}/replan.json`;

@@ -4,13 +4,14 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ConfigError, EXIT_NOT_RETRYABLE, EXIT_OK, EXIT_RETRYABLE, addReason, emptyStats, errorMessage, parseOrThrow, runLayout,
-  type AnyStage, type DoneMarker, type GlobalContext, type ItemContext, type Logger, type ObjectStore, type Outcome, type Row, type StageStats,
+  ConfigError, EXIT_NOT_RETRYABLE, EXIT_OK, EXIT_RETRYABLE, SystemicError, addReason, emptyStats, errorClassOf, errorMessage, isSystemicError, mergeStats,
+  parseOrThrow, redactUrlCredentials, runLayout,
+  type AnyStage, type ErrorPolicy, type GlobalContext, type ItemContext, type Logger, type ObjectStore, type Outcome, type Row, type StageStats,
 } from '@finevideo/core';
-import { composeParquet, openStore, parquetFileColumns, readJsonl, type OutputPart } from '@finevideo/storage';
+import { composeParquet, openStore, parquetFileColumns, readJsonl, runDuckDb, sqlString, withLocalCopy, type OutputPart } from '@finevideo/storage';
 import { createLogger } from './log.js';
 import { orderedPool } from './ordered-pool.js';
-import { manifestStage, readRunManifest } from './run-state.js';
+import { manifestStage, readJsonObject, readRunManifest, retryKey, type ChunkMarker, type ErrorItem, type RetryRequest } from './run-state.js';
 import { keptRows } from './table.js';
 import { readWorkerEnv } from './worker-env.js';
 
@@ -24,7 +25,7 @@ export interface ChunkRequest {
   signal?: AbortSignal;
 }
 
-export type ChunkResult = { skipped: true } | { skipped: false; marker: DoneMarker };
+export type ChunkResult = { skipped: true } | { skipped: false; marker: ChunkMarker };
 
 function isAsyncIterable<T>(value: unknown): value is AsyncIterable<T> {
   return value !== null && typeof value === 'object' && Symbol.asyncIterator in value;
@@ -40,17 +41,31 @@ async function* outcomesOf<O extends Row>(produced: AsyncIterable<Outcome<O>> | 
   else yield value;
 }
 
+/** An error reason as recorded in markers and messages: no URL credentials, bounded length. */
+const shortReason = (reason: string, max = 300): string => redactUrlCredentials(reason).slice(0, max);
+
 /**
  * Writes outcomes as output rows and counts them; the chunk's stats come from here only.
  * Rows go to JSONL parts; a stage's own parquet of kept rows is a part of its own. Each part,
  * in outcome order, becomes one parquet part of the chunk's output.
+ *
+ * It is also the chunk's circuit breaker: items that fail whole with the same error class, many in
+ * a row or most of the chunk, mean something systemic (a bad key, a dead endpoint), so the chunk
+ * throws a SystemicError instead of writing hundreds of identical error rows.
  */
 class ChunkOutput {
   readonly stats: StageStats = emptyStats();
+  /** Items whose every outcome was an error, for `resume --retry-errors`. */
+  readonly errorItems: ErrorItem[] = [];
   private readonly parts: OutputPart[] = [];
   private stream: WriteStream | undefined;
   private closing: Promise<void> | undefined;
-  constructor(private readonly dir: string) {}
+  private itemError: string | undefined;
+  private itemOther = false;
+  private streakClass: string | undefined;
+  private streak = 0;
+  private readonly classItems = new Map<string, number>();
+  constructor(private readonly dir: string, private readonly policy: ErrorPolicy, private readonly where: string) {}
 
   private async line(row: Row): Promise<void> {
     if (!this.stream) {
@@ -73,7 +88,48 @@ class ChunkOutput {
     return this.closing;
   }
 
+  /** Starts an item: its outcomes follow, then endItem. */
+  beginItem(): void {
+    this.stats.items++;
+    this.itemError = undefined;
+    this.itemOther = false;
+  }
+
+  /** Ends an item; throws a SystemicError when the circuit breaker trips. */
+  endItem(itemKey: string): void {
+    const reason = this.itemError;
+    if (reason === undefined || this.itemOther) {
+      // Any other outcome (kept, dropped) ends a streak: the failures are not all alike.
+      this.streak = 0;
+      this.streakClass = undefined;
+      return;
+    }
+    this.errorItems.push({ key: itemKey, reason: shortReason(reason) });
+    const cls = errorClassOf(reason);
+    this.streak = cls === this.streakClass ? this.streak + 1 : 1;
+    this.streakClass = cls;
+    const count = (this.classItems.get(cls) ?? 0) + 1;
+    this.classItems.set(cls, count);
+    const { maxConsecutive, maxChunkShare, minItems } = this.policy;
+    const last = shortReason(reason, 200);
+    if (this.streak >= maxConsecutive) {
+      throw new SystemicError(
+        `${this.where}: ${this.streak} items in a row failed with the same error class "${cls}" (errorPolicy.maxConsecutive is ${maxConsecutive}), so the chunk fails instead of writing identical error rows; last reason: ${last}`,
+        cls,
+      );
+    }
+    const items = this.stats.items;
+    if (items >= minItems && count / items > maxChunkShare) {
+      throw new SystemicError(
+        `${this.where}: ${count} of ${items} items failed with the error class "${cls}" (more than errorPolicy.maxChunkShare ${maxChunkShare} once ${minItems} items are processed), so the chunk fails instead of writing identical error rows; last reason: ${last}`,
+        cls,
+      );
+    }
+  }
+
   async add(outcome: Outcome, itemKey: string): Promise<void> {
+    if (outcome.status === 'error') this.itemError ??= outcome.reason;
+    else this.itemOther = true;
     switch (outcome.status) {
       case 'kept':
         this.stats.kept++;
@@ -93,7 +149,7 @@ class ChunkOutput {
       }
       case 'error':
         this.stats.errors++;
-        addReason(this.stats, 'error', outcome.reason.split(':')[0]!.slice(0, 80));
+        addReason(this.stats, 'error', errorClassOf(outcome.reason));
         await this.line({ item_key: itemKey, ...(outcome.row ?? {}), status: 'error', reason: outcome.reason });
         return;
     }
@@ -125,19 +181,68 @@ class ChunkOutput {
   }
 }
 
+/** The k of a part key (".../out/000003-0002.parquet" -> 2). */
+const partNumber = (key: string): number => Number(/-(\d+)\.parquet$/.exec(key)?.[1] ?? -1);
+
+async function* onlyItems<I>(items: AsyncIterable<I>, keep: (item: I) => boolean): AsyncIterable<I> {
+  for await (const item of items) if (keep(item)) yield item;
+}
+
+/** A part of the chunk being retried: carried as it is, or rewritten without the error rows of the items run again. */
+interface CarriedPart {
+  /** The key to list in the new marker (the old key when carried unchanged). */
+  key?: string;
+  /** A local rewritten file to upload under a new key. */
+  file?: string;
+}
+
+/**
+ * The previous parts of a chunk being retried, without the error rows of the items run again.
+ * A part with no such row is kept as it is (no copy); one with some is rewritten (DuckDB, streamed).
+ */
+async function carryParts(store: ObjectStore, previous: ChunkMarker, keys: ReadonlySet<string>, tmpDir: string): Promise<{ parts: CarriedPart[]; removedReasons: string[] }> {
+  const parts: CarriedPart[] = [];
+  const removedReasons: string[] = [];
+  const inList = `(${[...keys].map(sqlString).join(', ')})`;
+  for (const [i, key] of previous.parts.entries()) {
+    const result = await withLocalCopy(store, key, async (path): Promise<CarriedPart> => {
+      const columns = new Set(await parquetFileColumns(path));
+      if (!columns.has('status') || !columns.has('item_key') || keys.size === 0) return { key };
+      const match = `status = 'error' AND item_key IN ${inList}`;
+      const removed = await runDuckDb(`SELECT reason FROM read_parquet(${sqlString(path)}) WHERE ${match}`);
+      if (removed.length === 0) return { key };
+      for (const r of removed) removedReasons.push(String(r.reason ?? ''));
+      const out = join(tmpDir, `carried-${i}.parquet`);
+      await runDuckDb(`COPY (SELECT * FROM read_parquet(${sqlString(path)}) WHERE NOT (${match})) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 2048)`);
+      return { file: out };
+    });
+    parts.push(result);
+  }
+  return { parts, removedReasons };
+}
+
 /**
  * Runs one chunk of one stage: reads its work list, processes the items with bounded
  * concurrency (results in input order), uploads the output rows, and writes the
  * completion marker last. A chunk that already has its marker is skipped.
+ *
+ * A chunk with a retry request (`resume --retry-errors`) runs only the items asked for: the
+ * previous parts keep their other rows, the new rows follow them, the new marker is written last,
+ * and only then are the replaced parts and the request removed.
  */
 export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<ChunkResult> {
   const { store, runId, stageName, chunkIndex, attempt } = request;
   const log = request.log ?? createLogger({ stage: stageName, index: chunkIndex });
   const layout = runLayout(runId).stage(stageName);
-  if (await store.exists(layout.done(chunkIndex))) {
+  const retryAt = retryKey(runId, stageName, chunkIndex);
+  const existing = await readJsonObject<ChunkMarker>(store, layout.done(chunkIndex));
+  if (existing) {
+    // A retry that wrote its marker but stopped before cleaning up: finish the clean-up.
+    if (await store.exists(retryAt)) await removeUnlisted(store, layout.partsPrefix(chunkIndex), existing.parts, retryAt);
     log.info(`chunk ${chunkIndex} of ${stageName} already done; nothing to do`);
     return { skipped: true };
   }
+  const retry = await readJsonObject<RetryRequest>(store, retryAt);
   const manifest = await readRunManifest(store, runId);
   const { stage: stageConfig, previous } = manifestStage(manifest, stageName);
   if (stageConfig.stage !== stage.name) {
@@ -147,23 +252,35 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
   const startedAt = new Date();
   const tmpDir = await mkdtemp(join(tmpdir(), `finevideo-w${process.pid}-${stageName}-${chunkIndex}-`)); // the pid lets a later run remove it after a kill -9
   const signal = request.signal ?? new AbortController().signal;
-  const output = new ChunkOutput(tmpDir);
+  const output = new ChunkOutput(tmpDir, stageConfig.errorPolicy, `stage ${stageName} chunk ${chunkIndex}`);
   try {
+    // Parts of an earlier, broken attempt are removed first: out/ holds only what a marker lists
+    // (and, while a retry runs, the parts of the marker it replaces).
+    await removeUnlisted(store, layout.partsPrefix(chunkIndex), retry?.previous.parts ?? []);
+    const retryKeys = retry?.items && stage.kind === 'map' ? new Set(retry.items) : undefined;
     const base: ItemContext<unknown> = {
       params, runId, stageName, store, log, chunkIndex, attempt, tmpDir, signal,
       count: (counter, amount = 1) => {
         output.stats.counters[counter] = (output.stats.counters[counter] ?? 0) + amount;
       },
     };
+    // Item keys of the retried items that are in the work list: only their old error rows are replaced.
+    const found = new Set<string>();
     if (stage.kind === 'map') {
-      const items = readJsonl(store, layout.chunk(chunkIndex));
-      const concurrency = stage.itemConcurrency(params);
       const itemKey = (item: unknown) => String(stage.itemKey(item)).slice(0, 200);
+      let items = readJsonl(store, layout.chunk(chunkIndex));
+      if (retryKeys) {
+        for await (const item of readJsonl(store, layout.chunk(chunkIndex))) if (retryKeys.has(itemKey(item))) found.add(itemKey(item));
+        items = onlyItems(items, (item) => found.has(itemKey(item)));
+        log.info(`retrying ${found.size} item(s) whose rows are errors (of ${retryKeys.size} asked for)`);
+      }
+      const concurrency = stage.itemConcurrency(params);
       if (concurrency <= 1) {
         // Stream straight through: one item may yield very many rows (a parquet shard).
         for await (const item of items) {
-          output.stats.items++;
+          output.beginItem();
           for await (const outcome of outcomesOf(stage.processItem(item, base))) await output.add(outcome, itemKey(item));
+          output.endItem(itemKey(item));
         }
       } else {
         await orderedPool(items, concurrency, async (item) => {
@@ -171,8 +288,9 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
           for await (const outcome of outcomesOf(stage.processItem(item, base))) collected.push(outcome);
           return collected;
         }, async (outcomes, item) => {
-          output.stats.items++;
+          output.beginItem();
           for (const outcome of outcomes) await output.add(outcome, itemKey(item));
+          output.endItem(itemKey(item));
         });
       }
     } else {
@@ -186,22 +304,34 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
         writeArtifact: (name, content) => store.put(layout.artifact(name), content),
       };
       for await (const outcome of stage.run(ctx)) {
-        output.stats.items++;
+        output.beginItem();
         await output.add(outcome, 'global');
+        output.endItem('global');
       }
     }
-    // Parts of an earlier, broken attempt are removed first: out/ holds only what the marker lists.
-    const stale: string[] = [];
-    for await (const { key } of store.list(layout.partsPrefix(chunkIndex))) stale.push(key);
-    for (const key of stale) await store.delete(key);
     const parts: string[] = [];
-    for (const file of await output.finish()) {
-      const key = layout.part(chunkIndex, parts.length);
+    // New parts never overwrite the parts of the marker being replaced: they are numbered after them.
+    let k = retry ? retry.previous.parts.reduce((max, key) => Math.max(max, partNumber(key)), -1) + 1 : 0;
+    const upload = async (file: string) => {
+      const key = layout.part(chunkIndex, k++);
       await store.upload(key, file, { contentType: 'application/vnd.apache.parquet' });
       parts.push(key);
+    };
+    let stats = output.stats;
+    let errorItems = output.errorItems;
+    if (retry && retryKeys) {
+      const carried = await carryParts(store, retry.previous, found, tmpDir);
+      for (const part of carried.parts) {
+        if (part.key) parts.push(part.key);
+        else if (part.file) await upload(part.file);
+      }
+      stats = withoutRetried(retry.previous.stats, found.size, carried.removedReasons);
+      mergeStats(stats, output.stats);
+      errorItems = [...(retry.previous.errorItems ?? []).filter((e) => !found.has(e.key)), ...output.errorItems];
     }
+    for (const file of await output.finish()) await upload(file);
     const finishedAt = new Date();
-    const marker: DoneMarker = {
+    const marker: ChunkMarker = {
       stage: stageName,
       index: chunkIndex,
       attempt,
@@ -209,11 +339,13 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
       finishedAt: finishedAt.toISOString(),
       durationMs: finishedAt.getTime() - startedAt.getTime(),
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
-      stats: output.stats,
+      stats,
       parts,
+      errorItems,
     };
     // The marker is written last: its presence means the output above is whole.
     await store.put(layout.done(chunkIndex), JSON.stringify(marker, null, 2));
+    if (retry) await removeUnlisted(store, layout.partsPrefix(chunkIndex), parts, retryAt);
     return { skipped: false, marker };
   } finally {
     await output.close().catch(() => undefined);
@@ -221,6 +353,42 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
   }
 }
 
+/** Deletes the parts under a chunk's prefix that `keep` does not list, then `thenDelete` (a retry request). */
+async function removeUnlisted(store: ObjectStore, prefix: string, keep: readonly string[], thenDelete?: string): Promise<void> {
+  const listed = new Set(keep);
+  const stale: string[] = [];
+  for await (const { key } of store.list(prefix)) if (!listed.has(key)) stale.push(key);
+  for (const key of stale) await store.delete(key);
+  if (thenDelete) await store.delete(thenDelete);
+}
+
+/** The previous stats of a retried chunk without the items run again and their error rows. */
+function withoutRetried(previous: StageStats, items: number, removedReasons: readonly string[]): StageStats {
+  const stats = mergeStats(emptyStats(), previous);
+  stats.items -= items;
+  stats.errors -= removedReasons.length;
+  for (const reason of removedReasons) {
+    const key = `error:${errorClassOf(reason)}`;
+    const left = (stats.reasons[key] ?? 0) - 1;
+    if (left > 0) stats.reasons[key] = left;
+    else delete stats.reasons[key];
+  }
+  return stats;
+}
+
+/** The worker's exit code for a chunk that threw: 42 when retrying cannot help, 1 otherwise. */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof ConfigError) return EXIT_NOT_RETRYABLE;
+  if (isSystemicError(error) && !error.retryable) return EXIT_NOT_RETRYABLE;
+  return EXIT_RETRYABLE;
+}
+
+/** The class of a thrown error for logs: the SystemicError's class, "config", or the error's name. */
+export function thrownClassOf(error: unknown): string {
+  if (isSystemicError(error)) return error.errorClass;
+  if (error instanceof ConfigError) return 'config';
+  return error instanceof Error ? error.name : typeof error;
+}
 
 /** The entrypoint of every stage image: env in, exit code out. */
 export function runWorkerMain(stage: AnyStage): void {
@@ -240,9 +408,10 @@ export function runWorkerMain(stage: AnyStage): void {
       }
       return EXIT_OK;
     } catch (error) {
-      const retryable = !(error instanceof ConfigError);
-      log.error(`chunk failed (${retryable ? 'retryable' : 'not retryable'}): ${errorMessage(error)}`);
-      return retryable ? EXIT_RETRYABLE : EXIT_NOT_RETRYABLE;
+      const code = exitCodeFor(error);
+      // Nothing was marked done. The message is the error's own (they name endpoints, never keys); URL credentials are masked anyway.
+      log.error(`chunk failed (${thrownClassOf(error)}, ${code === EXIT_NOT_RETRYABLE ? 'not retryable' : 'retryable'}): ${redactUrlCredentials(errorMessage(error))}`, { errorClass: thrownClassOf(error), exitCode: code });
+      return code;
     }
   })().then((code) => process.exit(code));
 }
