@@ -2,7 +2,11 @@ import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
 // Project boundaries: libraries never import apps; stage code never reaches the
-// Kubernetes client; executors (runtime, k8s) never import a concrete stage.
+// Kubernetes client; executors (runtime, k8s) never import a concrete stage; production code
+// (apps, libraries, stages, the demo) never imports test code: libs/testing (type:testing) and the
+// test-only packages are for tests and tools. The demo's sample generator and video server live in
+// libs/demo (type:demo), which the launcher may import and libs/testing re-exports for tests.
+const testOnlyPackages = ['s3rver', 'mocha', 'dockerfile-ast'];
 export default [
   { ignores: ['**/node_modules/**', '**/dist/**', '.nx/**', '.cache/**', '.data/**'] },
   ...tseslint.configs.recommended,
@@ -18,13 +22,14 @@ export default [
           allow: [],
           banTransitiveDependencies: false,
           depConstraints: [
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib', 'type:stage', 'type:testing'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib', 'type:stage', 'type:demo'], bannedExternalImports: testOnlyPackages },
             // Stages never reach an executor (nor, through it, the Kubernetes client): executors import the stage contract only.
-            { sourceTag: 'type:stage', onlyDependOnLibsWithTags: ['type:lib'], notDependOnLibsWithTags: ['scope:executor'], bannedExternalImports: ['@kubernetes/client-node'] },
+            { sourceTag: 'type:stage', onlyDependOnLibsWithTags: ['type:lib'], notDependOnLibsWithTags: ['scope:executor'], bannedExternalImports: ['@kubernetes/client-node', ...testOnlyPackages] },
             { sourceTag: 'scope:executor', notDependOnLibsWithTags: ['type:stage'] },
-            { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
-            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:lib', 'type:testing'] },
-            { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib', 'type:stage', 'type:testing'] }
+            { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'], bannedExternalImports: testOnlyPackages },
+            { sourceTag: 'type:demo', onlyDependOnLibsWithTags: ['type:lib'], bannedExternalImports: testOnlyPackages },
+            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:lib', 'type:testing', 'type:demo'] },
+            { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib', 'type:stage', 'type:testing', 'type:demo'] }
           ]
         }
       ]
@@ -38,8 +43,22 @@ export default [
       '@nx/enforce-module-boundaries': [
         'error',
         {
-          allow: ['@finevideo/core', '@finevideo/storage', '@finevideo/media', '@finevideo/runtime', '@finevideo/llm', '@finevideo/dataset', '@finevideo/k8s'],
-          depConstraints: [{ sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:lib', 'type:testing'] }],
+          allow: ['@finevideo/core', '@finevideo/storage', '@finevideo/media', '@finevideo/runtime', '@finevideo/llm', '@finevideo/dataset', '@finevideo/k8s', '@finevideo/demo'],
+          depConstraints: [{ sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:lib', 'type:testing', 'type:demo'] }],
+        },
+      ],
+    },
+  },
+  {
+    // The same for libs/demo, which libs/testing re-exports: the libraries it builds on are allowed
+    // (their tests import libs/testing, a test-only cycle); everything else follows the demo's constraint.
+    files: ['libs/demo/src/**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          allow: ['@finevideo/core', '@finevideo/storage', '@finevideo/media'],
+          depConstraints: [{ sourceTag: 'type:demo', onlyDependOnLibsWithTags: ['type:lib'], bannedExternalImports: testOnlyPackages }],
         },
       ],
     },

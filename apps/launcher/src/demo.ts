@@ -5,7 +5,7 @@ import { isVideoId, runLayout } from '@finevideo/core';
 import { openStore } from '@finevideo/storage';
 import { createLogger, createRun, runPipeline, storageEnv, workspaceRoot, LocalExecutor, keptRows } from '@finevideo/runtime';
 import { stageByType } from '@finevideo/stages';
-import { generateVideo, generateYtCommonsShards, startVideoServer, type VideoSpec } from '@finevideo/testing';
+import { generateVideo, generateYtCommonsShards, startVideoServer, type VideoSpec } from '@finevideo/demo';
 import { loadPipeline, type CommandResult, type GlobalOptions } from './commands.js';
 import { formatFunnel } from './funnel.js';
 import { createProgressReporter } from './progress.js';

@@ -4,17 +4,9 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { runDuckDb, sqlString } from '@finevideo/storage';
 
-/** A small seeded PRNG (mulberry32): the same seed always gives the same sample. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The one seeded generator of product and tests (mulberry32): the same seed always gives the same sample.
+import { seededRandom } from '@finevideo/core';
+export { seededRandom };
 
 const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ra', 'tu', 'vi', 'so', 'pe', 'da', 'gri', 'shen', 'tor', 'ble', 'quan', 'zy', 'mor', 'al', 'ex', 'ion'];
 const COMMON = ['the', 'and', 'a', 'to', 'of', 'is', 'in', 'you', 'that', 'it', 'we', 'this', 'so', 'like', 'just', 'video', 'now', 'going', 'really', 'know'];

@@ -1,2 +1,2 @@
 export * from './video.js';
-export * from './video-server.js';
+export { startVideoServer, type PageBehaviour, type VideoServer } from '@finevideo/demo';

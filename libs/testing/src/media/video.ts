@@ -1,66 +1,8 @@
 import { open, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { ffmpegPath, runProcess, describeExit, lastLines } from '@finevideo/media';
+import { ffmpeg, generateVideo, type VideoSpec } from '@finevideo/demo';
 
-/** A stretch of a generated video: moving test pattern, a zooming fractal, or a still picture. */
-export interface VideoSection {
-  kind: 'motion' | 'mandelbrot' | 'still';
-  seconds: number;
-  /** Still sections: add light per-frame noise that freezedetect at n=0.05 still calls frozen. */
-  noise?: boolean;
-  /** Motion sections: film grain strength (0-100), for a realistic bitrate and decode cost. */
-  grain?: number;
-}
-
-export interface VideoSpec {
-  sections: VideoSection[];
-  width?: number;
-  height?: number;
-  fps?: number;
-  /** Add a sine audio track. */
-  audio?: boolean;
-  /** Key frame interval in frames (default: 2 s, about what YouTube serves). */
-  gop?: number;
-  /** x264 preset (default ultrafast: quickest to make; slower presets decode more like real uploads). */
-  preset?: string;
-  /** Put the moov atom first (default true: a truncated copy keeps its index). */
-  faststart?: boolean;
-}
-
-const STILL_COLORS = ['0x3366aa', '0xaa6633', '0x33aa66', '0x777777'];
-
-/** Small, fast defaults: CI has 2 cores. */
-const DEFAULTS = { width: 160, height: 120, fps: 5 };
-
-async function ffmpeg(args: string[], what: string): Promise<void> {
-  const result = await runProcess(ffmpegPath(), ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-y', ...args], { timeoutMs: 600_000 });
-  if (result.exitCode !== 0) throw new Error(`generating ${what}: ffmpeg ${describeExit(result)}: ${lastLines(result.stderrTail)}`);
-}
-
-/** Encodes a video made of lavfi sections (H.264, yuv420p, ultrafast) into an mp4. */
-export async function generateVideo(path: string, spec: VideoSpec): Promise<void> {
-  const { width, height, fps } = { ...DEFAULTS, ...spec };
-  const size = `${width}x${height}`;
-  const sources = spec.sections.map((section, i) => {
-    const d = section.seconds;
-    switch (section.kind) {
-      case 'motion':
-        return `testsrc2=s=${size}:r=${fps}:d=${d}${section.grain ? `,noise=alls=${section.grain}:allf=t` : ''}[v${i}]`;
-      case 'mandelbrot':
-        return `mandelbrot=s=${size}:r=${fps}:maxiter=64,trim=duration=${d}[v${i}]`;
-      case 'still':
-        return `color=c=${STILL_COLORS[i % STILL_COLORS.length]}:s=${size}:r=${fps}:d=${d}${section.noise ? ',noise=alls=3:allf=t' : ''},format=yuv420p[v${i}]`;
-    }
-  });
-  const total = spec.sections.reduce((sum, s) => sum + s.seconds, 0);
-  const labels = spec.sections.map((_, i) => `[v${i}]`).join('');
-  const graph = [...sources, `${labels}concat=n=${spec.sections.length}:v=1:a=0,format=yuv420p[v]`];
-  if (spec.audio) graph.push(`sine=f=440:d=${total}[a]`);
-  await ffmpeg([
-    '-filter_complex', graph.join(';'), '-map', '[v]', ...(spec.audio ? ['-map', '[a]', '-c:a', 'aac', '-b:a', '32k'] : []),
-    '-c:v', 'libx264', '-preset', spec.preset ?? 'ultrafast', '-g', String(spec.gop ?? Math.max(1, Math.round(2 * fps))),
-    ...(spec.faststart === false ? [] : ['-movflags', '+faststart']), '-t', String(total), path,
-  ], `video ${path}`);
-}
+// The generator and the video server are the demo's (libs/demo); tests import them from here too.
+export { generateVideo, type VideoSection, type VideoSpec } from '@finevideo/demo';
 
 /** An m4a-in-mp4 file with only an audio stream. */
 export async function generateAudioOnly(path: string, seconds: number): Promise<void> {
