@@ -14,10 +14,16 @@ export interface KubeClientOptions {
 
 export interface WatchJobOptions {
   signal?: AbortSignal;
-  /** Consecutive failed (re)connects before giving up. */
+  /**
+   * Consecutive failed (re)connects before giving up: errors, and streams the server ends at once
+   * (within `healthyStreamMs`, no event). Default 10: about 2.5 minutes of backoff.
+   */
   maxFailures?: number;
-  /** Pause between reconnects after an error. */
+  /** First pause between reconnects; doubles per failure, jittered, up to `maxRetryDelayMs`. */
   retryDelayMs?: number;
+  maxRetryDelayMs?: number;
+  /** A stream that lasted this long, or delivered an event, was healthy (resets the failures). */
+  healthyStreamMs?: number;
 }
 
 /** Status code of a client-node failure: ApiException.code, or statusCode on Watch errors. */
@@ -105,15 +111,20 @@ export class KubeClient {
    * aborts (returns the last seen state). Lists first to get the object and a resourceVersion,
    * then watches from there; a dropped stream resumes from the last resourceVersion seen, a 410
    * Gone (expired resourceVersion) lists again. Every list result is delivered too, so nothing
-   * that happened while disconnected is missed.
+   * that happened while disconnected is missed. Reconnects back off (also when the server ends
+   * streams at once) and give up after `maxFailures` with an error naming the Job.
    */
   async watchJob(namespace: string, name: string, onUpdate: (job: V1Job) => boolean | void, options: WatchJobOptions = {}): Promise<V1Job | undefined> {
-    const { signal, maxFailures = 10, retryDelayMs = 500 } = options;
+    const { signal, maxFailures = 10, retryDelayMs = 500, maxRetryDelayMs = 30_000, healthyStreamMs = 5_000 } = options;
     const fieldSelector = `metadata.name=${name}`;
     let last: V1Job | undefined;
     let resourceVersion: string | undefined;
     let failures = 0;
+    let failingSince = 0;
     while (!signal?.aborted) {
+      // What went wrong with this connect, if anything: decided inside, acted on (backoff, give up) outside the try.
+      let problem: string | undefined;
+      let cause: unknown;
       try {
         if (!resourceVersion) {
           const list = await this.batch.listNamespacedJob({ namespace, fieldSelector });
@@ -123,26 +134,45 @@ export class KubeClient {
           resourceVersion = list.metadata?.resourceVersion ?? job.metadata?.resourceVersion;
           if (onUpdate(job)) return job;
         }
+        if (signal?.aborted) break;
+        const openedAt = Date.now();
+        let events = 0;
         const outcome = await this.watchOnce(namespace, fieldSelector, resourceVersion!, signal, (job) => {
+          events++;
           last = job;
           resourceVersion = job.metadata?.resourceVersion ?? resourceVersion;
           failures = 0;
           return onUpdate(job) === true;
         });
         if (outcome === 'done') return last;
+        // Deleted after a cancel is what the canceller asked for.
+        if (outcome === 'deleted' && signal?.aborted) return last;
         if (outcome === 'deleted') throw new JobGoneError(`job ${namespace}/${name}: expected it to run to the end, got it deleted`);
         if (outcome === 'gone') resourceVersion = undefined; // list again for a fresh resourceVersion
         // 'closed': the stream ended (server timeout, dropped connection): resume from resourceVersion.
+        // A server that ends every stream at once must not make this a hot loop: count it as a failure.
+        if (signal?.aborted) break;
+        if (events === 0 && Date.now() - openedAt < healthyStreamMs) {
+          problem = outcome === 'gone' ? 'every watch answered 410 Gone at once' : 'the API server closed the watch stream at once, with no event';
+        } else {
+          failures = 0;
+        }
       } catch (err) {
         if (err instanceof JobGoneError) throw err;
-        if (statusCodeOf(err) === 410) {
-          resourceVersion = undefined;
-          continue;
-        }
-        if (++failures > maxFailures) throw err;
-        // Exponential backoff (capped at 30 s): with the default 10 failures, about 2.5 minutes of API downtime before giving up.
-        await sleep(Math.min(30_000, retryDelayMs * 2 ** (failures - 1)), signal);
+        const status = statusCodeOf(err);
+        if (status === 410) resourceVersion = undefined;
+        problem = `${(err as Error).message ?? String(err)}${status ? ` (HTTP ${status})` : ''}`;
+        cause = err;
       }
+      if (problem === undefined) continue;
+      if (failures === 0) failingSince = Date.now();
+      if (++failures > maxFailures) {
+        throw new Error(`job ${namespace}/${name}: gave up watching after ${failures} failed connects in ${Math.round((Date.now() - failingSince) / 1000)} s ` +
+          `(last: ${problem}); the Job may still be running: check "kubectl -n ${namespace} get job ${name}", then resume`, { cause });
+      }
+      // Exponential backoff, half of it jittered, capped (default 30 s).
+      const full = Math.min(maxRetryDelayMs, retryDelayMs * 2 ** (failures - 1));
+      await sleep(full / 2 + Math.random() * (full / 2), signal);
     }
     return last;
   }
@@ -159,6 +189,7 @@ export class KubeClient {
         fn();
       };
       const onAbort = () => finish(() => resolve('closed'));
+      if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
       new Watch(this.config)
         .watch(

@@ -111,6 +111,34 @@ describe('Kubernetes client against the fake API server', function () {
     assert.ok(pods.every((p) => p.status?.phase === 'Succeeded'));
   });
 
+  it('a watch backs off when the server ends every stream at once, and gives up after its bound naming the Job', async () => {
+    const [job] = buildStageJobs(request(), executorConfig({ queue: 'lq' }));
+    const name = job!.metadata.name;
+    await client.createJob(job!);
+    fake.faults.closeWatchesAtOnce();
+    const started = Date.now();
+    await assert.rejects(client.watchJob(NS, name, () => false, { retryDelayMs: 20, maxRetryDelayMs: 80, maxFailures: 4 }), (e: Error) => {
+      assert.match(e.message, new RegExp(`^job ${NS}/${name}: gave up watching after 5 failed connects in \\d+ s \\(last: the API server closed the watch stream at once, with no event\\)`));
+      assert.match(e.message, new RegExp(`kubectl -n ${NS} get job ${name}`));
+      return true;
+    });
+    assert.equal(fake.watchesOpened, 5, 'one watch per connect, no hot loop');
+    // Pauses of at least half of 20, 40, 80, 80 ms (the other half is jitter).
+    assert.ok(Date.now() - started >= 110, `the reconnects backed off, took ${Date.now() - started} ms`);
+  });
+
+  it('a watch whose first streams end at once recovers and sees the Job complete', async () => {
+    const [job] = buildStageJobs(request({ chunkCount: 2, indexes: [0, 1] }), executorConfig({ queue: 'lq' }));
+    for (let i = 0; i < 2; i++) fake.faults.exitCode({ index: i, code: 0 });
+    fake.faults.closeWatchesAtOnce(3);
+    await client.createJob(job!);
+    const watching = client.watchJob(NS, job!.metadata.name, (j) => j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True'), { retryDelayMs: 10, maxFailures: 5 });
+    await until('a watch stream that stays open', () => fake.watchesOpened >= 4);
+    await admit(fake, job!.metadata.name);
+    const final = await watching;
+    assert.equal(final?.status?.completedIndexes, '0-1');
+  });
+
   it('runs a resumed attempt through a chunk map and reports chunk indexes, retries and log tails', async () => {
     const exec = createKubernetesExecutor(executorConfig(), quietLog, client);
     // Job index 1 (chunk 3) is not retryable; index 2 (chunk 4) fails once then succeeds.

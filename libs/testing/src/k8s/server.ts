@@ -45,6 +45,8 @@ export interface FakeKubernetesFaults {
   goneOnNextWatch(count?: number): void;
   /** Ends every open watch stream abruptly. */
   dropWatches(): number;
+  /** The next `count` watch requests (default: all) get their headers and an immediate end, no event. */
+  closeWatchesAtOnce(count?: number): void;
 }
 
 export interface FakeKubernetes {
@@ -146,6 +148,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions): Promi
   const sockets = new Set<Socket>();
   const requests = new Map<string, number>();
   let goneBudget = 0;
+  let closeAtOnceBudget = 0;
   let watchesOpened = 0;
   const hostEnv: Record<string, string> = {};
   for (const name of [...DEFAULT_HOST_ENV, ...(options.hostEnv ?? [])]) if (process.env[name] !== undefined) hostEnv[name] = process.env[name]!;
@@ -266,6 +269,11 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions): Promi
     // Clients (client-go) wait for the headers before they read events: send them now, not with the first event.
     res.flushHeaders();
     const send = (type: string, object: unknown) => res.write(`${JSON.stringify({ type, object })}\n`);
+    if (closeAtOnceBudget > 0) {
+      closeAtOnceBudget--;
+      res.end();
+      return;
+    }
     if (goneBudget > 0 || (from && from !== '0' && Number(from) < oldestRv)) {
       if (goneBudget > 0) goneBudget--;
       send('ERROR', statusBody(410, 'Expired', `too old resource version: ${from} (${rv})`));
@@ -418,6 +426,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions): Promi
       exitCode: (fault) => void exitFaults.push(fault),
       killPod: (name, opts) => [...controllers.values()].some((c) => c.kill(name, opts)),
       goneOnNextWatch: (count = 1) => void (goneBudget += count),
+      closeWatchesAtOnce: (count = Infinity) => void (closeAtOnceBudget = count),
       dropWatches: () => {
         const n = watchSockets.size;
         for (const res of watchSockets) res.destroy();
