@@ -1,6 +1,8 @@
 // Classification throughput against a fake TGI (200 ms per request, 128 served at once):
 // the classify stage's client at high concurrency vs one request at a time like the original client.
-//   node --import tsx tools/bench/classify.ts [--videos 2000] [--latency-ms 200] [--capacity 128] [--concurrency 128] [--sequential-sample 50]
+// The fake claims a TGI version (default 3.3.4, as the manifests deploy): the client detects it from
+// /info and sends that version's response_format; the figures say whether every answer was constrained.
+//   node --import tsx tools/bench/classify.ts [--videos 2000] [--latency-ms 200] [--capacity 128] [--concurrency 128] [--sequential-sample 50] [--tgi-version 3.3.4]
 import { parseArgs } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,10 +22,11 @@ const { values } = parseArgs({
     capacity: { type: 'string', default: '128' },
     concurrency: { type: 'string', default: '128' },
     'sequential-sample': { type: 'string', default: '50' },
+    'tgi-version': { type: 'string', default: '3.3.4' },
   },
 });
 const videos = Number(values.videos);
-const server = spawn(process.execPath, ['--import', 'tsx', 'tools/bench/fake-tgi-server.ts', values['latency-ms']!, values.capacity!], { stdio: ['ignore', 'pipe', 'inherit'] });
+const server = spawn(process.execPath, ['--import', 'tsx', 'tools/bench/fake-tgi-server.ts', values['latency-ms']!, values.capacity!, values['tgi-version']!], { stdio: ['ignore', 'pipe', 'inherit'] });
 const [line] = (await once(createInterface({ input: server.stdout! }), 'line')) as [string];
 const tgi = JSON.parse(line) as { url: string; baseURL: string };
 const dir = await mkdtemp(join(tmpdir(), 'bench-classify-'));
@@ -33,20 +36,29 @@ const item = (i: number): ClassifyItem => ({
   transcript: 'word '.repeat(1000), duration_seconds: 300, view_count: i, like_count: i, comment_count: i, channel_follower_count: i,
 });
 
-async function run(count: number, concurrency: number): Promise<{ seconds: number; kept: number; tokens: number }> {
-  const params = classifyParams.parse({ endpoint: tgi.baseURL, concurrency, waitForHealthSeconds: 5 });
+const serverLines: string[] = [];
+
+async function run(count: number, concurrency: number): Promise<{ seconds: number; kept: number; constrained: number; rejected: number; tokens: number }> {
+  const params = classifyParams.parse({ method: 'llm', endpoint: tgi.baseURL, concurrency, waitForHealthSeconds: 5 });
   let tokens = 0;
+  let rejected = 0;
   const ctx: ItemContext<ClassifyParams> = {
     params, runId: 'bench', stageName: 'classify', store: new FileStore(dir), chunkIndex: 0, attempt: 1, tmpDir: dir,
-    signal: new AbortController().signal, log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-    count: (name, n = 1) => { if (name.endsWith('_tokens')) tokens += n; },
+    signal: new AbortController().signal,
+    log: { info: (m) => { if (m.startsWith('model server at')) serverLines.push(m); }, warn: () => undefined, error: () => undefined },
+    count: (name, n = 1) => {
+      if (name.endsWith('_tokens')) tokens += n;
+      if (name === 'response_format_rejected') rejected += n;
+    },
   };
   let kept = 0;
+  let constrained = 0;
   const start = process.hrtime.bigint();
   await orderedPool(Array.from({ length: count }, (_, i) => item(i)), classifyStage.itemConcurrency(params), async (it) => (await classifyStage.processItem(it, ctx)) as Outcome, (o) => {
     if (o.status === 'kept') kept++;
+    if ('row' in o && o.row?.constrained === true) constrained++;
   });
-  return { seconds: Number(process.hrtime.bigint() - start) / 1e9, kept, tokens };
+  return { seconds: Number(process.hrtime.bigint() - start) / 1e9, kept, constrained, rejected, tokens };
 }
 
 const sample = Number(values['sequential-sample']);
@@ -55,10 +67,11 @@ const sequential = await run(sample, 1);
 const concurrent = await run(videos, Number(values.concurrency));
 const seqPerSecond = sample / sequential.seconds;
 const ourPerSecond = videos / concurrent.seconds;
-console.log(`fake TGI (own process): ${values['latency-ms']} ms per request, ${values.capacity} served at once`);
+console.log(`fake TGI ${values['tgi-version']} (own process): ${values['latency-ms']} ms per request, ${values.capacity} served at once`);
+if (serverLines[0]) console.log(serverLines[0].replace(/^model server at \S+: /, 'detected: '));
 console.log('client                                   videos    wall s   videos/s');
 console.log(`one request at a time (original)       ${String(sample).padStart(7)} ${sequential.seconds.toFixed(2).padStart(9)} ${seqPerSecond.toFixed(1).padStart(10)}   (${videos} videos: ~${(videos / seqPerSecond).toFixed(0)} s, extrapolated)`);
 console.log(`finevideo classify, ${values.concurrency} in flight      ${String(videos).padStart(7)} ${concurrent.seconds.toFixed(2).padStart(9)} ${ourPerSecond.toFixed(1).padStart(10)}`);
-console.log(`speed-up: ${(ourPerSecond / seqPerSecond).toFixed(1)}x; every video classified: ${concurrent.kept === videos}; tokens counted: ${concurrent.tokens}`);
+console.log(`speed-up: ${(ourPerSecond / seqPerSecond).toFixed(1)}x; every video classified: ${concurrent.kept === videos}; constrained answers: ${concurrent.constrained} of ${videos}; response_format refused: ${concurrent.rejected + sequential.rejected}; tokens counted: ${concurrent.tokens}`);
 server.kill('SIGTERM');
 await rm(dir, { recursive: true, force: true });

@@ -154,7 +154,9 @@ export class ChatClient {
     if (verdict.errorClass === 'not-found') {
       return new SystemicError(`model endpoint ${this.url}/chat/completions: HTTP 404 (a wrong path or an unknown model "${this.options.model}": ${detail})`, 'llm not found', false);
     }
-    if (verdict.errorClass === 'bad-request' || verdict.errorClass === 'bad-response' || (verdict.errorClass === 'other' && verdict.status === undefined)) {
+    // Not an HTTP or network failure (a bug, an SDK surprise): thrown as it is, so the chunk fails, never a row.
+    if (verdict.errorClass === 'other' && verdict.status === undefined) return error instanceof Error ? error : new Error(String(error));
+    if (verdict.errorClass === 'bad-request' || verdict.errorClass === 'bad-response') {
       return new LlmError(`chat completion at ${this.url} failed after ${attempts} attempt(s): ${verdict.errorClass}: ${detail}`, verdict.errorClass, attempts, verdict.status);
     }
     return new SystemicError(`model endpoint ${this.url}: ${verdict.errorClass} after ${attempts} attempt(s) (${status}${detail})`, `llm ${verdict.errorClass}`, true, { cause: error });
