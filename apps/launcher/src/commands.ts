@@ -7,11 +7,12 @@ import { openStore } from '@finevideo/storage';
 import {
   LocalExecutor, createLogger, createRun, sealStage, pendingIndexes, planStage, readRunManifest, runPipeline, runStatus, storageEnv, validatePipeline,
   renderAttempt, readPlan, type Executor, type RunManifest, type StageOutcome,
+  checkStageName, prepareRetryErrors,
 } from '@finevideo/runtime';
 import { stageByType } from '@finevideo/stages';
 import { buildStageJobs as renderStageJobs, toYaml } from '@finevideo/k8s';
 import { createKubernetesExecutorFor } from './kubernetes.js';
-import { formatFunnel } from './funnel.js';
+import { errorLines, errorShare, errorShareFailures, formatFunnel, readKeptCommand, stageNotes, type StageErrors } from './funnel.js';
 import { createProgressReporter } from './progress.js';
 import { parseRunRef, runRef } from './run-ref.js';
 
@@ -25,6 +26,13 @@ export interface RunOptions extends GlobalOptions {
   parallelism?: number;
   retries?: number;
   until?: string;
+  /** resume: run again the items whose rows are errors (true: every reason; a list: those reasons or classes). */
+  retryErrors?: string[] | true;
+}
+
+export interface StatusOptions extends GlobalOptions {
+  /** Check that every part each marker lists exists. */
+  verify?: boolean;
 }
 
 /** What a command hands back to main: the exit code and what to print on stdout. */
@@ -88,26 +96,55 @@ async function execute(manifest: RunManifest, store: ObjectStore, options: RunOp
     ...(options.until ? { untilStage: options.until } : {}),
   });
   progress.done();
-  return summarize(manifest, store, outcomes, options);
+  return summarize(manifest, store, outcomes, options, signal);
 }
 
-function summarize(manifest: RunManifest, store: ObjectStore, outcomes: StageOutcome[], options: GlobalOptions): CommandResult {
+/** Exit code of a cancelled run (128 + SIGINT, as shells report Ctrl-C). */
+export const EXIT_CANCELLED = 130;
+
+function summarize(manifest: RunManifest, store: ObjectStore, outcomes: StageOutcome[], options: GlobalOptions, signal?: AbortSignal): CommandResult {
+  const cancelled = signal?.aborted === true || outcomes.some((o) => o.cancelled);
   const failed = outcomes.find((o) => o.failed.length);
   const ref = runRef(store.uri, manifest.runId);
-  const last = [...outcomes].reverse().find((o) => o.tableKey);
-  const table = last?.tableKey ? `${store.uri.replace(/^file:\/\//, '')}/${last.tableKey}` : undefined;
+  const policies = new Map(pipelineStages(manifest.config).map((s) => [s.name, s.errorPolicy]));
+  const errors: StageErrors[] = outcomes.filter((o) => !o.failed.length).map((o) => ({
+    stage: o.stage, stats: o.stats, failedItems: o.failedItems, policy: policies.get(o.stage) ?? { maxStageShare: 1 },
+  }));
+  const shareFailures = errorShareFailures(errors);
+  const notes = stageNotes(outcomes);
+  let last: StageOutcome | undefined;
+  for (const o of outcomes) if (o.tableKey) last = o;
+  const root = store.uri.replace(/^file:\/\//, '');
+  const table = last?.tableKey ? `${root}/${last.tableKey}` : undefined;
+  const outDir = table?.replace(/table\.json$/, 'out/');
+  const readKept = outDir ? readKeptCommand(outDir) : undefined;
+  const exitCode = cancelled ? EXIT_CANCELLED : failed || shareFailures.length ? 1 : 0;
   if (options.json) {
-    return { exitCode: failed ? 1 : 0, output: JSON.stringify({ run: ref, runId: manifest.runId, table, stages: outcomes }, null, 2) };
+    const stages = outcomes.map((o) => ({ ...o, errorShare: errorShare({ stage: o.stage, stats: o.stats, failedItems: o.failedItems, policy: { maxStageShare: 1 } }) }));
+    return {
+      exitCode,
+      output: JSON.stringify({ run: ref, runId: manifest.runId, cancelled, table, readKept, errorShareExceeded: shareFailures, notes, stages }, null, 2),
+    };
   }
   const lines = [formatFunnel(outcomes.map((o) => ({ stage: o.stage, stats: o.stats })))];
-  if (failed) {
+  const perStage = errorLines(errors);
+  if (perStage.length) lines.push('', 'error rows by reason:', ...perStage);
+  for (const f of shareFailures) lines.push('', f.message, `run the failed items again after fixing the cause: finevideo resume ${ref} --retry-errors`);
+  if (notes.length) lines.push('', ...notes);
+  if (cancelled) {
+    const stage = failed?.stage ?? outcomes.at(-1)?.stage;
+    lines.push('', `cancelled${stage ? ` during stage ${stage}` : ''}: chunks not finished have no marker; continue with: finevideo resume ${ref}`);
+  } else if (failed) {
     lines.push('', `stage ${failed.stage}: ${failed.failed.length} chunk(s) failed:`);
     for (const f of failed.failed.slice(0, 10)) lines.push(`  chunk ${f.index}: ${f.reason}${f.logTail ? `\n    ${f.logTail.trim().split('\n').slice(-5).join('\n    ')}` : ''}`);
-    lines.push(`logs: ${ref}/${failed.stage}/logs/`, `resume with: finevideo resume ${ref}`);
+    lines.push(`logs: ${ref}/${failed.stage}/logs/`, `fix the cause, then resume with: finevideo resume ${ref}`);
   }
   lines.push('', `run: ${ref}`);
-  if (table) lines.push(`output table: ${table} (parquet parts in ${table.replace(/table\.json$/, 'out/')})`);
-  return { exitCode: failed ? 1 : 0, output: lines.join('\n') };
+  if (table && outDir) {
+    lines.push(`output table: ${table} (stage ${last!.stage}; parquet parts in ${outDir}, holding kept, dropped and error rows)`);
+    lines.push(`read only kept rows: ${readKept}`);
+  }
+  return { exitCode, output: lines.join('\n') };
 }
 
 /**
@@ -120,6 +157,8 @@ function useStorageSettings(config: PipelineConfig): void {
 
 export async function runCommand(pipelinePath: string, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
   const config = applyOverrides(await loadPipeline(pipelinePath), options);
+  // Before anything is created or paid for: an unknown stage would otherwise run the whole pipeline.
+  if (options.until !== undefined) checkStageName(config, options.until, '--until');
   useStorageSettings(config);
   const store = openStore(config.storage, config.s3);
   const manifest = await createRun(config, store);
@@ -144,22 +183,62 @@ async function openRun(ref: string): Promise<{ store: ObjectStore; manifest: Run
 export async function resumeCommand(ref: string, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
   const { store, manifest } = await openRun(ref);
   validatePipeline(manifest.config, stageByType);
+  if (options.until !== undefined) checkStageName(manifest.config, options.until, '--until');
   // The executor may change on resume (say, local to kubernetes); the plan never does.
   const config = applyOverrides(manifest.config, { ...options, runId: undefined });
+  if (options.retryErrors) {
+    const reasons = options.retryErrors === true ? [] : options.retryErrors;
+    const log = createLogger({ run: manifest.runId }, options.json === true);
+    const retry = await prepareRetryErrors(store, manifest, reasons);
+    const asked = reasons.length ? `matching ${reasons.map((r) => JSON.stringify(r)).join(', ')}` : 'of any reason';
+    if (!retry.stage) log.info(`retry-errors: no error rows ${asked} that can be run again; resuming as usual`);
+    else {
+      const whole = retry.wholeChunks.length ? `, ${retry.wholeChunks.length} chunk(s) whole` : '';
+      log.info(`retry-errors: stage ${retry.stage}: ${retry.items} item(s) with error rows ${asked} in ${retry.chunks.length} chunk(s) run again${whole}; the other rows of those chunks are kept`);
+      if (retry.replanned.length) {
+        log.warn(`retry-errors: ${retry.replanned.join(', ')} read the old table of ${retry.stage}, so ${retry.replanned.length === 1 ? 'it is' : 'they are'} planned and run again in full (per-video outputs stored outside the run are reused)`);
+      }
+    }
+  }
   return execute({ ...manifest, config }, store, options, signal);
 }
 
-export async function statusCommand(ref: string, options: GlobalOptions): Promise<CommandResult> {
+/**
+ * Per stage: chunks done, failed (by the stage's last finished attempt) and pending, the funnel and
+ * error rows by reason. "complete" only when every stage is sealed and every chunk has its marker.
+ * With verify, every part each marker lists must exist (exit 1 naming the missing ones).
+ */
+export async function statusCommand(ref: string, options: StatusOptions): Promise<CommandResult> {
   const { store, manifest } = await openRun(ref);
-  const status = await runStatus(store, manifest.runId);
-  if (options.json) return { exitCode: 0, output: JSON.stringify(status.stages, null, 2) };
+  const status = await runStatus(store, manifest.runId, { verify: options.verify === true });
+  const runRefText = runRef(store.uri, manifest.runId);
+  const missing = status.stages.flatMap((s) => s.missingParts ?? []);
+  const exitCode = missing.length ? 1 : 0;
+  if (options.json) {
+    const stages = status.stages.map((s) => ({ ...s, errorShare: errorShare({ stage: s.stage, stats: s.stats, failedItems: s.failedItems, policy: { maxStageShare: 1 } }) }));
+    return { exitCode, output: JSON.stringify({ run: runRefText, runId: manifest.runId, complete: status.complete, stages }, null, 2) };
+  }
   const rows = status.stages.map((s) => ({
     stage: s.stage,
     chunks: s.planned ? `${s.done}/${s.chunks}${s.failed ? ` ${s.failed}F` : ''}${s.sealed ? ' table ready' : ''}` : 'not planned',
     stats: s.stats,
   }));
-  const complete = status.stages.every((s) => s.sealed);
-  return { exitCode: 0, output: `run ${manifest.runId} (created ${manifest.createdAt}): ${complete ? 'complete' : 'incomplete'}\n${formatFunnel(rows)}` };
+  const lines = [`run ${manifest.runId} (created ${manifest.createdAt}): ${status.complete ? 'complete' : 'incomplete'}`, formatFunnel(rows)];
+  const failing = status.stages.filter((s) => s.failed);
+  for (const s of failing) lines.push(`stage ${s.stage}: ${s.failed} chunk(s) failed in its last attempt (logs: ${runRefText}/${s.stage}/logs/); resume with: finevideo resume ${runRefText}`);
+  const policies = new Map(pipelineStages(manifest.config).map((s) => [s.name, s.errorPolicy]));
+  const perStage = errorLines(status.stages.map((s) => ({ stage: s.stage, stats: s.stats, failedItems: s.failedItems, policy: policies.get(s.stage) ?? { maxStageShare: 1 } })));
+  if (perStage.length) lines.push('error rows by reason:', ...perStage);
+  if (options.verify) {
+    if (missing.length) {
+      lines.push(`verify: ${missing.length} part(s) listed by markers are missing:`, ...missing.slice(0, 20).map((k) => `  ${k}`));
+      if (missing.length > 20) lines.push(`  ... and ${missing.length - 20} more`);
+    } else {
+      const parts = status.stages.reduce((n, s) => n + (s.planned ? s.done : 0), 0);
+      lines.push(`verify: every part listed by the ${parts} chunk marker(s) exists`);
+    }
+  }
+  return { exitCode, output: lines.join('\n') };
 }
 
 export async function planCommand(pipelinePath: string, options: RunOptions): Promise<CommandResult> {

@@ -1,4 +1,4 @@
-import type { StageStats } from '@finevideo/core';
+import type { ErrorPolicy, StageStats } from '@finevideo/core';
 
 export interface FunnelRow {
   stage: string;
@@ -21,4 +21,68 @@ export function formatFunnel(rows: FunnelRow[]): string {
     return `${pad(r.stage, 14)}${r.chunks !== undefined ? pad(r.chunks, 16) : ''}${lpad(String(r.stats.items), 10)}${lpad(String(r.stats.kept), 10)}${lpad(String(r.stats.dropped), 10)}${lpad(String(r.stats.errors), 8)}  ${reasons}${counters ? ` [${counters}]` : ''}`;
   });
   return [header, ...lines].join('\n');
+}
+
+/** A stage's counts with what the error policy needs. */
+export interface StageErrors {
+  stage: string;
+  stats: StageStats;
+  /** Items that ended as error rows (when known; else the error rows, at most the items). */
+  failedItems?: number | undefined;
+  policy: Pick<ErrorPolicy, 'maxStageShare'>;
+}
+
+/** Error rows by reason (class), most frequent first: "llm unauthorized=12, not found=3". */
+export function errorReasons(stats: StageStats): string {
+  return Object.entries(stats.reasons)
+    .filter(([k]) => k.startsWith('error:'))
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k.slice('error:'.length)}=${v}`)
+    .join(', ');
+}
+
+/** The share of a stage's items that ended as error rows (0 when it had none). */
+export function errorShare(s: StageErrors): number {
+  if (s.stats.items === 0) return 0;
+  const failed = s.failedItems ?? Math.min(s.stats.errors, s.stats.items);
+  return failed / s.stats.items;
+}
+
+const percent = (share: number) => `${Math.round(share * 1000) / 10}%`;
+
+/** One line per stage with error rows: how many, of how many items, and their reasons. */
+export function errorLines(stages: StageErrors[]): string[] {
+  return stages
+    .filter((s) => s.stats.errors > 0)
+    .map((s) => `  ${s.stage}: ${s.stats.errors} error row(s), ${percent(errorShare(s))} of ${s.stats.items} items: ${errorReasons(s.stats)}`);
+}
+
+/** Stages whose error share passes errorPolicy.maxStageShare, each with a sentence saying so. */
+export function errorShareFailures(stages: StageErrors[]): { stage: string; share: number; message: string }[] {
+  return stages
+    .filter((s) => errorShare(s) > s.policy.maxStageShare)
+    .map((s) => {
+      const share = errorShare(s);
+      return {
+        stage: s.stage,
+        share,
+        message: `stage ${s.stage}: ${percent(share)} of its ${s.stats.items} items ended as error rows, more than its errorPolicy.maxStageShare of ${percent(s.policy.maxStageShare)}, so the run counts as failed (its table is written; see the reasons above)`,
+      };
+    });
+}
+
+/** Plain notes a user must not miss (a stage that ran a baseline instead of a model). */
+export function stageNotes(stages: { stage: string; stats: StageStats }[]): string[] {
+  const notes: string[] = [];
+  for (const s of stages) {
+    const baseline = s.stats.counters.baseline_items ?? 0;
+    if (baseline > 0) notes.push(`note: ${s.stage} used the lexical baseline, not a model, for ${baseline} video${baseline === 1 ? '' : 's'}`);
+  }
+  return notes;
+}
+
+/** A DuckDB one-liner reading only the kept rows of a stage's parts (they hold dropped and error rows too). */
+export function readKeptCommand(outDir: string): string {
+  const glob = `${outDir.replace(/\/?$/, '/')}*.parquet`.replace(/'/g, "''");
+  return `duckdb -c "SELECT * FROM read_parquet('${glob}', union_by_name = true) WHERE status = 'kept'"`;
 }

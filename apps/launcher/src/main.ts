@@ -13,6 +13,11 @@ const nonNegativeInt = (name: string) => (value: string) => {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name}: expected a non-negative integer, got ${JSON.stringify(value)}`);
   return n;
 };
+const reasonList = (value: string) => {
+  const reasons = value.split(',').map((r) => r.trim()).filter(Boolean);
+  if (!reasons.length) throw new InvalidArgumentError(`retry-errors: expected comma-separated reasons or error classes, got ${JSON.stringify(value)}`);
+  return reasons;
+};
 const executorKind = (value: string) => {
   if (value !== 'local' && value !== 'kubernetes') throw new InvalidArgumentError(`executor: expected "local" or "kubernetes", got ${JSON.stringify(value)}`);
   return value;
@@ -77,15 +82,18 @@ program
 
 program
   .command('status')
-  .description('per stage: chunks done, failed and pending, and the funnel')
+  .description('per stage: chunks done, failed and pending, the funnel and error rows by reason')
   .argument('<run>', 'run folder or URI, e.g. .data/demo/runs/<id> or s3://bucket/prefix/runs/<id>')
-  .action((ref: string) => finish(statusCommand(ref, program.opts())));
+  .option('--verify', 'check that every part each chunk marker lists exists (exit 1 naming the missing ones)')
+  .option('--json', 'an object {run, runId, complete, stages}')
+  .action((ref: string, opts) => finish(statusCommand(ref, { ...program.opts(), ...opts })));
 
 runOptions(
   program
     .command('resume')
     .description('run only the chunks without a completion marker (the chunk count never changes), then the remaining stages')
-    .argument('<run>', 'run folder or URI'),
+    .argument('<run>', 'run folder or URI')
+    .option('--retry-errors [reasons]', 'also run again the items whose rows are errors: all, or those comma-separated reasons or error classes', reasonList),
 ).action((ref: string, opts) => finish(resumeCommand(ref, { ...program.opts(), ...opts }, withAbort())));
 
 program

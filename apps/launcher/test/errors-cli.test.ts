@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileStore, runDuckDb, writeParquetRows } from '@finevideo/storage';
+import type { Row } from '@finevideo/core';
+import { runCli } from './helpers.js';
+
+/* A YouTube-Commons-like row; every one is English with enough words, so all are kept by ytcommons. */
+function makeRow(shard: number, i: number): Row {
+  const n = shard * 1000 + i;
+  const id = `v${String(n).padStart(10, '0')}`;
+  return {
+    video_id: id, video_link: `https://www.youtube.com/watch?v=${id}`, title: `video ${n}`, channel: `channel ${n % 7}`, channel_id: `UC${n % 7}`,
+    channel_follower_count: n * 3, original_language: 'en', transcription_language: 'en', word_count: 200, character_count: 1200,
+    duration_string: '4:05', text: 'words '.repeat(200).trim(), acodec: 'opus', vcodec: 'vp9', age_limit: 0, categories: ['Education'],
+    comment_count: n, date: '2024-01-01', description: 'd', language: 'en', license: 'CC-BY', like_count: n * 2, resolution: '1280x720',
+    tags: ['a', 'b'], upload_date: '20240101', view_count: n * 10, source_language: 'en',
+  };
+}
+
+describe('finevideo CLI: what a user sees when things go wrong', function () {
+  this.timeout(300_000);
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'finevideo-errors-cli-'));
+  });
+  after(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const pipeline = async (name: string, source: string, extra = '') => {
+    const path = join(dir, `${name}.yaml`);
+    await writeFile(path, [
+      `name: ${name}`, `storage: ${join(dir, 'store')}`, 'executor: { kind: local, parallelism: 2, retries: 0 }', 'stages:',
+      '  - stage: ytcommons', `    params: { source: ${source} }`, '    chunks: 1', ...(extra ? [extra] : []),
+      '  - stage: worddensity', '    params: { threshold: 0.5 }',
+    ].join('\n'));
+    return path;
+  };
+
+  it('--until with an unknown stage is a config error (exit 2) naming the valid stages; nothing is created', async () => {
+    const r = runCli(['run', await pipeline('until', join(dir, 'nowhere')), '--run-id', 'until-1', '--until', 'nosuch']);
+    assert.equal(r.code, 2, r.stderr + r.stdout);
+    assert.match(r.stderr, /--until: expected one of the stage names ytcommons, worddensity, got "nosuch"/);
+    assert.equal(existsSync(join(dir, 'store', 'runs', 'until-1')), false, 'no run is created');
+  });
+
+  it('a first stage with no input is a config error (exit 2) unless the config says allowEmptyInput', async () => {
+    await mkdir(join(dir, 'empty'), { recursive: true });
+    const r = runCli(['run', await pipeline('empty', join(dir, 'empty')), '--run-id', 'empty-1']);
+    assert.equal(r.code, 2, r.stderr + r.stdout);
+    assert.match(r.stderr, /stage ytcommons: expected input items, got 0 \(listed from source: ".*empty"/);
+    assert.match(r.stderr, /allowEmptyInput: true/);
+    const allowed = runCli(['run', await pipeline('allowed', join(dir, 'empty'), '    allowEmptyInput: true'), '--run-id', 'allowed-1', '--until', 'ytcommons']);
+    assert.equal(allowed.code, 0, allowed.stderr + allowed.stdout);
+  });
+
+  describe('a stage whose error rows pass errorPolicy.maxStageShare', () => {
+    const runDir = () => join(dir, 'store', 'runs', 'share-1');
+    let run: ReturnType<typeof runCli>;
+    before(async () => {
+      const shards = new FileStore(join(dir, 'shards'));
+      await writeParquetRows(shards, 'part-0.parquet', Array.from({ length: 30 }, (_, i) => makeRow(0, i)));
+      await writeFile(join(dir, 'shards', 'part-1-corrupt.parquet'), 'PAR1 not a parquet file');
+      await writeFile(join(dir, 'shards', 'part-2-corrupt.parquet'), 'PAR1 not a parquet file either');
+      run = runCli(['run', await pipeline('share', join(dir, 'shards')), '--run-id', 'share-1', '--until', 'ytcommons']);
+    });
+
+    it('exits 1 with a sentence saying so, lists error rows by reason, and names the table and how to read only kept rows', async () => {
+      assert.equal(run.code, 1, run.stderr + run.stdout);
+      assert.match(run.stdout, /error rows by reason:\n {2}ytcommons: 2 error row\(s\), 66\.7% of 3 items: \S+=2/);
+      assert.match(run.stdout, /stage ytcommons: 66\.7% of its 3 items ended as error rows, more than its errorPolicy\.maxStageShare of 20%, so the run counts as failed/);
+      assert.match(run.stdout, /finevideo resume .*share-1 --retry-errors/);
+      assert.match(run.stdout, /output table: .*runs\/share-1\/ytcommons\/table\.json/);
+      const command = /read only kept rows: duckdb -c "(.+)"$/m.exec(run.stdout);
+      assert.ok(command, `expected a DuckDB one-liner, got:\n${run.stdout}`);
+      assert.match(command[1]!, /WHERE status = 'kept'$/);
+      // The printed query, run as it is, gives exactly the kept rows.
+      const rows = await runDuckDb(`SELECT count(*) AS n, count(DISTINCT status) AS statuses FROM (${command[1]!})`);
+      assert.deepEqual(rows, [{ n: 30, statuses: 1 }]);
+    });
+
+    it('status --json is an object {run, runId, complete, stages} agreeing with the summary', () => {
+      const st = runCli(['status', runDir(), '--json']);
+      assert.equal(st.code, 0, st.stderr);
+      const status = JSON.parse(st.stdout) as { run: string; runId: string; complete: boolean; stages: { stage: string; sealed: boolean; done: number; failed: number; stats: { errors: number; items: number } }[] };
+      assert.equal(status.runId, 'share-1');
+      assert.match(status.run, /runs\/share-1$/);
+      assert.equal(status.complete, false, 'worddensity is not planned (the run stopped --until ytcommons)');
+      assert.deepEqual(status.stages.map((s) => [s.stage, s.sealed, s.done, s.failed, s.stats.items, s.stats.errors]), [['ytcommons', true, 1, 0, 3, 2], ['worddensity', false, 0, 0, 0, 0]]);
+      const text = runCli(['status', runDir()]);
+      assert.match(text.stdout, /: incomplete\n/);
+      assert.match(text.stdout, /error rows by reason:\n {2}ytcommons: 2 error row\(s\)/);
+    });
+
+    it('status --verify checks every part each marker lists: exit 0, then exit 1 naming a missing part', async () => {
+      const ok = runCli(['status', runDir(), '--verify']);
+      assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+      assert.match(ok.stdout, /verify: every part listed by the 1 chunk marker\(s\) exists/);
+      const part = join(runDir(), 'ytcommons', 'out', '000000-0000.parquet');
+      assert.ok(existsSync(part));
+      await rm(part);
+      const bad = runCli(['status', runDir(), '--verify']);
+      assert.equal(bad.code, 1, bad.stderr + bad.stdout);
+      assert.match(bad.stdout, /verify: 1 part\(s\) listed by markers are missing:\n {2}runs\/share-1\/ytcommons\/out\/000000-0000\.parquet/);
+    });
+  });
+});
