@@ -43,6 +43,25 @@ describe('constrained decoding in each server\'s dialect', function () {
     assert.equal(old.stats.rejectedResponseFormat, 1);
   });
 
+  it('the fake TGI takes a grammar on /generate in parameters.grammar, and reports /info as TGI does', async () => {
+    const server = await tgi({ version: '2.0.4' });
+    const generate = (grammar: unknown) => fetch(`${server.url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: 'Title: easy cooking at home', parameters: { max_new_tokens: 20, grammar } }) });
+    const ok = await generate({ type: 'json', value: spec.schema });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(JSON.parse(((await ok.json()) as { generated_text: string }).generated_text), { category: 'Cooking Tutorials' });
+    // "json_object" is an alias only from 2.1.0.
+    const alias = await generate({ type: 'json_object', value: spec.schema });
+    assert.equal(alias.status, 422);
+    assert.match(await alias.text(), /unknown variant `json_object`, expected one of `json`, `regex`/);
+    assert.deepEqual(server.stats.grammars, { 'generate:json': 1 });
+    const info = (await (await fetch(`${server.url}/info`)).json()) as Record<string, unknown>;
+    for (const field of ['model_id', 'model_sha', 'model_pipeline_tag', 'max_concurrent_requests', 'max_best_of', 'max_stop_sequences', 'max_input_tokens', 'max_total_tokens', 'validation_workers', 'max_client_batch_size', 'router', 'version', 'sha', 'docker_label']) {
+      assert.ok(field in info, `/info has ${field}`);
+    }
+    assert.equal(info.version, '2.0.4');
+    assert.equal(info.router, 'text-generation-router');
+  });
+
   for (const version of ['3.3.4', '2.4.1', '1.4.3']) {
     it(`detects TGI ${version} from /info and gets a constrained answer in its form`, async () => {
       const server = await tgi({ version, modelId: 'meta-llama/Meta-Llama-3.1-8B-Instruct' });
