@@ -1,6 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, link, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
@@ -113,26 +113,49 @@ export class FileStore implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    // A prefix may end inside a name ("runs/a/out/00"): list its folder and filter.
+    // A prefix may end inside a name ("runs/a/out/00"): list its folder and keep the names that start so.
     const slash = prefix.lastIndexOf('/');
     const dirKey = slash >= 0 ? prefix.slice(0, slash) : '';
-    const base = dirKey ? this.path(dirKey) : this.root;
-    let entries: string[];
+    yield* this.walk(dirKey, prefix.slice(slash + 1));
+  }
+
+  /**
+   * Streams the files under a folder in key order, one folder's names in memory at a time (never the
+   * whole tree). A folder sorts as its name plus '/', so "a-c" comes before "a/b" as in S3's order.
+   */
+  private async *walk(dirKey: string, namePrefix = '', folder = dirKey ? this.path(dirKey) : this.root): AsyncIterable<ObjectInfo> {
+    let entries: { name: string; folder: boolean; sortKey: string }[];
     try {
-      entries = (await readdir(base, { recursive: true })).map(String);
+      entries = (await readdir(folder, { withFileTypes: true }))
+        .filter((e) => e.name.startsWith(namePrefix) && !/\.tmp-\d+-[0-9a-f]{8}$/.test(e.name))
+        .map((e) => ({ name: e.name, folder: e.isDirectory(), sortKey: e.isDirectory() ? `${e.name}/` : e.name }));
     } catch (e) {
-      if (isNotFound(e)) return;
+      if (isNotFound(e) || (e as NodeJS.ErrnoException)?.code === 'ENOTDIR') return;
       throw e;
     }
-    const keys: ObjectInfo[] = [];
-    for (const rel of entries) {
-      const key = (dirKey ? `${dirKey}/` : '') + rel.split(sep).join('/');
-      if (!key.startsWith(prefix) || /\.tmp-\d+-[0-9a-f]{8}$/.test(key)) continue;
-      const s = await stat(join(base, rel));
-      if (s.isFile()) keys.push({ key, size: s.size });
+    entries.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+    // Files are stat'ed a batch at a time (their sizes), folders walked in place.
+    const batch = 64;
+    for (let i = 0; i < entries.length; ) {
+      const entry = entries[i]!;
+      const key = dirKey ? `${dirKey}/${entry.name}` : entry.name;
+      if (entry.folder) {
+        yield* this.walk(key, '', join(folder, entry.name));
+        i++;
+        continue;
+      }
+      let end = i;
+      while (end < entries.length && end - i < batch && !entries[end]!.folder) end++;
+      const files = entries.slice(i, end);
+      const stats = await Promise.all(files.map((f) => stat(join(folder, f.name)).catch((e: unknown) => {
+        if (isNotFound(e)) return undefined; // removed while listing
+        throw e;
+      })));
+      for (const [k, s] of stats.entries()) {
+        if (s?.isFile()) yield { key: dirKey ? `${dirKey}/${files[k]!.name}` : files[k]!.name, size: s.size };
+      }
+      i = end;
     }
-    keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    yield* keys;
   }
 
   async delete(key: string): Promise<void> {

@@ -158,8 +158,10 @@ export class S3Store implements ObjectStore {
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     const full = this.prefix ? joinKey(this.prefix, prefix) : prefix;
     const strip = this.prefix ? `${this.prefix}/` : '';
+    // Page by page (1,000 keys each), never the whole listing in memory: S3 returns keys in UTF-8
+    // binary order, which is the sorted order the contract promises.
     let token: string | undefined;
-    const all: ObjectInfo[] = [];
+    let last: Buffer | undefined;
     do {
       let page;
       try {
@@ -168,11 +170,22 @@ export class S3Store implements ObjectStore {
         // The prefix may be '' (the whole store): name the location without checking it as a key.
         this.failAt('list', `s3://${this.bucket}/${full}`, e);
       }
-      for (const o of page.Contents ?? []) if (o.Key) all.push({ key: o.Key.slice(strip.length), size: o.Size ?? 0 });
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      // One page (at most 1,000 keys) is put in UTF-8 binary order: some S3-compatible servers (s3rver)
+      // return a folder's keys before a sibling such as "a-c".
+      const objects = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ raw: Buffer.from(o.Key, 'utf8'), key: o.Key, size: o.Size ?? 0 }] : []))
+        .sort((a, b) => Buffer.compare(a.raw, b.raw));
+      for (const o of objects) {
+        // A server that repeats or reorders keys across pages would make callers miss or redo work.
+        if (last !== undefined && Buffer.compare(o.raw, last) <= 0) {
+          throw new Error(`list s3://${this.bucket}/${full}: expected keys in ascending order across pages, got ${JSON.stringify(o.key)} after ${JSON.stringify(last.toString('utf8'))}`);
+        }
+        last = o.raw;
+        yield { key: o.key.slice(strip.length), size: o.size };
+      }
+      const next = page.IsTruncated ? page.NextContinuationToken : undefined;
+      if (page.IsTruncated && !next) throw new Error(`list s3://${this.bucket}/${full}: expected a continuation token with a truncated page, got none`);
+      token = next;
     } while (token);
-    all.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    yield* all;
   }
 
   async delete(key: string): Promise<void> {

@@ -3,8 +3,9 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { ObjectStore } from '@finevideo/core';
-import { FileStore, S3Store, openStore, readParquetRows, writeParquetRows, parquetRowCount, parquetColumns } from '@finevideo/storage';
+import { randomUUID } from 'node:crypto';
+import { seededRandom, shuffleInPlace, type ObjectStore } from '@finevideo/core';
+import { FileStore, S3Store, openStore, readJsonl, readParquetRows, s3ClientFor, writeParquetRows, parquetRowCount, parquetColumns } from '@finevideo/storage';
 import { startFaultProxy, startS3rver, type S3rverHandle } from '@finevideo/testing';
 
 /** A deterministic stream of n bytes in 1 MiB pieces. */
@@ -45,7 +46,7 @@ const backends: [string, () => Promise<{ store: ObjectStore; cleanup: () => Prom
     const dir = await mkdtemp(join(tmpdir(), 'store-'));
     return { store: new FileStore(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
   }],
-  ['s3 (s3rver)', async () => ({ store: openStore(`s3://finevideo-test/t-${Date.now()}-${Math.random().toString(36).slice(2)}`), cleanup: async () => undefined })],
+  ['s3 (s3rver)', async () => ({ store: openStore(`s3://finevideo-test/t-${randomUUID()}`), cleanup: async () => undefined })],
 ];
 
 for (const [name, make] of backends) {
@@ -134,8 +135,100 @@ for (const [name, make] of backends) {
       for await (const r of readParquetRows(store, 't/some.parquet', { columns: ['video_id', 'duration'], where: `status = 'kept'` })) some.push(r);
       assert.deepEqual(some, [{ video_id: 'a', duration: null }]);
     });
+
+    it('lists in key order (a folder sorts as its name plus "/", as S3 orders keys) and by a prefix that ends inside a name', async () => {
+      const keys = ['l/b', 'l/ab/c', 'l/a0', 'l/a.b', 'l/a/c/d', 'l/a/b', 'l/a-c', 'm/x'];
+      for (const key of keys) await store.put(key, key);
+      const listed = async (prefix: string) => {
+        const out: string[] = [];
+        for await (const o of store.list(prefix)) out.push(o.key);
+        return out;
+      };
+      const expected = keys.filter((k) => k.startsWith('l/')).sort();
+      assert.deepEqual(expected, ['l/a-c', 'l/a.b', 'l/a/b', 'l/a/c/d', 'l/a0', 'l/ab/c', 'l/b']);
+      assert.deepEqual(await listed('l/'), expected);
+      assert.deepEqual(await listed('l/a'), expected.filter((k) => k.startsWith('l/a')));
+      assert.deepEqual(await listed('l/a/'), ['l/a/b', 'l/a/c/d']);
+      assert.deepEqual(await listed(''), [...expected, 'm/x']);
+      assert.deepEqual(await listed('nothing/here/'), []);
+      const sizes: number[] = [];
+      for await (const o of store.list('l/a/')) sizes.push(o.size);
+      assert.deepEqual(sizes, [5, 7]);
+    });
+
+    it('streams a JSONL object row by row, names a bad line by number, and stops early without reading the rest', async () => {
+      const lines = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ i, id: `v${i}` }));
+      await store.put('w/chunk.jsonl', `${lines.slice(0, 2500).join('\n')}\n\n${lines.slice(2500).join('\r\n')}\n`);
+      let count = 0;
+      for await (const row of readJsonl(store, 'w/chunk.jsonl')) {
+        assert.equal(row.i, count);
+        count++;
+      }
+      assert.equal(count, 5000, 'every row, the blank line skipped, CRLF ends read');
+      for await (const row of readJsonl(store, 'w/chunk.jsonl')) {
+        assert.deepEqual(row, { i: 0, id: 'v0' });
+        break;
+      }
+      await store.put('w/bad.jsonl', '{"a":1}\n{"a":\n');
+      await assert.rejects(async () => {
+        for await (const _ of readJsonl(store, 'w/bad.jsonl')) void _;
+      }, /w\/bad\.jsonl line 2: expected a JSON object/);
+      await assert.rejects(async () => {
+        for await (const _ of readJsonl(store, 'w/missing.jsonl')) void _;
+      }, /w\/missing\.jsonl.*expected it to exist, got not found/);
+    });
   });
 }
+
+describe('S3Store listing pagination (s3rver, more than 1,000 keys)', function () {
+  this.timeout(120_000);
+  const total = 2345;
+  const prefix = `pages-${randomUUID()}`;
+  const name = (i: number) => `k/${String(i).padStart(5, '0')}.json`;
+  before(async () => {
+    const store = openStore(`s3://finevideo-test/${prefix}`);
+    let next = 0;
+    // Shuffled upload order: the listing order must come from the server, not from the writes.
+    const order = shuffleInPlace(Array.from({ length: total }, (_, i) => i), seededRandom(3));
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      for (let i = next++; i < total; i = next++) await store.put(name(order[i]!), `${order[i]}`);
+    }));
+  });
+
+  it('follows continuation tokens: every key once, in order, three pages of at most 1,000', async () => {
+    const proxy = await startFaultProxy(s3.endpoint, { failFirst: 0 });
+    try {
+      const store = new S3Store(s3ClientFor({ endpoint: proxy.endpoint, forcePathStyle: true }), 'finevideo-test', prefix);
+      const keys: string[] = [];
+      let bytes = 0;
+      for await (const o of store.list('k/')) {
+        keys.push(o.key);
+        bytes += o.size;
+      }
+      assert.equal(keys.length, total);
+      assert.equal(new Set(keys).size, total, 'no key twice');
+      assert.deepEqual(keys, Array.from({ length: total }, (_, i) => name(i)), 'none lost, in key order');
+      assert.equal(bytes, Array.from({ length: total }, (_, i) => String(i).length).reduce((a, b) => a + b, 0));
+      assert.equal(proxy.requests, Math.ceil(total / 1000), 'one request per page');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('streams: a reader that stops after the first key costs one page, not the whole listing', async () => {
+    const proxy = await startFaultProxy(s3.endpoint, { failFirst: 0 });
+    try {
+      const store = new S3Store(s3ClientFor({ endpoint: proxy.endpoint, forcePathStyle: true }), 'finevideo-test', prefix);
+      for await (const o of store.list('k/')) {
+        assert.equal(o.key, name(0));
+        break;
+      }
+      assert.equal(proxy.requests, 1);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
 
 describe('FileStore atomicity', () => {
   it('a reader never sees a partial object while a large put is under way', async function () {

@@ -4,12 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-
-interface S3rverInstance {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-}
-type S3rverConstructor = new (options: Record<string, unknown>) => S3rverInstance;
+import { spawn } from 'node:child_process';
 
 export interface S3rverHandle {
   endpoint: string;
@@ -18,13 +13,44 @@ export interface S3rverHandle {
   stop(): Promise<void>;
 }
 
-/** A real S3 protocol server (s3rver) on 127.0.0.1 with the given buckets, in a temporary folder. */
+// Runs in the child: starts s3rver, prints its port, and exits when the parent goes away (stdin closes).
+const CHILD = `
+const S3rver = require(process.env.S3RVER_MODULE);
+const server = new S3rver(JSON.parse(process.env.S3RVER_OPTIONS));
+server.run().then((a) => process.stdout.write(JSON.stringify({ port: a.port }) + '\\n'), (e) => { console.error(e); process.exit(1); });
+process.stdin.on('end', () => process.exit(0)).resume();
+`;
+
+/**
+ * A real S3 protocol server (s3rver) on 127.0.0.1 with the given buckets, in a temporary folder.
+ * It runs in a child Node with OpenSSL's legacy provider: s3rver encrypts ListObjectsV2 continuation
+ * tokens with DES, which OpenSSL 3 offers only there, so in-process every listing of more than 1,000
+ * keys failed with a 500.
+ */
 export async function startS3rver(options: { buckets: string[] }): Promise<S3rverHandle> {
-  const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
   const directory = await mkdtemp(join(tmpdir(), 's3rver-'));
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: options.buckets.map((name) => ({ name })) });
-  const address = await server.run();
-  const endpoint = `http://127.0.0.1:${address.port}`;
+  const settings = { address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: options.buckets.map((name) => ({ name })) };
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', CHILD], {
+    env: { PATH: process.env.PATH ?? '', S3RVER_MODULE: createRequire(import.meta.url).resolve('s3rver'), S3RVER_OPTIONS: JSON.stringify(settings) },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n')[0];
+      if (out.includes('\n')) resolve((JSON.parse(line!) as { port: number }).port);
+    });
+    child.once('exit', (code) => reject(new Error(`s3rver: expected it to start, got exit code ${code}: ${stderr.trim()}`)));
+    child.once('error', reject);
+  }).catch(async (e: unknown) => {
+    await rm(directory, { recursive: true, force: true });
+    throw e;
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
   return {
     endpoint,
     env: {
@@ -35,7 +61,10 @@ export async function startS3rver(options: { buckets: string[] }): Promise<S3rve
       FINEVIDEO_S3_FORCE_PATH_STYLE: '1',
     },
     stop: async () => {
-      await server.close();
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
       await rm(directory, { recursive: true, force: true });
     },
   };
