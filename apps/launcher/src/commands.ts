@@ -8,6 +8,7 @@ import {
   LocalExecutor, createLogger, createRun, sealStage, pendingIndexes, planStage, readRunManifest, runPipeline, runStatus, storageEnv, validatePipeline,
   renderAttempt, readPlan, type Executor, type RunManifest, type StageOutcome,
   checkStageName, prepareRetryErrors,
+  withRunLease,
 } from '@finevideo/runtime';
 import { stageByType } from '@finevideo/stages';
 import { buildStageJobs as renderStageJobs, toYaml } from '@finevideo/k8s';
@@ -26,6 +27,8 @@ export interface RunOptions extends GlobalOptions {
   parallelism?: number;
   retries?: number;
   until?: string;
+  /** Take the run's lease even if another launcher holds it (that launcher is gone). */
+  breakLease?: boolean;
   /** resume: run again the items whose rows are errors (true: every reason; a list: those reasons or classes). */
   retryErrors?: string[] | true;
 }
@@ -74,10 +77,13 @@ function parsedKubernetesDefaults(): ExecutorConfig {
 function makeExecutor(config: PipelineConfig, store: ObjectStore, log: Logger): Executor {
   const executor = config.executor;
   if (executor.kind === 'local') {
-    return new LocalExecutor({ parallelism: executor.parallelism, retries: executor.retries, store, env: storageEnv(config) });
+    return new LocalExecutor({ ...executor, store, env: storageEnv(config) }); // with its timeout, kill grace and backoff settings
   }
   return createKubernetesExecutorFor(executor, log, store);
 }
+
+/** The run's lease: one launcher per run at a time; --break-lease takes it from a launcher that is gone. */
+const leaseOptions = (options: RunOptions) => ({ breakLease: options.breakLease === true, log: createLogger({}, options.json === true) });
 
 function progressMode(options: GlobalOptions): 'tty' | 'plain' | 'json' {
   if (options.json) return 'json';
@@ -169,7 +175,8 @@ export async function runCommand(pipelinePath: string, options: RunOptions, sign
     createLogger({ run: manifest.runId }, options.json === true).warn(`run ${manifest.runId} already exists: its recorded stages and settings are used, not those of ${pipelinePath} (start a new run id to use them)`);
   }
   const executorChanged = JSON.stringify(recordedExecutor) !== JSON.stringify(config.executor);
-  return execute(executorChanged ? { ...manifest, config: { ...manifest.config, executor: config.executor } } : manifest, store, options, signal);
+  return withRunLease(store, manifest.runId, leaseOptions(options), () =>
+    execute(executorChanged ? { ...manifest, config: { ...manifest.config, executor: config.executor } } : manifest, store, options, signal));
 }
 
 async function openRun(ref: string): Promise<{ store: ObjectStore; manifest: RunManifest }> {
@@ -182,6 +189,11 @@ async function openRun(ref: string): Promise<{ store: ObjectStore; manifest: Run
 
 export async function resumeCommand(ref: string, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
   const { store, manifest } = await openRun(ref);
+  // Held from before anything is rewritten (retry-errors) until the run ends, Ctrl-C included.
+  return withRunLease(store, manifest.runId, leaseOptions(options), () => resumeHoldingLease(store, manifest, options, signal));
+}
+
+async function resumeHoldingLease(store: ObjectStore, manifest: RunManifest, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
   validatePipeline(manifest.config, stageByType);
   if (options.until !== undefined) checkStageName(manifest.config, options.until, '--until');
   // The executor may change on resume (say, local to kubernetes); the plan never does.

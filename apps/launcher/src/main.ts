@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, errorMessage } from '@finevideo/core';
 import { planCommand, renderCommand, resumeCommand, runCommand, statusCommand, type CommandResult } from './commands.js';
 import { demoCommand } from './demo.js';
+import { unlockCommand } from './unlock.js';
 
 const positiveInt = (name: string) => (value: string) => {
   const n = Number(value);
@@ -62,7 +63,8 @@ const runOptions = (cmd: Command) =>
     .option('-e, --executor <kind>', 'local or kubernetes (overrides the config)', executorKind)
     .option('-p, --parallelism <n>', 'chunks running at once', positiveInt('parallelism'))
     .option('-r, --retries <n>', 'retries per chunk (local executor)', nonNegativeInt('retries'))
-    .option('--until <stage>', 'stop after this stage');
+    .option('--until <stage>', 'stop after this stage')
+    .option('--break-lease', 'take the run even if another launcher holds its lease (one that is gone)');
 
 runOptions(
   program
@@ -95,6 +97,12 @@ runOptions(
     .argument('<run>', 'run folder or URI')
     .option('--retry-errors [reasons]', 'also run again the items whose rows are errors: all, or those comma-separated reasons or error classes', reasonList),
 ).action((ref: string, opts) => finish(resumeCommand(ref, { ...program.opts(), ...opts }, withAbort())));
+
+program
+  .command('unlock')
+  .description('remove a run\'s lease left by a launcher that is gone (crashed, or on a machine that is down)')
+  .argument('<run>', 'run folder or URI')
+  .action((ref: string) => finish(unlockCommand(ref, program.opts())));
 
 program
   .command('render')
