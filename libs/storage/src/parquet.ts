@@ -21,9 +21,14 @@ function spillDirectory(): string {
   return dir;
 }
 
+/** DuckDB's memory limit in this process: FINEVIDEO_DUCKDB_MEMORY, 512MB unless set. */
+export function duckDbMemoryLimit(): string {
+  return process.env.FINEVIDEO_DUCKDB_MEMORY || '512MB';
+}
+
 function duckdb(): Promise<DuckDBInstance> {
   instance ??= DuckDBInstance.create(':memory:', {
-    memory_limit: process.env.FINEVIDEO_DUCKDB_MEMORY ?? '512MB',
+    memory_limit: duckDbMemoryLimit(),
     threads: process.env.FINEVIDEO_DUCKDB_THREADS ?? '2',
     // Per process: concurrent workers on one machine must never share DuckDB's spill files.
     temp_directory: spillDirectory(),
@@ -41,23 +46,63 @@ async function withConnection<T>(fn: (c: DuckDBConnection) => Promise<T>): Promi
   }
 }
 
+/** A machine failure seen in a DuckDB error (not a fault of the data it read), or undefined. */
+export type DuckDbFailureKind = 'out-of-memory' | 'disk-full' | 'interrupted';
+
+export function duckDbFailureKind(error: unknown): DuckDbFailureKind | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/out of memory/i.test(message) || /failed to allocate/i.test(message)) return 'out-of-memory';
+  if (/no space left on device|ENOSPC|disk quota exceeded/i.test(message)) return 'disk-full';
+  if (/^INTERRUPT Error/m.test(message)) return 'interrupted';
+  return undefined;
+}
+
+export interface QueryOptions {
+  /** Interrupts the query (DuckDB's connection.interrupt()) and rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Runs fn with the connection interrupted when the signal aborts; an interrupted query throws the abort reason. */
+async function interruptible<T>(c: DuckDBConnection, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  if (!signal) return fn();
+  signal.throwIfAborted();
+  const stop = () => c.interrupt();
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    return await fn();
+  } catch (e) {
+    if (signal.aborted) throw signal.reason;
+    throw e;
+  } finally {
+    signal.removeEventListener('abort', stop);
+  }
+}
+
 /** Runs SQL written by our own code (never untrusted text) and returns plain JSON rows. */
-export async function runDuckDb(sql: string): Promise<Row[]> {
-  return withConnection(async (c) => {
+export async function runDuckDb(sql: string, options: QueryOptions = {}): Promise<Row[]> {
+  return withConnection((c) => interruptible(c, options.signal, async () => {
     const reader = await c.runAndReadAll(sql);
     return reader.getRowObjectsJS().map((r) => plain(r) as Row);
-  });
+  }));
 }
 
 /** Streams the rows of a query written by our own code, one DuckDB vector at a time. */
-export async function* queryRows(sql: string): AsyncIterable<Row> {
+export async function* queryRows(sql: string, options: QueryOptions = {}): AsyncIterable<Row> {
   const connection = await (await duckdb()).connect();
+  const { signal } = options;
+  const stop = () => connection.interrupt();
+  signal?.throwIfAborted();
+  signal?.addEventListener('abort', stop, { once: true });
   try {
     const result = await connection.stream(sql);
     for await (const batch of result.yieldRowObjectJs()) {
       for (const row of batch) yield plain(row) as Row;
     }
+  } catch (e) {
+    if (signal?.aborted) throw signal.reason;
+    throw e;
   } finally {
+    signal?.removeEventListener('abort', stop);
     connection.closeSync();
   }
 }
