@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,20 +13,44 @@ export function workspaceRoot(): string {
   return process.cwd();
 }
 
+const compiled = new Map<string, string>();
+
+/** The compiled entry of an app in a checkout (tools/build/cache.mjs builds it once per source hash). */
+function compiledEntry(root: string, app: string): string {
+  const cached = compiled.get(app);
+  if (cached) return cached;
+  // A child process: the build is asynchronous (esbuild) and this function is called synchronously.
+  const r = spawnSync(process.execPath, [join(root, 'tools', 'build', 'cache.mjs'), app], { cwd: root, encoding: 'utf8', env: process.env });
+  const out = r.stdout?.trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !out || !existsSync(out)) {
+    const why = (r.error?.message ?? `${r.stderr ?? ''}${r.stdout ?? ''}`).trim().split('\n').slice(-3).join(' ');
+    throw new Error(`compiling ${app} for local workers (node tools/build/cache.mjs ${app}) failed: ${why || `exit ${r.status}`}; fix the build or set ${FROM_SOURCE}=1 to run the TypeScript sources through tsx`);
+  }
+  compiled.set(app, out);
+  return out;
+}
+
+/** Development opt-in: run workers (and the launcher) from the TypeScript sources through tsx. */
+export const FROM_SOURCE = 'FINEVIDEO_FROM_SOURCE';
+
 /**
- * The local command that plays a stage's image: its TypeScript entry through tsx in a
- * checkout, or the bundled worker (dist/apps/stage-<type>/main.js) when FINEVIDEO_BUNDLED=1
- * (benchmarks, after `npm run build`) or when there are no sources. Used by the local
+ * The local command that plays a stage's image. In a checkout: the worker compiled once with
+ * esbuild (cached under .cache/build by a hash of the sources, rebuilt when one changes), so a
+ * chunk's process does not compile TypeScript; the sources through tsx only with
+ * FINEVIDEO_FROM_SOURCE=1. The image's own bundle (dist/apps/stage-<type>/main.js, from
+ * `npm run build`) with FINEVIDEO_BUNDLED=1 or where there are no sources. Used by the local
  * executor and by the fake Kubernetes job controller.
  */
 export function workerCommand(stageType: string): { command: string; args: string[] } {
   if (!/^[a-z0-9-]+$/.test(stageType)) throw new Error(`stage type: expected lowercase letters, digits and "-", got ${JSON.stringify(stageType)}`);
   const root = workspaceRoot();
-  const bundled = join(root, 'dist', 'apps', `stage-${stageType}`, 'main.js');
-  const source = resolve(root, 'apps', `stage-${stageType}`, 'src', 'main.ts');
+  const app = `apps/stage-${stageType}`;
+  const bundled = join(root, 'dist', app, 'main.js');
+  const source = resolve(root, app, 'src', 'main.ts');
   if (existsSync(bundled) && (process.env.FINEVIDEO_BUNDLED === '1' || !existsSync(source))) return { command: process.execPath, args: [bundled] };
-  if (!existsSync(source)) throw new Error(`stage ${stageType}: expected a worker at ${source}, got none`);
-  return { command: process.execPath, args: ['--import', 'tsx', source] };
+  if (!existsSync(source)) throw new Error(`stage ${stageType}: expected a worker at ${source} or ${bundled}, got neither`);
+  if (process.env[FROM_SOURCE] === '1') return { command: process.execPath, args: ['--import', 'tsx', source] };
+  return { command: process.execPath, args: [compiledEntry(root, app)] };
 }
 
 /** Image name -> stage type: "finevideo/stage-dynamism" -> "dynamism". */
