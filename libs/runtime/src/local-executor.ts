@@ -134,7 +134,8 @@ const isAlive = (pid: number) => {
 
 /**
  * Removes temporary folders of workers and launchers that died without cleaning up (kill -9):
- * finevideo-w<pid>-* (worker scratch) and finevideo-logs-*-<pid> (chunk logs) whose pid is gone.
+ * finevideo-w<pid>-* (worker scratch), finevideo-<kind>-<pid>-* (such as DuckDB's spill folder) and
+ * finevideo-logs-*-<pid> (chunk logs) whose pid is gone. Folders without a pid are left alone.
  * Returns the folders removed.
  */
 export async function removeStaleTempDirs(dir = tmpdir()): Promise<string[]> {
@@ -146,7 +147,7 @@ export async function removeStaleTempDirs(dir = tmpdir()): Promise<string[]> {
   }
   const removed: string[] = [];
   for (const name of names) {
-    const m = /^finevideo-w(\d+)-/.exec(name) ?? /^finevideo-logs-.*-(\d+)$/.exec(name);
+    const m = /^finevideo-(?:w|[a-z]+-)(\d+)-/.exec(name) ?? /^finevideo-logs-.*-(\d+)$/.exec(name);
     if (!m || isAlive(Number(m[1]))) continue;
     await rm(join(dir, name), { recursive: true, force: true }).catch(() => undefined);
     removed.push(name);

@@ -169,12 +169,13 @@ describe('local executor', function () {
   it('removes temp folders of workers that died (kill -9), keeps those of live ones', async () => {
     const child = spawn(process.execPath, ['-e', '']);
     await once(child, 'exit');
-    const names = [`finevideo-w${child.pid}-fake-3-abc`, `finevideo-w${process.pid}-fake-4-def`, `finevideo-logs-r1-fake-${child.pid}`, 'finevideo-other'];
+    const names = [`finevideo-w${child.pid}-fake-3-abc`, `finevideo-w${process.pid}-fake-4-def`, `finevideo-logs-r1-fake-${child.pid}`, 'finevideo-other',
+      `finevideo-duckdb-${child.pid}-x1`, 'finevideo-plan-123abc'];
     for (const n of names) await mkdir(join(dir, n));
     await writeFile(join(dir, names[0]!, 'partial.jsonl'), 'x');
     const removed = await removeStaleTempDirs(dir);
-    assert.deepEqual(removed.sort(), [names[0], names[2]].sort());
-    assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('finevideo')).sort(), [names[1], names[3]].sort());
+    assert.deepEqual(removed.sort(), [names[0], names[2], names[4]].sort());
+    assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('finevideo')).sort(), [names[1], names[3], names[5]].sort());
   });
 });
 
