@@ -1,5 +1,5 @@
-import { Command, InvalidArgumentError } from 'commander';
-import { ConfigError, errorMessage } from '@finevideo/core';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { ConfigError, errorMessage, redactUrlCredentials } from '@finevideo/core';
 import { planCommand, renderCommand, resumeCommand, runCommand, statusCommand, type CommandResult } from './commands.js';
 import { demoCommand } from './demo.js';
 import { unlockCommand } from './unlock.js';
@@ -31,11 +31,12 @@ async function finish(result: Promise<CommandResult>): Promise<never> {
     if (output) process.stdout.write(`${output}\n`);
     process.exit(exitCode);
   } catch (error) {
+    // A URL's password never reaches the terminal, whatever error carried it.
     if (error instanceof ConfigError) {
-      process.stderr.write(`finevideo: ${error.message}\n`);
+      process.stderr.write(`finevideo: ${redactUrlCredentials(error.message)}\n`);
       process.exit(2);
     }
-    process.stderr.write(`finevideo: ${errorMessage(error)}\n`);
+    process.stderr.write(`finevideo: ${redactUrlCredentials(errorMessage(error))}\n`);
     if (process.env.FINEVIDEO_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
     process.exit(1);
   }
@@ -117,4 +118,21 @@ program
   .option('--rows <n>', 'rows per generated shard', positiveInt('rows'))
   .action((opts) => finish(demoCommand({ ...program.opts(), ...opts }, withAbort())));
 
-await program.parseAsync(process.argv);
+/**
+ * Commander's own exits: help and version are 0; a usage error (unknown command or option, a missing or
+ * invalid argument, no command at all) is 2, like a bad config, as the README promises.
+ */
+function commanderExitCode(error: CommanderError): number {
+  if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return 0;
+  return 2;
+}
+
+// Set on every command: subcommands copied the exit handling when they were declared.
+for (const command of [program, ...program.commands]) command.exitOverride();
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // Commander has already printed its message (and the help, after an error).
+  if (error instanceof CommanderError) process.exit(commanderExitCode(error));
+  throw error;
+}
