@@ -118,31 +118,64 @@ export async function planStage(manifest: RunManifest, stageCfg: PipelineStage, 
     };
     const tmp = await mkdtemp(join(tmpdir(), 'finevideo-plan-'));
     try {
-      // Items are spooled to disk once so that the chunk count is known before splitting.
+      // Items are spooled to disk once so that the chunk count is known before splitting (2,000,000
+      // items never sit in memory); lines go out in writes of about 1 MB, not one write per item.
       const all = join(tmp, 'items.jsonl');
       const sink = createWriteStream(all);
+      const sinkFailed = new Promise<never>((_, reject) => sink.once('error', reject));
+      sinkFailed.catch(() => undefined);
       let itemCount = 0;
+      let pending = '';
       for await (const item of stage.listItems(ctx)) {
-        if (!sink.write(`${JSON.stringify(item)}\n`)) await once(sink, 'drain');
+        pending += `${JSON.stringify(item)}\n`;
         itemCount++;
+        if (pending.length >= 1 << 20) {
+          if (!sink.write(pending)) await Promise.race([once(sink, 'drain'), sinkFailed]);
+          pending = '';
+        }
       }
-      sink.end();
-      await once(sink, 'close');
+      sink.end(pending);
+      await Promise.race([once(sink, 'close'), sinkFailed]);
       if (itemCount === 0 && !previous && !stageCfg.allowEmptyInput) throw emptyInputError(stageCfg);
       const ranges = planChunks(itemCount, { chunks: stageCfg.chunks, itemsPerChunk: stageCfg.itemsPerChunk ?? stage.defaultItemsPerChunk });
+      // Each work list is put whole from memory with a few puts in flight (40,000 small chunks are not
+      // 40,000 round trips one after another); a list past 8 MB goes through a file instead.
+      const inFlight = new Set<Promise<void>>();
+      let failure: { error: unknown } | undefined;
+      const launch = (work: Promise<void>) => {
+        const p: Promise<void> = work.catch((error: unknown) => void (failure ??= { error })).finally(() => inFlight.delete(p));
+        inFlight.add(p);
+      };
       const lines = createInterface({ input: createReadStream(all), crlfDelay: Infinity })[Symbol.asyncIterator]();
       for (const range of ranges) {
-        const path = join(tmp, `chunk-${range.index}.jsonl`);
-        const out = createWriteStream(path);
+        let text = '';
+        let spill: { path: string; out: ReturnType<typeof createWriteStream> } | undefined;
         for (let i = range.start; i < range.end; i++) {
           const next = await lines.next();
-          if (!out.write(`${next.value as string}\n`)) await once(out, 'drain');
+          if (next.done) throw new Error(`stage ${stageCfg.name}: expected ${itemCount} spooled items, got ${i}`);
+          text += `${next.value}\n`;
+          if (text.length >= 8 << 20) {
+            if (!spill) {
+              const path = join(tmp, `chunk-${range.index}.jsonl`);
+              spill = { path, out: createWriteStream(path) };
+            }
+            if (!spill.out.write(text)) await once(spill.out, 'drain');
+            text = '';
+          }
         }
-        out.end();
-        await once(out, 'close');
-        await store.upload(layout.chunk(range.index), path);
-        await rm(path, { force: true });
+        if (spill) {
+          spill.out.end(text);
+          await once(spill.out, 'close');
+          await store.upload(layout.chunk(range.index), spill.path);
+          await rm(spill.path, { force: true });
+        } else {
+          launch(store.put(layout.chunk(range.index), text));
+          if (inFlight.size >= 16) await Promise.race(inFlight);
+        }
+        if (failure) break;
       }
+      await Promise.all(inFlight);
+      if (failure) throw failure.error;
       plan = { stage: stageCfg.name, type: stageCfg.stage, kind: 'map', itemCount, chunkCount: ranges.length, ranges, plannedAt: new Date().toISOString() };
     } finally {
       await rm(tmp, { recursive: true, force: true });
@@ -166,7 +199,7 @@ export interface StageOutcome {
 
 /** Indexes of a plan without a completion marker. */
 export async function pendingIndexes(store: ObjectStore, runId: string, stageName: string, plan: StagePlan): Promise<number[]> {
-  const done = await readDoneMarkers(store, runId, stageName);
+  const done = await readDoneMarkers(store, runId, stageName, plan);
   return plan.ranges.map((r) => r.index).filter((i) => !done.has(i));
 }
 
@@ -191,7 +224,7 @@ export function failedItemsOf(markers: Iterable<ChunkMarker>): number {
 /** sealStage, also returning the items that ended as error rows (for errorPolicy.maxStageShare). */
 export async function sealStageCounting(store: ObjectStore, runId: string, stageName: string, plan: StagePlan): Promise<{ stats: StageStats; failedItems: number }> {
   const layout = runLayout(runId).stage(stageName);
-  const done = await readDoneMarkers(store, runId, stageName);
+  const done = await readDoneMarkers(store, runId, stageName, plan);
   const stats = emptyStats();
   const parts: string[] = [];
   for (const r of plan.ranges) {
@@ -333,7 +366,7 @@ export async function runStatus(store: ObjectStore, runId: string, options: { ve
   for (const s of pipelineStages(manifest.config)) {
     const layout = runLayout(runId).stage(s.name);
     const plan = await readJsonObject<StagePlan>(store, layout.plan);
-    const done = await readDoneMarkers(store, runId, s.name);
+    const done = await readDoneMarkers(store, runId, s.name, plan);
     const stats = emptyStats();
     for (const m of done.values()) mergeStats(stats, m.stats);
     const recorded = await readJsonObject<FailedChunks>(store, failedKey(runId, s.name));
@@ -407,7 +440,7 @@ export async function prepareRetryErrors(store: ObjectStore, manifest: RunManife
   for (const [position, s] of stages.entries()) {
     const plan = await readPlan(store, runId, s.name);
     if (!plan) break;
-    const markers = await readDoneMarkers(store, runId, s.name);
+    const markers = await readDoneMarkers(store, runId, s.name, plan);
     const requests: { index: number; items?: string[] }[] = [];
     for (const r of plan.ranges) {
       const marker = markers.get(r.index);

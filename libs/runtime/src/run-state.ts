@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs';
 import { z } from 'zod';
 import { orderedPool } from './ordered-pool.js';
 import { ConfigError, type DoneMarker, type ObjectStore, type PipelineConfig, type PipelineStage, parseOrThrow, pipelineConfigSchema, pipelineStages, runLayout } from '@finevideo/core';
@@ -51,17 +52,37 @@ export async function readJsonObject<T>(store: ObjectStore, key: string): Promis
 /** Markers read at once: enough to hide the latency of S3 or a folder, bounded so 20,000 chunks do not open 20,000 files together. */
 export const MARKER_READ_CONCURRENCY = 64;
 
-/** The done markers of a stage by chunk index, read concurrently (bounded). */
-export async function readDoneMarkers(store: ObjectStore, runId: string, stageName: string): Promise<Map<number, ChunkMarker>> {
+/**
+ * The done markers of a stage by chunk index, read concurrently (bounded). With the stage's plan on
+ * a folder, each chunk's marker is read by its key (a missing file costs less than listing and
+ * stat-ing the folder); otherwise, as on S3, the done/ prefix is listed.
+ */
+export async function readDoneMarkers(store: ObjectStore, runId: string, stageName: string, plan?: Pick<StagePlan, 'ranges'>): Promise<Map<number, ChunkMarker>> {
   const layout = runLayout(runId).stage(stageName);
   const markers = new Map<number, ChunkMarker>();
+  const byIndex = plan !== undefined && store.localPath(layout.plan) !== undefined;
   async function* keys() {
+    if (byIndex) {
+      for (const r of plan.ranges) yield layout.done(r.index);
+      return;
+    }
     for await (const { key } of store.list(layout.donePrefix)) if (key.endsWith('.json')) yield key;
   }
-  await orderedPool(keys(), MARKER_READ_CONCURRENCY, (key) => readJsonObject<ChunkMarker>(store, key), (marker) => {
+  await orderedPool(keys(), MARKER_READ_CONCURRENCY, (key) => readMarker(store, key), (marker) => {
     if (marker) markers.set(marker.index, marker);
   });
   return markers;
+}
+
+/** fs.readFile with a callback: about half the CPU of fs/promises' readFile on small files (20,000 markers). */
+const readLocal = (path: string) =>
+  new Promise<string | undefined>((resolve, reject) =>
+    readFile(path, 'utf8', (error, text) => (error ? ((error as NodeJS.ErrnoException).code === 'ENOENT' ? resolve(undefined) : reject(error)) : resolve(text))));
+
+async function readMarker(store: ObjectStore, key: string): Promise<ChunkMarker | undefined> {
+  const local = store.localPath(key);
+  const text = local !== undefined ? await readLocal(local) : await store.getText(key);
+  return text === undefined ? undefined : (JSON.parse(text) as ChunkMarker);
 }
 
 /** An item of a chunk whose every outcome was an error: what `resume --retry-errors` runs again. */
