@@ -47,7 +47,9 @@ if ! node_ok; then
     mkdir -p "$NODE_HOME"
     (cd "$NODE_HOME" && npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error node@22)
   fi
+  machine="$(node --version 2>/dev/null || echo 'none')"
   export PATH="$NODE_HOME/node_modules/node/bin:$PATH"
+  log "using Node $(node --version) from $NODE_HOME (the machine's: $machine)"
   node_ok || die "could not bootstrap Node 22.19+ into $NODE_HOME (node is $(node --version 2>/dev/null))"
 fi
 log "node $(node --version), npm $(npm --version)"
