@@ -44,6 +44,29 @@ function withoutStatus(row: Row): Row {
   return rest;
 }
 
+/**
+ * A video id as a string (integer ids from a parquet column become their digits), or undefined when
+ * it cannot name a row downstream: NULL, blank, over 64 characters, or holding whitespace, control
+ * characters or slashes (the rule ytcommons applies).
+ */
+export function videoIdOf(value: unknown): string | undefined {
+  const id = typeof value === 'string' ? value : (typeof value === 'number' && Number.isSafeInteger(value)) || typeof value === 'bigint' ? String(value) : undefined;
+  return id !== undefined && id.length >= 1 && id.length <= 64 && !/[\s/\\\x00-\x1f\x7f]/.test(id) ? id : undefined;
+}
+
+/** The column an item without a usable id carries: its position in the previous stage's table (0-based). */
+export const INPUT_ROW = 'input_row';
+
+/** A bad id as text for the error row (NULL stays null). */
+function idText(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value).slice(0, 200);
+}
+
+function describeId(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  return JSON.stringify(typeof value === 'string' ? value.slice(0, 80) : String(value).slice(0, 80));
+}
+
 /** Stage 3: keep videos that talk enough for their length. */
 export const worddensityStage: MapStage<WorddensityParams, Row, Row> = {
   name: 'worddensity',
@@ -57,10 +80,27 @@ export const worddensityStage: MapStage<WorddensityParams, Row, Row> = {
   // Only what the verdict needs: transcripts stay in the ytcommons table (join by video_id).
   inputColumns: ['video_id', 'duration_string', 'word_count'],
   async *listItems(ctx) {
-    for await (const row of ctx.previousRows()) yield withoutStatus(row);
+    let position = 0;
+    for await (const input of ctx.previousRows()) {
+      const row = withoutStatus(input);
+      const id = videoIdOf(row.video_id);
+      // Ids are strings from here on; a row without a usable id keeps its position, to become an error row.
+      yield id === undefined ? { ...row, video_id: idText(row.video_id), [INPUT_ROW]: position } : { ...row, video_id: id };
+      position++;
+    }
   },
-  itemKey: (row) => String(row.video_id ?? '?'),
-  async processItem(row, ctx): Promise<Outcome> {
+  itemKey: (row) => videoIdOf(row.video_id) ?? `${INPUT_ROW} ${String(row[INPUT_ROW] ?? '?')}`,
+  async processItem(input, ctx): Promise<Outcome> {
+    const id = videoIdOf(input.video_id);
+    if (id === undefined) {
+      const where = typeof input[INPUT_ROW] === 'number' ? `input row ${input[INPUT_ROW]}` : 'an input row';
+      return {
+        status: 'error',
+        reason: `invalid-id: ${where}: expected a video id (1 to 64 characters without spaces or slashes), got ${describeId(input.video_id)}`,
+        row: { video_id: idText(input.video_id), ...(typeof input[INPUT_ROW] === 'number' ? { [INPUT_ROW]: input[INPUT_ROW] } : {}) },
+      };
+    }
+    const row: Row = { ...input, video_id: id };
     const verdict = densityVerdict(row, ctx.params.threshold);
     if (verdict.keep) return { status: 'kept', row: { ...row, duration_seconds: verdict.durationSeconds, word_density: verdict.density } };
     // Dropped rows stay in the table so the funnel can be audited.
