@@ -138,8 +138,8 @@ function summarize(manifest: RunManifest, store: ObjectStore, outcomes: StageOut
   for (const f of shareFailures) lines.push('', f.message, `run the failed items again after fixing the cause: finevideo resume ${ref} --retry-errors`);
   if (notes.length) lines.push('', ...notes);
   if (cancelled) {
-    const stage = failed?.stage ?? outcomes.at(-1)?.stage;
-    lines.push('', `cancelled${stage ? ` during stage ${stage}` : ''}: chunks not finished have no marker; continue with: finevideo resume ${ref}`);
+    const where = failed ? ` during stage ${failed.stage}` : outcomes.length ? ` after stage ${outcomes.at(-1)!.stage}` : '';
+    lines.push('', `cancelled${where}: chunks not finished have no marker; continue with: finevideo resume ${ref}`);
   } else if (failed) {
     lines.push('', `stage ${failed.stage}: ${failed.failed.length} chunk(s) failed:`);
     for (const f of failed.failed.slice(0, 10)) lines.push(`  chunk ${f.index}: ${f.reason}${f.logTail ? `\n    ${f.logTail.trim().split('\n').slice(-5).join('\n    ')}` : ''}`);

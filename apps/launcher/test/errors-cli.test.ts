@@ -95,6 +95,17 @@ describe('finevideo CLI: what a user sees when things go wrong', function () {
       assert.match(text.stdout, /error rows by reason:\n {2}ytcommons: 2 error row\(s\)/);
     });
 
+    it('resume --retry-errors runs the error items again (still corrupt): the same rows, no duplicates, the same verdict', () => {
+      const r = runCli(['resume', runDir(), '--retry-errors', '--until', 'ytcommons']);
+      assert.equal(r.code, 1, r.stderr + r.stdout);
+      assert.match(r.stderr, /retry-errors: stage ytcommons: 2 item\(s\) with error rows of any reason in 1 chunk\(s\) run again; the other rows of those chunks are kept/);
+      assert.match(r.stdout, /ytcommons: 2 error row\(s\), 66\.7% of 3 items/);
+      const st = JSON.parse(runCli(['status', runDir(), '--json']).stdout) as { stages: { stats: { items: number; kept: number; errors: number } }[] };
+      assert.deepEqual(st.stages[0]!.stats, { ...st.stages[0]!.stats, items: 3, kept: 30, errors: 2 });
+      const none = runCli(['resume', runDir(), '--retry-errors', 'no such reason', '--until', 'ytcommons']);
+      assert.match(none.stderr, /retry-errors: no error rows matching "no such reason" that can be run again; resuming as usual/);
+    });
+
     it('status --verify checks every part each marker lists: exit 0, then exit 1 naming a missing part', async () => {
       const ok = runCli(['status', runDir(), '--verify']);
       assert.equal(ok.code, 0, ok.stderr + ok.stdout);
