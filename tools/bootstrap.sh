@@ -58,7 +58,10 @@ log "node $(node --version), npm $(npm --version)"
 need=()
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg)
 command -v yt-dlp >/dev/null || need+=(yt-dlp)
-if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
+if [ ${#need[@]} -gt 0 ]; then
+  apt_install "${need[@]}"
+  for tool in ffmpeg ffprobe yt-dlp; do command -v "$tool" >/dev/null || die "$tool: still not on PATH after apt-get install ${need[*]}"; done
+fi
 
 if [ "$mode" = test ] && ! command -v kubectl >/dev/null; then
   TOOLS="$HOME/.cache/finevideo-tools/bin"
