@@ -83,6 +83,8 @@ describe('finevideo CLI: exit codes and messages for bad config, paths and usage
       [join(file, 'sub'), source, `storage: expected a folder, got a file at ${file} (a parent of ${join(file, 'sub')})\n`],
       [`file://${file}`, source, `storage: expected a folder, got a file at ${file}\n`],
       [join(dir, 'ok-storage'), file, `source: expected a folder, got a file at ${file}\n`],
+      ['s3://', source, 'storage: expected s3://<bucket>[/prefix], got "s3://"\n'],
+      ['https://example.com/data', source, 'storage: expected a folder, file:// or s3:// URI, got "https://example.com/data"\n'],
     ];
     const results: CliResult[] = await Promise.all(cases.map(async ([storage, src], i) =>
       runCliAsync(['run', await pipeline(`paths-${i}`, `name: paths\nstorage: ${storage}\nstages:\n  - stage: ytcommons\n    params: { source: ${src} }\n`)])));

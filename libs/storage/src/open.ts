@@ -30,7 +30,10 @@ function assertFolderPath(root: string, what: string): void {
  * setting in errors ("storage", "source").
  */
 export function openStore(uri: string, s3: S3Options = {}, what = 'storage'): ObjectStore {
-  if (uri.startsWith('s3://')) return S3Store.fromUri(uri, s3);
+  if (uri.startsWith('s3://')) {
+    if (!/^s3:\/\/[^/]+/.test(uri)) throw new ConfigError(`${what}: expected s3://<bucket>[/prefix], got ${JSON.stringify(uri.replace(/\/\/[^/@]*@/, '//***@'))}`);
+    return S3Store.fromUri(uri, s3);
+  }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file://')) {
     throw new ConfigError(`${what}: expected a folder, file:// or s3:// URI, got ${JSON.stringify(uri.replace(/\/\/[^/@]*@/, '//***@'))}`);
   }
