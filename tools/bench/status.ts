@@ -86,6 +86,10 @@ for (const verify of [false, true, false, true]) {
   console.log(`runStatus${verify ? ' --verify' : ''} in process: ${ms(took)} wall, ${ms(cpuTook)} CPU for ${done} markers (${stageCount} stage(s) x ${chunks} chunks)`);
 }
 const cli = join(root, 'bin', 'finevideo.mjs');
+// The CLI's start-up alone (TypeScript through tsx in a checkout), to read the figures below against.
+const t0 = performance.now();
+spawnSync(process.execPath, [cli, 'status', '--help'], { encoding: 'utf8' });
+console.log(`finevideo status --help (start-up only): ${ms(performance.now() - t0)} wall`);
 for (const args of [[], ['--verify']]) {
   const t = performance.now();
   const r = spawnSync(process.execPath, [cli, 'status', join(storage, 'runs', runId), ...args], { encoding: 'utf8' });
