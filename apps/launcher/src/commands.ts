@@ -108,7 +108,8 @@ async function execute(manifest: RunManifest, store: ObjectStore, options: RunOp
 /** Exit code of a cancelled run (128 + SIGINT, as shells report Ctrl-C). */
 export const EXIT_CANCELLED = 130;
 
-function summarize(manifest: RunManifest, store: ObjectStore, outcomes: StageOutcome[], options: GlobalOptions, signal?: AbortSignal): CommandResult {
+/** The end of a run or resume: funnel, error rows by reason, verdict and exit code, where the output is. */
+export function summarize(manifest: RunManifest, store: Pick<ObjectStore, 'uri'>, outcomes: StageOutcome[], options: GlobalOptions, signal?: AbortSignal): CommandResult {
   const cancelled = signal?.aborted === true || outcomes.some((o) => o.cancelled);
   const failed = outcomes.find((o) => o.failed.length);
   const ref = runRef(store.uri, manifest.runId);
