@@ -104,6 +104,7 @@ describe('finevideo CLI: exit codes and messages for bad config, paths and usage
     const cases: [string, string, RegExp][] = [
       ['pw-s3-endpoint', `${head}s3: { endpoint: "http://minio:pw-s3-endpoint@minio:9000" }\nstages:\n${ytcommons}`, /s3\.endpoint: expected a URL without user:password .*got a URL with credentials \(not shown\)/],
       ['pw-storage', `name: secrets\nstorage: "s3://AKIAX:pw-storage@bucket/x"\nstages:\n${ytcommons}`, /storage: expected a location without user:password .*got a URL with credentials \(not shown\)/],
+      ['pw-source', `${head}stages:\n  - stage: ytcommons\n    params: { source: "s3://AKIAX:pw-source@bucket/yt" }\n`, /stages\[0\]\.params\.source: expected a location without user:password .*got a URL with credentials \(not shown\)/],
       ['pw-proxy', `${head}stages:\n${ytcommons}  - stage: download\n    params: { proxy: "http://fv:pw-proxy@proxy:3128" }\n`, /stages\[1\]\.params\.proxy: expected a proxy URL without user:password .*name it in proxyEnv, got a URL with credentials \(not shown\)/],
       ['pw-proxy-bare', `${head}stages:\n${ytcommons}  - stage: download\n    params: { proxy: "fv:pw-proxy-bare@proxy:3128" }\n`, /stages\[1\]\.params\.proxy: expected a proxy URL without user:password/],
       ['pw-template', `${head}stages:\n${ytcommons}  - stage: download\n    params: { sourceUrlTemplate: "https://u:pw-template@videos.example/{id}" }\n`, /stages\[1\]\.params\.sourceUrlTemplate: expected a URL without user:password/],

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, SystemicError, errorMessage, type MapStage, type ObjectStore, type Outcome, type Row } from '@finevideo/core';
+import { ConfigError, SystemicError, errorMessage, locationWithoutCredentials, type MapStage, type ObjectStore, type Outcome, type Row } from '@finevideo/core';
 import { FileStore, duckDbFailureKind, duckDbMemoryLimit, openStore, queryRows, runDuckDb, sqlIdent, sqlString } from '@finevideo/storage';
 import { SOURCE_REF_COLUMNS, type SourceRef } from './source-text.js';
 
@@ -30,7 +30,7 @@ export const DROP_REASONS = {
 
 export const ytcommonsParams = z.strictObject({
   /** Folder, file:// or s3:// prefix holding YouTube-Commons parquet shards. */
-  source: z.string().min(1),
+  source: locationWithoutCredentials('source'),
   /** Only shard names ending with this are listed. */
   suffix: z.string().default('.parquet'),
   minWords: z.number().int().min(0).default(50),
