@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
-  ConfigError, emptyStats, errorClassOf, mergeStats, parseOrThrow, pipelineStages, planChunks, runLayout,
+  ConfigError, emptyStats, errorClassOf, mergeStats, parseOrThrow, pipelineStageIssues, pipelineStages, planChunks, runLayout,
   type AnyStage, type Logger, type ObjectStore, type PipelineConfig, type PipelineStage, type PlanContext, type StageStats, type StageTable,
 } from '@finevideo/core';
 import type { Executor, StageProgress } from './executor.js';
@@ -42,22 +42,9 @@ export function newRunId(config: PipelineConfig, now = new Date()): string {
 
 /** Validates every stage's params against its schema: errors surface before anything runs. */
 export function validatePipeline(config: PipelineConfig, resolveStage: StageResolver): void {
-  const issues: string[] = [];
-  for (const [i, s] of pipelineStages(config).entries()) {
-    let stage: AnyStage;
-    try {
-      stage = resolveStage(s.stage);
-    } catch (e) {
-      issues.push(`stages[${i}].stage: ${(e as Error).message.replace(/^stage type: /, '')}`);
-      continue;
-    }
-    try {
-      parseOrThrow(stage.params, s.params, `stages[${i}].params`);
-    } catch (e) {
-      issues.push(...(e instanceof ConfigError ? e.issues.map((x) => `stages[${i}].params.${x}`) : [(e as Error).message]));
-    }
-    if (stage.kind === 'global' && i === 0) issues.push(`stages[0]: expected a map stage first, got global stage ${s.stage}`);
-  }
+  // The same checks as reading the file with the registry (one rule set: libs/core pipelineStageIssues).
+  pipelineStages(config);
+  const issues = pipelineStageIssues(config.stages, resolveStage);
   if (issues.length) throw new ConfigError('invalid pipeline config', issues);
 }
 
