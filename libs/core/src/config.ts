@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, formatZodIssues } from './errors.js';
+import { ConfigError, closestName, formatZodIssues } from './errors.js';
 import { SAFE_NAME_PATTERN } from './ids.js';
 import { kubernetesExecutorSchema } from './config-kubernetes.js';
 import { DEFAULT_ERROR_POLICY } from './failures.js';
@@ -108,7 +108,11 @@ export function pipelineStageIssues(stages: unknown, resolveStage: StageSchemaRe
     try {
       stage = resolveStage(type);
     } catch (e) {
-      issues.push(`stages[${i}].stage: ${(e as Error).message.replace(/^stage type: /, '')}`);
+      const message = (e as Error).message.replace(/^stage type: /, '');
+      // The registry lists the known types ("expected one of a, b, got ..."): name the closest one.
+      const known = /expected one of (.+?), got /.exec(message)?.[1]?.split(', ');
+      const near = known ? closestName(type, known) : undefined;
+      issues.push(`stages[${i}].stage: ${message}${near ? `; did you mean ${near}?` : ''}`);
       continue;
     }
     if (stage.kind === 'global' && i === 0) issues.push(`stages[0]: expected a map stage first, got global stage ${type}`);

@@ -143,6 +143,7 @@ describe('validation messages', () => {
       'stages[1].params.threshold: expected a number >= 0, got number -1',
       'stages[2].stage: expected one of select, worddensity, got "nosuch"',
     ]);
+    assert.deepEqual(errorOf('name: demo\nstorage: x\nstages: [{stage: wordensity}]', registry).issues, ['stages[0].stage: expected one of select, worddensity, got "wordensity"; did you mean worddensity?']);
     assert.deepEqual(errorOf('name: demo\nstorage: x\nstages: [{stage: select}]', registry).issues, ['stages[0]: expected a map stage first, got global stage select']);
     const ok = parsePipelineConfig('name: demo\nstorage: x\nstages: [{stage: worddensity, params: {threshold: 1}}]', 'p.yaml', registry);
     assert.deepEqual(ok.stages[0]!.params, { threshold: 1 }, 'params stay as written (each worker parses them)');
