@@ -227,8 +227,11 @@ export async function statusCommand(ref: string, options: StatusOptions): Promis
   const runRefText = runRef(store.uri, manifest.runId);
   const missing = status.stages.flatMap((s) => s.missingParts ?? []);
   const exitCode = missing.length ? 1 : 0;
+  const policies = new Map(pipelineStages(manifest.config).map((s) => [s.name, s.errorPolicy]));
+  const errors: StageErrors[] = status.stages.map((s) => ({ stage: s.stage, stats: s.stats, failedItems: s.failedItems, policy: policies.get(s.stage) ?? { maxStageShare: 1 } }));
+  const shareFailures = errorShareFailures(errors.filter((_, i) => status.stages[i]!.sealed));
   if (options.json) {
-    const stages = status.stages.map((s) => ({ ...s, errorShare: errorShare({ stage: s.stage, stats: s.stats, failedItems: s.failedItems, policy: { maxStageShare: 1 } }) }));
+    const stages = status.stages.map((s, i) => ({ ...s, errorShare: errorShare(errors[i]!), errorShareExceeded: shareFailures.some((f) => f.stage === s.stage) }));
     return { exitCode, output: JSON.stringify({ run: runRefText, runId: manifest.runId, complete: status.complete, stages }, null, 2) };
   }
   const rows = status.stages.map((s) => ({
@@ -239,9 +242,10 @@ export async function statusCommand(ref: string, options: StatusOptions): Promis
   const lines = [`run ${manifest.runId} (created ${manifest.createdAt}): ${status.complete ? 'complete' : 'incomplete'}`, formatFunnel(rows)];
   const failing = status.stages.filter((s) => s.failed);
   for (const s of failing) lines.push(`stage ${s.stage}: ${s.failed} chunk(s) failed in its last attempt (logs: ${runRefText}/${s.stage}/logs/); resume with: finevideo resume ${runRefText}`);
-  const policies = new Map(pipelineStages(manifest.config).map((s) => [s.name, s.errorPolicy]));
-  const perStage = errorLines(status.stages.map((s) => ({ stage: s.stage, stats: s.stats, failedItems: s.failedItems, policy: policies.get(s.stage) ?? { maxStageShare: 1 } })));
+  const perStage = errorLines(errors);
   if (perStage.length) lines.push('error rows by reason:', ...perStage);
+  // The same verdict as the run's summary: a sealed stage past its maxStageShare made the run exit 1.
+  for (const f of shareFailures) lines.push(f.message);
   if (options.verify) {
     if (missing.length) {
       lines.push(`verify: ${missing.length} part(s) listed by markers are missing:`, ...missing.slice(0, 20).map((k) => `  ${k}`));

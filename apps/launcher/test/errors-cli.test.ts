@@ -85,14 +85,16 @@ describe('finevideo CLI: what a user sees when things go wrong', function () {
     it('status --json is an object {run, runId, complete, stages} agreeing with the summary', () => {
       const st = runCli(['status', runDir(), '--json']);
       assert.equal(st.code, 0, st.stderr);
-      const status = JSON.parse(st.stdout) as { run: string; runId: string; complete: boolean; stages: { stage: string; sealed: boolean; done: number; failed: number; stats: { errors: number; items: number } }[] };
+      const status = JSON.parse(st.stdout) as { run: string; runId: string; complete: boolean; stages: { stage: string; sealed: boolean; done: number; failed: number; stats: { errors: number; items: number }; errorShareExceeded: boolean }[] };
       assert.equal(status.runId, 'share-1');
       assert.match(status.run, /runs\/share-1$/);
       assert.equal(status.complete, false, 'worddensity is not planned (the run stopped --until ytcommons)');
       assert.deepEqual(status.stages.map((s) => [s.stage, s.sealed, s.done, s.failed, s.stats.items, s.stats.errors]), [['ytcommons', true, 1, 0, 3, 2], ['worddensity', false, 0, 0, 0, 0]]);
+      assert.deepEqual(status.stages.map((s) => s.errorShareExceeded), [true, false]);
       const text = runCli(['status', runDir()]);
       assert.match(text.stdout, /: incomplete\n/);
       assert.match(text.stdout, /error rows by reason:\n {2}ytcommons: 2 error row\(s\)/);
+      assert.match(text.stdout, /stage ytcommons: 66\.7% of its 3 items ended as error rows, more than its errorPolicy\.maxStageShare of 20%/, 'status gives the summary\'s verdict');
     });
 
     it('resume --retry-errors runs the error items again (still corrupt): the same rows, no duplicates, the same verdict', () => {
