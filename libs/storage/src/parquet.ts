@@ -3,7 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { ObjectStore, Row } from '@finevideo/core';
 import { FileStore } from './file-store.js';
 import { toJsonlLine } from './jsonl.js';
@@ -27,13 +27,15 @@ export function duckDbMemoryLimit(): string {
 }
 
 function duckdb(): Promise<DuckDBInstance> {
-  instance ??= DuckDBInstance.create(':memory:', {
+  // Loaded on first use: the native library is a large part of a process's start-up, and a chunk that
+  // is already done (or a launcher command that reads no table) never needs it.
+  instance ??= import('@duckdb/node-api').then(({ DuckDBInstance }) => DuckDBInstance.create(':memory:', {
     memory_limit: duckDbMemoryLimit(),
     threads: process.env.FINEVIDEO_DUCKDB_THREADS ?? '2',
     // Per process: concurrent workers on one machine must never share DuckDB's spill files.
     temp_directory: spillDirectory(),
     preserve_insertion_order: 'true',
-  });
+  }));
   return instance;
 }
 
