@@ -226,12 +226,13 @@ export class LocalExecutor implements Executor {
         }
       }
       lastLines.delete(index);
-      await this.options.store.upload(runLayout(request.runId).stage(request.stageName).logs(index), logPath).catch(() => undefined);
+      // A chunk cancelled before its first attempt has no log.
+      if (last) await this.options.store.upload(runLayout(request.runId).stage(request.stageName).logs(index), logPath).catch(() => undefined);
       if (last?.exitCode === 0) result.succeeded.push(index);
       else {
         const attempts = Math.min(attempt, maxAttempts);
         const why = request.signal?.aborted || !last ? 'cancelled' : `${this.describe(last)}${attempts > 1 ? `; ${attempts} attempts` : ''}`;
-        result.failed.push({ index, reason: why, logTail: await readLogTail(logPath) });
+        result.failed.push({ index, reason: why, logTail: last ? await readLogTail(logPath) : '' });
       }
     };
     const lanes = Array.from({ length: Math.min(this.options.parallelism, queue.length) }, async () => {

@@ -21,22 +21,18 @@ const WORKER = `
 const fs = require('node:fs');
 const { TEST_MODE: mode, TEST_DIR: dir, JOB_COMPLETION_INDEX: index, FINEVIDEO_ATTEMPT: attempt } = process.env;
 const mark = (what) => fs.writeFileSync(dir + '/' + what + '-' + index + '-' + attempt, String(process.pid));
+// Signal handlers first: "started" means they are in place.
+// hang honours SIGTERM the way runWorkerMain does (cleans up, exits retryable); stubborn ignores it.
+if (mode === 'hang') process.on('SIGTERM', () => { mark('cleaned'); process.exit(1); });
+if (mode === 'stubborn') process.on('SIGTERM', () => mark('ignored'));
 mark('started');
 console.error(new Date().toISOString() + ' info started at ' + Date.now());
 if (mode === 'flaky') process.exit(attempt === '1' ? 1 : 0);
 if (mode === 'always-fail') process.exit(1);
 if (mode === 'fatal') { console.error('bad params: not retryable'); process.exit(42); }
-if (mode === 'hang') {
-  // Honours SIGTERM the way runWorkerMain does: cleans up, exits retryable.
-  process.on('SIGTERM', () => { mark('cleaned'); process.exit(1); });
-  console.error(new Date().toISOString() + ' info waiting for the model server at http://127.0.0.1:9/health (HTTP 503, 40 s of 900 s)');
-  setInterval(() => {}, 1000);
-}
-if (mode === 'stubborn') {
-  process.on('SIGTERM', () => mark('ignored'));
-  console.error('ignoring SIGTERM');
-  setInterval(() => {}, 1000);
-}
+if (mode === 'hang') console.error(new Date().toISOString() + ' info waiting for the model server at http://127.0.0.1:9/health (HTTP 503, 40 s of 900 s)');
+if (mode === 'stubborn') console.error('ignoring SIGTERM');
+if (mode === 'hang' || mode === 'stubborn') setInterval(() => {}, 1000);
 `;
 
 function alive(pid: number): boolean {
@@ -128,29 +124,33 @@ describe('local executor', function () {
     // Chunk 0 honours SIGTERM, chunk 1 ignores it: TEST_MODE per chunk through the index.
     const worker = WORKER.replace('const { TEST_MODE: mode,', 'const { [`TEST_MODE_${process.env.JOB_COMPLETION_INDEX}`]: mode,');
     const running = executor({ killGraceSeconds: 1, command: () => ({ command: process.execPath, args: ['-e', worker] }) })
-      .runStage(request('', { signal: abort.signal, env: { TEST_DIR: marks, TEST_MODE_0: 'hang', TEST_MODE_1: 'stubborn' } }));
-    await until('both workers to start', async () => (await attempts(0)) === 1 && (await attempts(1)) === 1);
-    const pids = await Promise.all([0, 1].map(async (i) => Number(await readFile(join(marks, `started-${i}-1`), 'utf8'))));
-    await sleep(200); // let the workers install their SIGTERM handlers
+      .runStage(request('', { signal: abort.signal, indexes: [0, 1, 2], chunkCount: 3, env: { TEST_DIR: marks, TEST_MODE_0: 'hang', TEST_MODE_1: 'stubborn', TEST_MODE_2: 'hang' } }));
+    // A mark file may be seen before its content (the pid) is written.
+    const pidOf = async (i: number) => Number(await readFile(join(marks, `started-${i}-1`), 'utf8').catch(() => '')) || undefined;
+    await until('both workers to start', async () => (await pidOf(0)) !== undefined && (await pidOf(1)) !== undefined);
+    const pids = [(await pidOf(0))!, (await pidOf(1))!];
     abort.abort();
     const result = await running;
     assert.deepEqual(result.succeeded, []);
-    assert.deepEqual(result.failed.map((f) => [f.index, f.reason]), [[0, 'cancelled'], [1, 'cancelled']]);
+    assert.deepEqual(result.failed.map((f) => [f.index, f.reason]), [[0, 'cancelled'], [1, 'cancelled'], [2, 'cancelled']]);
+    assert.equal(await attempts(2), 0, 'a queued chunk does not start after a cancel');
     assert.ok(existsSync(join(marks, 'cleaned-0-1')), 'the worker that honours SIGTERM cleaned up');
     assert.ok(existsSync(join(marks, 'ignored-1-1')), 'the stubborn worker got SIGTERM');
     assert.match(await chunkLog(1), /--- exit SIGKILL/);
     assert.match(await chunkLog(0), /--- exit 1/);
-    assert.deepEqual(pids.map(alive), [false, false], 'no worker is left running');
+    assert.deepEqual(pids.map(alive), [false, false], `no worker is left running (pids ${pids.join(', ')})`);
     assert.equal(await attempts(0), 1, 'a cancelled chunk is not retried');
   });
 
   it('a per-attempt timeout stops the worker (SIGTERM, then SIGKILL) and counts as a failed attempt', async () => {
-    const result = await executor({ retries: 1, attemptTimeoutSeconds: 0.5, killGraceSeconds: 0.5 }).runStage(request('hang', { indexes: [0], chunkCount: 1 }));
-    assert.equal(result.failed[0]!.reason, 'timed out after 0.5 s (attemptTimeoutSeconds); 2 attempts');
+    // Timeouts long enough for a loaded machine to start node and install the handlers.
+    const result = await executor({ retries: 1, attemptTimeoutSeconds: 2, killGraceSeconds: 0.5 }).runStage(request('hang', { indexes: [0], chunkCount: 1 }));
+    assert.equal(result.failed[0]!.reason, 'timed out after 2 s (attemptTimeoutSeconds); 2 attempts');
     assert.equal(await attempts(0), 2, 'a timed-out attempt is retried');
     assert.ok(existsSync(join(marks, 'cleaned-0-1')), 'the worker was asked to stop (SIGTERM) and cleaned up');
-    const stubborn = await executor({ retries: 0, attemptTimeoutSeconds: 0.5, killGraceSeconds: 0.3 }).runStage(request('stubborn', { indexes: [1], chunkCount: 2 }));
-    assert.equal(stubborn.failed[0]!.reason, 'timed out after 0.5 s (attemptTimeoutSeconds, killed (SIGKILL) 0.3 s after SIGTERM)');
+    const stubborn = await executor({ retries: 0, attemptTimeoutSeconds: 2, killGraceSeconds: 0.3 }).runStage(request('stubborn', { indexes: [1], chunkCount: 2 }));
+    assert.equal(stubborn.failed[0]!.reason, 'timed out after 2 s (attemptTimeoutSeconds, killed (SIGKILL) 0.3 s after SIGTERM)');
+    assert.ok(existsSync(join(marks, 'ignored-1-1')), 'SIGTERM came first');
   });
 
   it('reports the last line a running worker logged as the progress message, none once nothing runs', async () => {
