@@ -171,7 +171,9 @@ export class LocalExecutor implements Executor {
       this.cleaned = true;
       await removeStaleTempDirs();
     }
-    const queue = [...request.indexes];
+    // A cursor, not a copy or shift(): the index list grows with the run.
+    const indexes = request.indexes;
+    let cursor = 0;
     const result: StageRunResult = { succeeded: [], failed: [] };
     let running = 0;
     // Last line logged by each running chunk; the newest one is the progress message.
@@ -216,7 +218,6 @@ export class LocalExecutor implements Executor {
           const delay = retryDelayMs(attempt, this.options.retryBackoffSeconds ?? LOCAL_EXECUTOR_DEFAULTS.retryBackoffSeconds,
             this.options.retryBackoffMaxSeconds ?? LOCAL_EXECUTOR_DEFAULTS.retryBackoffMaxSeconds, this.options.random);
           const note = `--- attempt ${attempt} failed (${this.describe(last)}); retrying in ${(delay / 1000).toFixed(2)} s\n`;
-          await mkdir(logDir, { recursive: true });
           const log = createWriteStream(logPath, { flags: 'a' });
           log.end(note);
           await once(log, 'close');
@@ -235,8 +236,9 @@ export class LocalExecutor implements Executor {
         result.failed.push({ index, reason: why, logTail: last ? await readLogTail(logPath) : '' });
       }
     };
-    const lanes = Array.from({ length: Math.min(this.options.parallelism, queue.length) }, async () => {
-      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    const lanes = Array.from({ length: Math.min(this.options.parallelism, indexes.length) }, async () => {
+      while (cursor < indexes.length) {
+        const next = indexes[cursor++]!;
         running++;
         report();
         try {
