@@ -104,7 +104,8 @@ describe('kubectl against the fake API server', function () {
     const third = await applyRendered('third');
     assert.match(await kubectl('wait', '--for=condition=complete', '--timeout=60s', '-n', 'finevideo', `job/${third.jobName}`), /condition met/);
     await ok('plan to seal', ['plan', pipeline, '--run-id', 'kf']);
-    const status = JSON.parse(await ok('status', ['status', runDir, '--json'])) as { stage: string; chunks: number; done: number; failed: number; sealed: boolean; stats: { kept: number; dropped: number; errors: number } }[];
+    const { complete, stages: status } = JSON.parse(await ok('status', ['status', runDir, '--json'])) as { complete: boolean; stages: { stage: string; chunks: number; done: number; failed: number; sealed: boolean; stats: { kept: number; dropped: number; errors: number } }[] };
+    assert.equal(complete, true);
     assert.deepEqual(status.map((s) => [s.stage, s.done, s.chunks, s.failed, s.sealed]), [['ytcommons', 3, 3, 0, true], ['worddensity', 2, 2, 0, true]]);
     assert.equal(status[0]!.stats.kept + status[0]!.stats.dropped, 60, 'every generated row accounted for once');
     assert.equal(status[1]!.stats.kept + status[1]!.stats.dropped, status[0]!.stats.kept);
