@@ -212,6 +212,8 @@ async function carryParts(store: ObjectStore, previous: ChunkMarker, keys: Reado
       const removed = await runDuckDb(`SELECT reason FROM read_parquet(${sqlString(path)}) WHERE ${match}`);
       if (removed.length === 0) return { key };
       for (const r of removed) removedReasons.push(String(r.reason ?? ''));
+      const total = Number((await runDuckDb(`SELECT count(*) AS n FROM read_parquet(${sqlString(path)})`))[0]?.n ?? 0);
+      if (total === removed.length) return {}; // nothing else in it: the part goes
       const out = join(tmpDir, `carried-${i}.parquet`);
       await runDuckDb(`COPY (SELECT * FROM read_parquet(${sqlString(path)}) WHERE NOT (${match})) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 2048)`);
       return { file: out };
@@ -297,9 +299,9 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
       if (chunkIndex !== 0) throw new ConfigError(`stage ${stageName} is global: expected chunk index 0, got ${chunkIndex}`);
       const ctx: GlobalContext<unknown> = {
         ...base,
-        input: () => {
+        input: (columns) => {
           if (!previous) throw new ConfigError(`global stage ${stageName}: expected a previous stage to read, got none`);
-          return keptRows(store, runId, previous.name);
+          return keptRows(store, runId, previous.name, columns);
         },
         writeArtifact: (name, content) => store.put(layout.artifact(name), content),
       };

@@ -245,6 +245,18 @@ describe('error policy: circuit breaker, retry-errors, status', () => {
       assert.equal((await rowsOf('flaky')).length, 12);
     });
 
+    it('a part holding only retried error rows is dropped, not rewritten empty', async () => {
+      timeouts.add(1).add(2);
+      const { manifest } = await setup(`  - stage: flaky\n    params: { upTo: 2 }\n    chunks: 1\n`);
+      await runAll(manifest);
+      timeouts.clear();
+      await prepareRetryErrors(store, manifest, ['llm timeout']);
+      await runAll(manifest);
+      const layout = runLayout('run-1').stage('flaky');
+      assert.deepEqual((await readDoneMarkers(store, 'run-1', 'flaky')).get(0)!.parts, [layout.part(0, 1)]);
+      assert.deepEqual((await rowsOf('flaky')).map((r) => [r.n, r.status]), [[1, 'kept'], [2, 'kept']]);
+    });
+
     it('a retry cut short (its marker written, clean-up not done) is finished by the next run of the chunk', async () => {
       timeouts.add(2);
       const { manifest } = await setup(`  - stage: flaky\n    params: { upTo: 4 }\n    chunks: 1\n`);
