@@ -51,11 +51,16 @@ const expectation = JSON.parse(await readFile(join(data, 'expectation.json'), 'u
 const parquetBytes = await dirSize(data);
 
 // The compiled launcher and workers, as `finevideo run` builds them on first use (timed apart: built once, cached).
-const buildStart = Date.now();
-for (const app of ['apps/launcher', 'apps/stage-ytcommons', 'apps/stage-worddensity']) {
-  const r = spawnSync(process.execPath, ['tools/build/cache.mjs', app], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`compiling ${app} failed: ${r.stderr}`);
+const APPS = ['apps/launcher', 'apps/stage-ytcommons', 'apps/stage-worddensity'];
+function compiledEntries(): string[] {
+  return APPS.map((app) => {
+    const r = spawnSync(process.execPath, ['tools/build/cache.mjs', app], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`compiling ${app} failed: ${r.stderr}`);
+    return r.stdout.trim();
+  });
 }
+const buildStart = Date.now();
+const entriesBefore = compiledEntries();
 const buildSeconds = (Date.now() - buildStart) / 1000;
 
 const store = join(cache, 'store');
@@ -80,10 +85,16 @@ function timed(command: string, args: string[], env: NodeJS.ProcessEnv = {}, std
 
 console.log(`\nrunning the pipeline through the launcher (default settings${workers ? `, ${workers} workers` : ''}) ...`);
 const cleanEnv = { FINEVIDEO_BUNDLED: '', FINEVIDEO_FROM_SOURCE: '' };
+const runStart = Date.now();
 const run = await timed(process.execPath, ['bin/finevideo.mjs', 'run', pipeline, '--run-id', 'bench', '--json'], cleanEnv);
+const runEnd = Date.now();
+// In a shared checkout a source may change under the benchmark: then the run included a rebuild.
+const rebuilt = compiledEntries().some((entry, i) => entry !== entriesBefore[i]);
 if (run.code !== 0) throw new Error(`launcher exited ${run.code}`);
 const summary = JSON.parse(run.stdout) as { stages: { stage: string; stats: { kept: number; items: number } }[] };
 const perStage: { stage: string; peak: number; chunkSeconds: number; chunks: number }[] = [];
+const planned = (await stat(join(store, 'runs', 'bench', 'run.json'))).mtimeMs;
+let lastMarker = 0;
 for (const stage of ['ytcommons', 'worddensity']) {
   const dir = join(store, 'runs', 'bench', stage, 'done');
   let peak = 0;
@@ -91,6 +102,7 @@ for (const stage of ['ytcommons', 'worddensity']) {
   for (const f of await readdir(dir)) {
     const m = JSON.parse(await readFile(join(dir, f), 'utf8')) as { peakRssBytes: number; durationMs: number };
     peak = Math.max(peak, m.peakRssBytes);
+    lastMarker = Math.max(lastMarker, (await stat(join(dir, f))).mtimeMs);
     ms += m.durationMs;
   }
   perStage.push({ stage, peak, chunkSeconds: ms / 1000, chunks: (await readdir(dir)).length });
@@ -149,4 +161,5 @@ if (baseline) {
   console.log(`speed-up: ${(baseline.seconds / run.seconds).toFixed(2)}x (goal >= 5x); both keep ${baseline.kept} rows after both filters`);
 }
 console.log(`chunks: ${perStage.map((s) => `${s.stage} ${s.chunks} (${s.chunkSeconds.toFixed(1)} s summed)`).join(', ')}; compiling the launcher and workers once: ${buildSeconds.toFixed(1)} s (cached, not in the run)`);
+console.log(`launcher timeline: ${((planned - runStart) / 1000).toFixed(1)} s from start to run.json, ${((lastMarker - planned) / 1000).toFixed(1)} s of stages, ${((runEnd - lastMarker) / 1000).toFixed(1)} s from the last chunk to exit${rebuilt ? '; a source changed during the run, so it included a rebuild: run again for a clean figure' : ''}`);
 console.log(`chunk process start-up, median of ${starts} (goal <= 150 ms): ${startup.map((s) => `${s.label} ${s.median.toFixed(0)} ms`).join(', ')}`);

@@ -62,14 +62,14 @@ try { enableCompileCache?.(fileURLToPath(new URL('./v8-cache', import.meta.url))
 await import('./bundle.mjs');
 `;
 
-/** Removes builds of this app from other hashes that nobody used for an hour (a running process may still use a recent one). */
+/** Removes builds of this app from other hashes not used for a day (a long run may still start workers from one; workerCommand touches it on use). */
 function prune(root, app, keep) {
   const base = join(root, '.cache', 'build');
   const prefix = `${folderName(app)}-`;
   for (const name of readdirSync(base)) {
     if (!name.startsWith(prefix) || name === `${prefix}${keep}`) continue;
     try {
-      if (Date.now() - statSync(join(base, name)).mtimeMs > 3600_000) rmSync(join(base, name), { recursive: true, force: true });
+      if (Date.now() - statSync(join(base, name)).mtimeMs > 24 * 3600_000) rmSync(join(base, name), { recursive: true, force: true });
     } catch {
       // another process pruned it first
     }

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The workspace root (where package.json and apps/ live). */
@@ -15,10 +16,60 @@ export function workspaceRoot(): string {
 
 const compiled = new Map<string, string>();
 
+const SOURCE_FILE = /\.(c|m)?(t|j)sx?$|\.json$/;
+
+function collectSources(dir: string, out: string[]): void {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (e.name === 'node_modules' || e.name.startsWith('.')) continue;
+    const path = join(dir, e.name);
+    if (e.isDirectory()) collectSources(path, out);
+    else if (e.isFile() && SOURCE_FILE.test(e.name)) out.push(path);
+  }
+}
+
+/**
+ * Where tools/build/cache.mjs puts an app's build for the sources as they are now: the same hash
+ * (computed here, in-process, so that an existing build costs no extra process per stage).
+ */
+export function compiledEntryPath(root: string, app: string): string {
+  const files: string[] = [];
+  collectSources(join(root, app, 'src'), files);
+  for (const lib of readdirSync(join(root, 'libs'))) collectSources(join(root, 'libs', lib, 'src'), files);
+  files.push(join(root, 'tsconfig.base.json'), join(root, 'package-lock.json'), join(root, 'tools', 'build', 'options.mjs'), join(root, 'tools', 'build', 'cache.mjs'));
+  files.sort();
+  const hash = createHash('sha256');
+  for (const file of files) {
+    if (!existsSync(file)) continue;
+    hash.update(relative(root, file)).update('\0').update(readFileSync(file)).update('\0');
+  }
+  const folder = `${app.replace(/^apps\//, '').replace(/[^a-zA-Z0-9._-]/g, '_')}-${hash.digest('hex').slice(0, 16)}`;
+  return join(root, '.cache', 'build', folder, 'main.mjs');
+}
+
 /** The compiled entry of an app in a checkout (tools/build/cache.mjs builds it once per source hash). */
 function compiledEntry(root: string, app: string): string {
   const cached = compiled.get(app);
-  if (cached) return cached;
+  if (cached && existsSync(cached)) {
+    // Marks the build as in use, so that another checkout process's pruning keeps it.
+    try {
+      const now = new Date();
+      utimesSync(dirname(cached), now, now);
+    } catch {
+      // best effort
+    }
+    return cached;
+  }
+  const existing = compiledEntryPath(root, app);
+  if (existsSync(existing)) {
+    compiled.set(app, existing);
+    return existing;
+  }
   // A child process: the build is asynchronous (esbuild) and this function is called synchronously.
   const r = spawnSync(process.execPath, [join(root, 'tools', 'build', 'cache.mjs'), app], { cwd: root, encoding: 'utf8', env: process.env });
   const out = r.stdout?.trim().split('\n').pop() ?? '';

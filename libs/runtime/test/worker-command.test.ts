@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { workerCommand, workspaceRoot } from '@finevideo/runtime';
+import { compiledEntryPath, workerCommand, workspaceRoot } from '@finevideo/runtime';
 
 const root = workspaceRoot();
 const cacheModule = pathToFileURL(join(root, 'tools', 'build', 'cache.mjs')).href;
@@ -59,6 +59,8 @@ describe('compiled workers (tools/build/cache.mjs)', function () {
       assert.equal(compiled.command, process.execPath);
       assert.match(compiled.args.join(' '), /\.cache\/build\/stage-worddensity-[0-9a-f]{16}\/main\.mjs$/);
       assert.ok(existsSync(compiled.args[0]!));
+      const fromTool = spawnSync(process.execPath, [join(root, 'tools', 'build', 'cache.mjs'), 'apps/stage-worddensity'], { encoding: 'utf8' }).stdout.trim();
+      assert.equal(compiledEntryPath(root, 'apps/stage-worddensity'), fromTool, 'the in-process hash is the build tool\'s');
       // Run it: a worker without its environment loads and exits 42 (config), naming what is missing.
       const r = spawnSync(compiled.command, compiled.args, { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
       assert.equal(r.status, 42, r.stderr);
