@@ -58,8 +58,8 @@ export interface ItemContext<P> extends BaseContext<P> {
 }
 
 export interface GlobalContext<P> extends ItemContext<P> {
-  /** Kept rows of the previous stage's table. */
-  input(): AsyncIterable<Row>;
+  /** Kept rows of the previous stage's table; only the named columns when given (a missing one reads as null). */
+  input(columns?: readonly string[]): AsyncIterable<Row>;
   /** Writes an extra artifact (a report) under the stage's artifacts/ folder. */
   writeArtifact(name: string, content: string): Promise<void>;
 }

@@ -310,6 +310,8 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
         await output.add(outcome, 'global');
         output.endItem('global');
       }
+      // A global stage's items are the rows it judged, not its outcomes (one may count a million rows).
+      output.stats.items = output.stats.kept + output.stats.dropped + output.stats.errors;
     }
     const parts: string[] = [];
     // New parts never overwrite the parts of the marker being replaced: they are numbered after them.

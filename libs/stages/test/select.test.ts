@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { seededRandom, type GlobalContext, type Outcome, type Row } from '@finevideo/core';
 import {
-  CandidateTable, reasonOf, selectContent, selectionReport, selectParams, selectStage, type Candidate, type OracleOptions, type OracleResult,
+  CandidateTable, SELECT_COLUMNS, reasonOf, selectContent, selectionReport, selectParams, selectStage, type Candidate, type OracleOptions, type OracleResult,
 } from '@finevideo/stages/select';
+import { runDuckDb, sqlString } from '@finevideo/storage';
 
 function candidates(n: number, seed = 1): Candidate[] {
   const r = seededRandom(seed);
@@ -133,24 +137,52 @@ describe('stage select (oracle)', () => {
     assert.equal(Object.values(report.notSelected).reduce((a, b) => a + b, 0) + report.videos, 300_000);
   });
 
-  it('as a stage: yields the selected rows with their score, then every other row with its reason, and writes the report', async () => {
-    const input = candidates(200);
+  it('as a stage: one parquet part with every row and its verdict (selected first), counts per reason, and the report', async () => {
+    const input = candidates(200).map((c, i) => (i === 7 ? { ...c, channel: 'a "quoted", channel\nwith a newline', view_count: 12.6 } : c));
     const artifacts = new Map<string, string>();
-    const ctx = {
-      params: selectParams.parse({ targetHours: 2, maxDurationSeconds: 600 }),
-      input: async function* () { for (const c of input) yield c as unknown as Row; },
-      writeArtifact: async (name: string, content: string) => void artifacts.set(name, content),
-      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-    } as unknown as GlobalContext<ReturnType<typeof selectParams.parse>>;
-    const outcomes: Outcome[] = [];
-    for await (const o of selectStage.run(ctx)) outcomes.push(o);
-    assert.equal(outcomes.length, input.length);
-    const kept = outcomes.filter((o) => o.status === 'kept');
-    const report = JSON.parse(artifacts.get('report.json')!) as { videos: number; notSelected: Record<string, number> };
-    assert.equal(kept.length, report.videos);
-    assert.ok(kept.every((o) => o.status === 'kept' && typeof o.row.score === 'number' && (o.row.duration_seconds as number) <= 600));
-    const dropped = outcomes.filter((o) => o.status === 'dropped');
-    assert.ok(dropped.some((o) => o.status === 'dropped' && o.reason === 'too-long'));
-    assert.equal(dropped.length, Object.values(report.notSelected).reduce((a, b) => a + b, 0));
+    const tmpDir = await mkdtemp(join(tmpdir(), 'select-'));
+    let asked: readonly string[] | undefined;
+    try {
+      const ctx = {
+        params: selectParams.parse({ targetHours: 2, maxDurationSeconds: 600 }),
+        tmpDir,
+        input: async function* (columns?: readonly string[]) {
+          asked = columns;
+          for (const c of input) yield { ...c, title: 'not read' } as unknown as Row;
+        },
+        writeArtifact: async (name: string, content: string) => void artifacts.set(name, content),
+        log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      } as unknown as GlobalContext<ReturnType<typeof selectParams.parse>>;
+      const outcomes: Outcome[] = [];
+      for await (const o of selectStage.run(ctx)) outcomes.push(o);
+      assert.deepEqual(asked, SELECT_COLUMNS, 'only the columns select needs are read');
+      const report = JSON.parse(artifacts.get('report.json')!) as { videos: number; notSelected: Record<string, number> };
+      const part = outcomes[0]!;
+      assert.ok(part.status === 'kept-parquet');
+      assert.equal(part.count, report.videos);
+      const dropped = outcomes.slice(1).map((o) => (o.status === 'dropped' ? [o.reason, o.count] : undefined));
+      assert.deepEqual(Object.fromEntries(dropped as [string, number][]), report.notSelected);
+      const rows = await runDuckDb(`SELECT * FROM read_parquet(${sqlString(part.path)})`);
+      assert.equal(rows.length, input.length, 'every candidate has a row');
+      const kept = rows.filter((r) => r.status === 'kept');
+      assert.equal(kept.length, report.videos);
+      assert.deepEqual(rows.slice(0, kept.length), kept, 'selected rows come first');
+      assert.ok(kept.every((r) => typeof r.score === 'number' && (r.duration_seconds as number) <= 600 && r.reason === null));
+      assert.ok(rows.some((r) => r.status === 'dropped' && r.reason === 'too-long'));
+      const odd = rows.find((r) => r.video_id === 'v7')!;
+      assert.equal(odd.channel, input[7]!.channel, 'strings survive quotes, commas and newlines');
+      assert.equal(odd.view_count, 13, 'counts are integers');
+      const { score: _score, status: _status, reason: _reason, ...candidate } = rows.find((r) => r.video_id === 'v3')!;
+      assert.deepEqual(candidate, input[3], 'a row holds the candidate as read');
+    } finally {
+      await rm(tmpDir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes a row as JSON members equal to the row itself, counts rounded', () => {
+    const table = CandidateTable.of([
+      { video_id: 'a"b', category: 'Cat\u00e9', top_level: null, channel: 'c\n', channel_follower_count: null, duration_seconds: 12.5, view_count: 3.4, like_count: 0, comment_count: null },
+    ]);
+    assert.deepEqual(JSON.parse(`{${table.jsonFields(0)}}`), { ...table.row(0), view_count: 3 });
   });
 });

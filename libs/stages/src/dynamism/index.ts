@@ -100,6 +100,8 @@ export const dynamismStage: MapStage<DynamismParams, DownloadItem, DynamismRow> 
   resources: { pool: 'cpu', cpu: '2', memory: '1Gi' },
   defaultItemsPerChunk: 50,
   itemConcurrency: (params) => params.concurrency,
+  // Only the id is read from the previous table: reading every column cost 26 s instead of 3 s at 2,000,000 rows.
+  inputColumns: ['video_id'],
   listItems: videoIdItems,
   itemKey: (item) => String(item.video_id),
   processItem: judgeDynamism,

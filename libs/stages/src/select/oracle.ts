@@ -95,6 +95,7 @@ export class CandidateTable {
   }
 
   add(c: Candidate): void {
+    this.encoded = undefined;
     const i = this.videoIds.length;
     this.videoIds.push(c.video_id);
     this.category.set(i, this.categories.id(c.category));
@@ -113,6 +114,29 @@ export class CandidateTable {
 
   channelOf(i: number): number {
     return this.channel.values[i]!;
+  }
+
+  private encoded: { categories: string[]; topLevels: string[]; channels: string[] } | undefined;
+
+  /**
+   * Row i's fields as JSON object members without braces, counts rounded to integers: millions of rows
+   * are written without an object each, and each dictionary name is encoded once.
+   */
+  jsonFields(i: number): string {
+    const e = (this.encoded ??= {
+      categories: this.categories.names.map((n) => JSON.stringify(n)),
+      topLevels: this.topLevels.names.map((n) => JSON.stringify(n)),
+      channels: this.channels.names.map((n) => JSON.stringify(n)),
+    });
+    const count = (column: NumberColumn) => {
+      const x = column.values[i]!;
+      return Number.isNaN(x) ? 'null' : String(Math.round(x));
+    };
+    const d = this.durations.values[i]!;
+    const top = this.topLevel.values[i]!;
+    return `"video_id":${JSON.stringify(this.videoIds[i])},"category":${e.categories[this.categoryOf(i)]},"top_level":${Number.isNaN(top) ? 'null' : e.topLevels[top]}`
+      + `,"channel":${e.channels[this.channelOf(i)]},"channel_follower_count":${count(this.followers)},"duration_seconds":${Number.isNaN(d) ? 'null' : String(d)}`
+      + `,"view_count":${count(this.views)},"like_count":${count(this.likes)},"comment_count":${count(this.comments)}`;
   }
 
   /** Row i as a plain object (built on demand, never kept). */
