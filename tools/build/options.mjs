@@ -15,6 +15,9 @@ export function bundleOptions(root, app, outfile) {
     tsconfig: join(root, 'tsconfig.base.json'),
     // Native or binary-carrying packages stay external and are installed in the image.
     external: ['@duckdb/node-api', '@duckdb/node-bindings*', 'ffmpeg-static'],
+    // A dependency (ajv-formats-draft2019) requires "punycode": the npm package, not Node's deprecated
+    // built-in of the same name (which prints a DeprecationWarning on every command).
+    alias: { punycode: 'punycode/' },
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     logLevel: 'warning',
   };
