@@ -10,3 +10,4 @@ export * from './config-kubernetes.js';
 export * from './failures.js';
 export * from './urls.js';
 export * from './random.js';
+export * from './string-set.js';
