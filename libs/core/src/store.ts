@@ -3,6 +3,8 @@ import type { Readable } from 'node:stream';
 export interface ObjectInfo {
   key: string;
   size: number;
+  /** What identifies this content of the object where the listing says it (S3: the ETag). */
+  version?: string;
 }
 
 /**

@@ -180,6 +180,37 @@ describe('stage ytcommons', function () {
     assert.match(others[0]?.status === 'error' ? others[0].reason : '', /^shard-changed: a\.parquet: expected the shard as planned/);
   });
 
+  it('on S3 the reference records the ETag: transcripts read back from the bucket, a re-uploaded shard is refused', async () => {
+    const s3 = await startS3rver({ buckets: ['refs'] });
+    const saved = { ...process.env };
+    Object.assign(process.env, s3.env);
+    try {
+      const remote = openStore('s3://refs/p');
+      const local = new FileStore(join(dir, 's3refs'));
+      await writeParquetRows(local, 'a.parquet', [contractRow({ video_id: 'aaaaaaaaaaa', text: 'from the bucket' }), contractRow({ video_id: 'bbbbbbbbbbb', text: 'second row' })]);
+      await remote.upload('a.parquet', join(dir, 's3refs', 'a.parquet'));
+      const [item] = await listed('s3://refs/p');
+      assert.match(String(item!.version), /^"?[0-9a-f]{32}"?$/, 'the ETag of the shard as planned');
+      const { kept } = await runShard('s3://refs/p', item!);
+      assert.deepEqual(kept.map((r) => [r.source_uri, r.source_shard, r.source_row, r.source_version]), [['s3://refs/p', 'a.parquet', 0, item!.version], ['s3://refs/p', 'a.parquet', 1, item!.version]]);
+      const texts: (string | null)[] = [];
+      for await (const { text } of withSourceText(kept, sourceRefOf)) texts.push(text);
+      assert.deepEqual(texts, ['from the bucket', 'second row']);
+      // Same size, other content: only the ETag tells them apart.
+      await writeParquetRows(local, 'a.parquet', [contractRow({ video_id: 'aaaaaaaaaaa', text: 'FROM THE BUCKET' }), contractRow({ video_id: 'bbbbbbbbbbb', text: 'SECOND ROW' })]);
+      await remote.upload('a.parquet', join(dir, 's3refs', 'a.parquet'));
+      const [again] = await listed('s3://refs/p');
+      assert.equal(again!.size, item!.size);
+      assert.notEqual(again!.version, item!.version);
+      await assert.rejects(async () => {
+        for await (const _ of withSourceText(kept, sourceRefOf)) void _;
+      }, /source shard a\.parquet in s3:\/\/refs\/p: expected the shard ytcommons read/);
+    } finally {
+      process.env = saved;
+      await s3.stop();
+    }
+  });
+
   it('video ids are strings (integer ids are cast); a NULL or blank id is an error row with its shard and row', async () => {
     const source = join(dir, 'ids');
     const store = new FileStore(source);

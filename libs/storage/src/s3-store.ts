@@ -172,7 +172,7 @@ export class S3Store implements ObjectStore {
       }
       // One page (at most 1,000 keys) is put in UTF-8 binary order: some S3-compatible servers (s3rver)
       // return a folder's keys before a sibling such as "a-c".
-      const objects = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ raw: Buffer.from(o.Key, 'utf8'), key: o.Key, size: o.Size ?? 0 }] : []))
+      const objects = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ raw: Buffer.from(o.Key, 'utf8'), key: o.Key, size: o.Size ?? 0, etag: o.ETag }] : []))
         .sort((a, b) => Buffer.compare(a.raw, b.raw));
       for (const o of objects) {
         // A server that repeats or reorders keys across pages would make callers miss or redo work.
@@ -180,7 +180,7 @@ export class S3Store implements ObjectStore {
           throw new Error(`list s3://${this.bucket}/${full}: expected keys in ascending order across pages, got ${JSON.stringify(o.key)} after ${JSON.stringify(last.toString('utf8'))}`);
         }
         last = o.raw;
-        yield { key: o.key.slice(strip.length), size: o.size };
+        yield { key: o.key.slice(strip.length), size: o.size, ...(o.etag ? { version: o.etag } : {}) };
       }
       const next = page.IsTruncated ? page.NextContinuationToken : undefined;
       if (page.IsTruncated && !next) throw new Error(`list s3://${this.bucket}/${full}: expected a continuation token with a truncated page, got none`);
