@@ -7,6 +7,7 @@ import type { Outcome, Row } from '@finevideo/core';
 import { FileStore, openStore, readParquetRows, runDuckDb, writeParquetRows } from '@finevideo/storage';
 import { generateYtCommonsShards, startS3rver, type YtCommonsExpectation } from '@finevideo/testing';
 import { CONTRACT_COLUMNS, OUTPUT_COLUMNS, SOURCE_REF_COLUMNS, sourceRefOf, withSourceText, ytcommonsParams, ytcommonsStage, type ShardItem } from '@finevideo/stages/ytcommons';
+import { classifyParams, classifyStage } from '@finevideo/stages/classify';
 import { mediaItemContext } from './media-context.js';
 
 async function collect(iterable: AsyncIterable<Outcome> | Promise<Outcome | Outcome[]>): Promise<Outcome[]> {
@@ -162,6 +163,30 @@ describe('stage ytcommons', function () {
     const none: unknown[] = [];
     for await (const { text } of withSourceText([{ video_id: 'x' } as Row], sourceRefOf)) none.push(text);
     assert.deepEqual(none, [null], 'a row without a reference comes out with text null');
+  });
+
+  it('classify lists its items with the transcripts read from the source shards (first transcriptChars)', async () => {
+    const source = join(dir, 'shards');
+    const items = (await listed(source)).filter((i) => !/corrupt/.test(i.key));
+    const kept: Row[] = [];
+    for (const item of items) kept.push(...(await runShard(source, item)).kept);
+    const texts = new Map<string, string>();
+    for (const item of items) for await (const r of readParquetRows(new FileStore(source), item.key, { columns: ['video_id', 'text'] })) texts.set(String(r.video_id), String(r.text));
+    // Every third kept video reaches classify, from several shards.
+    const wanted = kept.filter((_, i) => i % 3 === 0).map((r) => String(r.video_id));
+    const params = classifyParams.parse({ method: 'lexical-baseline', transcriptChars: 300 });
+    const ctx = await mediaItemContext(new FileStore(join(dir, 'store')), params);
+    const listedItems = [];
+    for await (const item of classifyStage.listItems({
+      ...ctx, hasPrevious: true,
+      previousRows: async function* () { for (const id of wanted) yield { video_id: id }; },
+      stageRows: async function* () { yield* kept; },
+    })) listedItems.push(item);
+    assert.deepEqual(listedItems.map((i) => i.video_id).sort(), [...wanted].sort());
+    for (const item of listedItems) {
+      assert.equal(item.transcript, texts.get(item.video_id)!.slice(0, 300));
+      assert.ok(item.transcript.length > 0);
+    }
   });
 
   it('a changed source shard is a clear error, for ytcommons (error row) and for readers of its transcripts', async () => {
