@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConfigError, runLayout, type Logger, type ObjectStore } from '@finevideo/core';
+import { pidAlive } from './pid-alive.js';
 
 /** Who runs a run now: the content of runs/<run>/lease.json. */
 export interface LeaseHolder {
@@ -38,15 +39,6 @@ export interface LeaseOptions {
 }
 
 export const leaseKey = (runId: string) => `${runLayout(runId).root}/lease.json`;
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function parseHolder(text: string | undefined): LeaseHolder | undefined {
   if (text === undefined) return undefined;

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { EXIT_NOT_RETRYABLE, WORKER_ENV, runLayout, type ObjectStore } from '@finevideo/core';
 import type { Executor, StageRunRequest, StageRunResult } from './executor.js';
 import { workerCommand } from './worker-command.js';
+import { pidAlive } from './pid-alive.js';
 
 export const LOCAL_EXECUTOR_DEFAULTS = {
   killGraceSeconds: 10,
@@ -122,16 +123,6 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: the pid exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
 /**
  * Removes temporary folders of workers and launchers that died without cleaning up (kill -9):
  * finevideo-w<pid>-* (worker scratch), finevideo-<kind>-<pid>-* (such as DuckDB's spill folder) and
@@ -148,7 +139,7 @@ export async function removeStaleTempDirs(dir = tmpdir()): Promise<string[]> {
   const removed: string[] = [];
   for (const name of names) {
     const m = /^finevideo-(?:w|[a-z]+-)(\d+)-/.exec(name) ?? /^finevideo-logs-.*-(\d+)$/.exec(name);
-    if (!m || isAlive(Number(m[1]))) continue;
+    if (!m || pidAlive(Number(m[1]))) continue;
     await rm(join(dir, name), { recursive: true, force: true }).catch(() => undefined);
     removed.push(name);
   }
