@@ -15,6 +15,8 @@ const isNotFound = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOEN
 const writeFast = promisify(writeFileCallback);
 const renameFast = promisify(renameCallback);
 
+let tmpCounter = 0;
+
 /** A folder as an object store. Puts write a temporary sibling and rename it: atomic on one filesystem. */
 export class FileStore implements ObjectStore {
   readonly root: string;
@@ -66,12 +68,32 @@ export class FileStore implements ObjectStore {
     await copyFile(this.path(key), localPath);
   }
 
+  /**
+   * Folders this store made, so 40,000 puts into one folder cost one mkdir, not 40,000. A folder removed
+   * since (a stage reset) is made again when a write into it answers ENOENT.
+   */
+  private readonly madeDirs = new Set<string>();
+
+  private async ensureDir(dir: string, again = false): Promise<void> {
+    if (!again && this.madeDirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    if (this.madeDirs.size >= 4096) this.madeDirs.clear();
+    this.madeDirs.add(dir);
+  }
+
   private async atomically(key: string, write: (tmp: string) => Promise<void>): Promise<void> {
     const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true });
-    const tmp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    await this.ensureDir(dirname(target));
+    // Unique per process and put: the pid tells processes apart, the counter puts of one process.
+    const tmp = `${target}.tmp-${process.pid}-${(tmpCounter++).toString(36)}`;
     try {
-      await write(tmp);
+      try {
+        await write(tmp);
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+        await this.ensureDir(dirname(target), true);
+        await write(tmp);
+      }
       await renameFast(tmp, target);
     } catch (e) {
       await rm(tmp, { force: true });

@@ -232,6 +232,24 @@ describe('S3Store listing pagination (s3rver, more than 1,000 keys)', function (
 });
 
 describe('FileStore atomicity', () => {
+  it('a folder removed after a put (a stage reset) is made again by the next put into it', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'fv-store-reset-'));
+    try {
+      const store = new FileStore(root);
+      await store.put('runs/r/s/chunks/000000.jsonl', 'a\n');
+      await rm(join(root, 'runs', 'r', 's'), { recursive: true });
+      await store.put('runs/r/s/chunks/000001.jsonl', 'b\n');
+      assert.equal(await store.getText('runs/r/s/chunks/000001.jsonl'), 'b\n');
+      await rm(join(root, 'runs', 'r', 's'), { recursive: true });
+      const local = join(root, 'upload-source.txt');
+      await writeFile(local, 'c\n');
+      await store.upload('runs/r/s/out/000000-0000.parquet', local);
+      assert.equal(await store.getText('runs/r/s/out/000000-0000.parquet'), 'c\n');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('a reader never sees a partial object while a large put is under way', async function () {
     this.timeout(60_000);
     const dir = await mkdtemp(join(tmpdir(), 'atomic-'));
