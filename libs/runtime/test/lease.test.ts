@@ -5,7 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger, ObjectStore } from '@finevideo/core';
-import { FileStore, S3Store } from '@finevideo/storage';
+import { FileStore } from '@finevideo/storage';
+import { S3Store } from '@finevideo/storage/s3';
 import { startConditionalWriteProxy, startS3rver, type ConditionalWriteProxy, type S3rverHandle } from '@finevideo/testing';
 import { LeaseHeldError, acquireRunLease, breakRunLease, leaseKey, withRunLease, type LeaseHolder } from '@finevideo/runtime';
 

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, type ObjectStore, type S3Options } from '@finevideo/core';
 import { FileStore } from './file-store.js';
-import { S3Store } from './s3-store.js';
+import { LazyS3Store } from './lazy-s3-store.js';
 
 /**
  * A folder store's root must be a folder or not exist yet: a file there, or at a parent, can never hold
@@ -32,7 +32,7 @@ function assertFolderPath(root: string, what: string): void {
 export function openStore(uri: string, s3: S3Options = {}, what = 'storage'): ObjectStore {
   if (uri.startsWith('s3://')) {
     if (!/^s3:\/\/[^/]+/.test(uri)) throw new ConfigError(`${what}: expected s3://<bucket>[/prefix], got ${JSON.stringify(uri.replace(/\/\/[^/@]*@/, '//***@'))}`);
-    return S3Store.fromUri(uri, s3);
+    return new LazyS3Store(uri, s3);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file://')) {
     throw new ConfigError(`${what}: expected a folder, file:// or s3:// URI, got ${JSON.stringify(uri.replace(/\/\/[^/@]*@/, '//***@'))}`);

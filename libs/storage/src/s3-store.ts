@@ -9,6 +9,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import type { ObjectInfo, ObjectStore, S3Options } from '@finevideo/core';
 import { checkKey, joinKey } from './keys.js';
+import { parseS3Uri } from './lazy-s3-store.js';
 
 const isMissing = (e: unknown) =>
   e instanceof S3ServiceException && (e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404);
@@ -43,11 +44,8 @@ export class S3Store implements ObjectStore {
   }
 
   static fromUri(uri: string, options: S3Options = {}): S3Store {
-    const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri);
-    if (!m) throw new Error(`storage URI: expected s3://<bucket>[/prefix], got ${JSON.stringify(uri)}`);
-    const prefix = (m[2] ?? '').replace(/\/+$/, '');
-    if (prefix) checkKey(prefix);
-    return new S3Store(s3ClientFor(options), m[1]!, prefix);
+    const { bucket, prefix } = parseS3Uri(uri);
+    return new S3Store(s3ClientFor(options), bucket, prefix);
   }
 
   private key(key: string): string {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { seededRandom, shuffleInPlace, type ObjectStore } from '@finevideo/core';
-import { FileStore, S3Store, openStore, readJsonl, readParquetRows, s3ClientFor, writeParquetRows, parquetRowCount, parquetColumns } from '@finevideo/storage';
+import { FileStore, openStore, readJsonl, readParquetRows, writeParquetRows, parquetRowCount, parquetColumns } from '@finevideo/storage';
+import { S3Store, s3ClientFor } from '@finevideo/storage/s3';
 import { startFaultProxy, startS3rver, type S3rverHandle } from '@finevideo/testing';
 
 /** A deterministic stream of n bytes in 1 MiB pieces. */
@@ -46,8 +47,39 @@ const backends: [string, () => Promise<{ store: ObjectStore; cleanup: () => Prom
     const dir = await mkdtemp(join(tmpdir(), 'store-'));
     return { store: new FileStore(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
   }],
-  ['s3 (s3rver)', async () => ({ store: openStore(`s3://finevideo-test/t-${randomUUID()}`), cleanup: async () => undefined })],
+  // openStore gives the lazy S3 store (the SDK loads on first use); S3Store is the store it delegates to.
+  ['s3 (s3rver, openStore)', async () => ({ store: openStore(`s3://finevideo-test/t-${randomUUID()}`), cleanup: async () => undefined })],
+  ['s3 (s3rver, S3Store)', async () => ({ store: S3Store.fromUri(`s3://finevideo-test/t-${randomUUID()}`), cleanup: async () => undefined })],
 ];
+
+describe('openStore on s3:// loads the AWS SDK only when the store is used', () => {
+  it('importing the storage library and using a folder store loads no @aws-sdk module; the first S3 call does', async function () {
+    this.timeout(60_000);
+    // A resolve hook in a child process records every @aws-sdk module the process loads.
+    const script = `
+      import { registerHooks } from 'node:module';
+      const seen = [];
+      registerHooks({ resolve(specifier, context, next) { if (specifier.includes('@aws-sdk/')) seen.push(specifier); return next(specifier, context); } });
+      const { openStore } = await import('@finevideo/storage');
+      const folder = openStore(process.argv[1]);
+      await folder.put('a/b.txt', 'x');
+      const s3 = openStore('s3://finevideo-test/lazy-probe');
+      const before = seen.length;
+      await s3.exists('nothing-here');
+      console.log(JSON.stringify({ before, after: seen.length, uri: s3.uri }));`;
+    const dir = await mkdtemp(join(tmpdir(), 'fv-lazy-s3-'));
+    try {
+      const { execFileSync } = await import('node:child_process');
+      const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, dir], { encoding: 'utf8', env: { ...process.env, ...s3.env } });
+      const result = JSON.parse(out.trim().split('\n').pop()!) as { before: number; after: number; uri: string };
+      assert.equal(result.before, 0, 'no @aws-sdk module before the first S3 call');
+      assert.ok(result.after > 0, 'the first S3 call loads the SDK');
+      assert.equal(result.uri, 's3://finevideo-test/lazy-probe');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 for (const [name, make] of backends) {
   describe(`ObjectStore contract: ${name}`, function () {
