@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { MissingBinaryError, resolveBinary, runProcess, toolEnv } from '@finevideo/media';
+import { setEnv } from '@finevideo/testing';
 
 const SECRETS = { AWS_SECRET_ACCESS_KEY: 'aws-secret-value', AWS_ACCESS_KEY_ID: 'AKIAFAKE', FINEVIDEO_LLM_API_KEY: 'llm-key-value', OPENAI_API_KEY: 'sk-fake' };
 
@@ -76,19 +77,13 @@ describe('media binary resolution', () => {
 
 describe('media tool environment', () => {
   let dir: string;
-  const saved: Record<string, string | undefined> = {};
+  let restoreEnv: () => void = () => undefined;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'toolenv-'));
-    for (const [k, v] of Object.entries({ ...SECRETS, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', HTTPS_PROXY: 'http://proxy.internal:3128' })) {
-      saved[k] = process.env[k];
-      process.env[k] = v;
-    }
+    restoreEnv = setEnv({ ...SECRETS, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', HTTPS_PROXY: 'http://proxy.internal:3128' });
   });
   after(async () => {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    restoreEnv();
     await rm(dir, { recursive: true, force: true });
   });
 

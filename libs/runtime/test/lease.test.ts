@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Logger, ObjectStore } from '@finevideo/core';
 import { FileStore } from '@finevideo/storage';
 import { S3Store } from '@finevideo/storage/s3';
-import { startConditionalWriteProxy, startS3rver, type ConditionalWriteProxy, type S3rverHandle } from '@finevideo/testing';
+import { setEnv, startConditionalWriteProxy, startS3rver, type ConditionalWriteProxy, type S3rverHandle } from '@finevideo/testing';
 import { LeaseHeldError, acquireRunLease, breakRunLease, leaseKey, withRunLease, type LeaseHolder } from '@finevideo/runtime';
 
 /** The pid of a process that has exited (so no live process has it, barring an immediate reuse). */
@@ -103,20 +103,14 @@ describe('S3 conditional create', function () {
   this.timeout(60_000);
   let s3: S3rverHandle;
   let proxy: ConditionalWriteProxy;
-  const saved: Record<string, string | undefined> = {};
+  let restoreEnv: () => void = () => undefined;
   before(async () => {
     s3 = await startS3rver({ buckets: ['lease'] });
     proxy = await startConditionalWriteProxy(s3.endpoint);
-    for (const [k, v] of Object.entries(s3.env)) {
-      saved[k] = process.env[k];
-      process.env[k] = v;
-    }
+    restoreEnv = setEnv(s3.env);
   });
   after(async () => {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    restoreEnv();
     await proxy?.close();
     await s3?.stop();
   });

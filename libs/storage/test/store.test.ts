@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { seededRandom, shuffleInPlace, type ObjectStore } from '@finevideo/core';
 import { FileStore, openStore, readJsonl, readParquetRows, writeParquetRows, parquetRowCount, parquetColumns } from '@finevideo/storage';
 import { S3Store, s3ClientFor } from '@finevideo/storage/s3';
-import { startFaultProxy, startS3rver, type S3rverHandle } from '@finevideo/testing';
+import { setEnv, startFaultProxy, startS3rver, type S3rverHandle } from '@finevideo/testing';
 
 /** A deterministic stream of n bytes in 1 MiB pieces. */
 function bytes(n: number): Readable {
@@ -25,20 +25,14 @@ function bytes(n: number): Readable {
 }
 
 let s3: S3rverHandle;
-const saved: Record<string, string | undefined> = {};
+let restoreEnv: () => void = () => undefined;
 before(async function () {
   this.timeout(30_000);
   s3 = await startS3rver({ buckets: ['finevideo-test'] });
-  for (const [k, v] of Object.entries(s3.env)) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
+  restoreEnv = setEnv(s3.env);
 });
 after(async () => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreEnv();
   await s3?.stop();
 });
 

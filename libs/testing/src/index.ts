@@ -1,5 +1,6 @@
 export * from './media/index.js';
 export * from './ytcommons/index.js';
+export * from './http.js';
 export * from './s3rver.js';
 export * from './s3-conditional.js';
 export * from './tgi/index.js';

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from '../http.js';
 import { enumOf, fakeAnswerFor } from '../tgi/index.js';
 
 export interface FakeOpenAiOptions {
@@ -53,7 +53,6 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
   const kind = options.kind ?? 'openai';
   const model = options.modelId ?? 'fake-model';
   const stats: FakeOpenAiStats = { requests: 0, served: 0, unauthorized: 0, responseFormats: {}, rejectedResponseFormat: 0 };
-  const sockets = new Set<Socket>();
   const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   const apiError = (res: ServerResponse, status: number, message: string, code: string | null, type = 'invalid_request_error') => json(res, status, { error: { message, type, param: null, code } });
   const readBody = async (req: IncomingMessage): Promise<Body> => {
@@ -112,20 +111,11 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
       });
     })().catch((e: unknown) => apiError(res, 400, (e as Error).message, null));
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { url, close } = await listenOnLoopback(server);
   return {
     url,
     baseURL: `${url}/v1`,
     stats,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

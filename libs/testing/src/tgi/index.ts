@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from '../http.js';
 import { Semaphore } from '@finevideo/llm';
 import { seededRandom } from '@finevideo/core';
 
@@ -142,7 +142,6 @@ export async function startFakeTgi(options: FakeTgiOptions = {}): Promise<FakeTg
   const keyOk = (req: IncomingMessage) => req.headers.authorization?.toLowerCase() === `bearer ${options.apiKey ?? ''}`.toLowerCase();
   // The server's batch: `capacity` requests served at once, the rest queued in arrival order.
   const batch = new Semaphore(capacity);
-  const sockets = new Set<Socket>();
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
   };
@@ -235,21 +234,12 @@ export async function startFakeTgi(options: FakeTgiOptions = {}): Promise<FakeTg
       });
     })().catch((e) => json(res, 400, { error: (e as Error).message }));
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { url, close } = await listenOnLoopback(server);
   return {
     url,
     baseURL: `${url}/v1`,
     stats,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
