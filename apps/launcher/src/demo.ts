@@ -1,13 +1,12 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { isVideoId, runLayout } from '@finevideo/core';
 import { openStore } from '@finevideo/storage';
 import { createLogger, createRun, runPipeline, storageEnv, workspaceRoot, LocalExecutor, keptRows } from '@finevideo/runtime';
 import { stageByType } from '@finevideo/stages';
 import { generateVideo, generateYtCommonsShards, startVideoServer, type VideoSpec } from '@finevideo/demo';
-import { loadPipeline, type CommandResult, type GlobalOptions } from './commands.js';
-import { formatFunnel } from './funnel.js';
+import { loadPipeline, summarize, type CommandResult, type GlobalOptions } from './commands.js';
 import { createProgressReporter } from './progress.js';
 import { runRef } from './run-ref.js';
 
@@ -72,22 +71,16 @@ export async function demoCommand(options: DemoOptions, signal?: AbortSignal): P
     const outcomes = await runPipeline(manifest, engine);
     progress.done();
     const all = [...firstPart.filter((o) => !outcomes.some((x) => x.stage === o.stage)), ...outcomes];
-    const failed = all.find((o) => o.failed.length);
-    const last = [...all].reverse().find((o) => o.tableKey);
+    // The same end of run as `finevideo run` (funnel, error rows, policy verdict, notes, exit code), plus where the demo put things.
+    const summary = summarize(manifest, store, all, options, signal);
+    if (options.json) return summary;
     const lines = [
-      formatFunnel(all.map((o) => ({ stage: o.stage, stats: o.stats }))),
-      '',
-      `run: ${runRef(store.uri, manifest.runId)}`,
-      last?.tableKey ? `output table: ${join(demoConfig.storage, last.tableKey)} (parquet parts in ${join(demoConfig.storage, dirname(last.tableKey), 'out')}/)` : '',
+      summary.output,
       `media: ${join(demoConfig.storage, 'media')}`,
       `inspect: finevideo status ${runRef(store.uri, manifest.runId)}`,
       `layout: ${runLayout(manifest.runId).root}/<stage>/{chunks,out,done,logs}/ and table.json`,
     ];
-    if (demoConfig.stages.some((s) => s.stage === 'classify' && !s.params.endpoint)) {
-      lines.push('note: classify ran without a model endpoint, so its categories are lexical BASELINE labels (taxonomy terms matched in title, tags and transcript), not an LLM\'s.');
-    }
-    if (failed) lines.push(`stage ${failed.stage} has failed chunks; see its logs/ folder`);
-    return { exitCode: failed ? 1 : 0, output: lines.filter((l) => l !== undefined).join('\n') };
+    return { exitCode: summary.exitCode, output: lines.join('\n') };
   } finally {
     await server.close();
   }

@@ -1,0 +1,19 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { runCliAsync } from './helpers.js';
+
+describe('finevideo demo (the README\'s first command, after the bootstrap)', function () {
+  this.timeout(600_000);
+
+  it('runs the whole built pipeline on generated data and ends as `finevideo run` does: funnel, error rows, the baseline note, the kept-rows query, exit 0', async () => {
+    const r = await runCliAsync(['demo']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    for (const stage of ['ytcommons', 'worddensity', 'download', 'dynamism', 'classify', 'select']) assert.match(r.stdout, new RegExp(`^${stage}\\s+\\d+\\s+\\d+`, 'm'), `funnel row of ${stage}`);
+    // The sample's deliberately unreadable shard is an error row, within the demo's errorPolicy.
+    assert.match(r.stdout, /ytcommons: 1 error row\(s\), 25% of 4 items: unreadable-shard=1/);
+    assert.match(r.stdout, /note: classify used the lexical baseline, not a model, for \d+ videos/);
+    const table = /^output table: (\S+table\.json)/m.exec(r.stdout)?.[1];
+    assert.ok(table && existsSync(table), `expected the select table on disk, got:\n${r.stdout}`);
+    assert.match(r.stdout, /read only kept rows: duckdb -c ".+WHERE status = 'kept'"/);
+  });
+});
