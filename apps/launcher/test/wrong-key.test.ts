@@ -16,7 +16,6 @@ function shardRow(i: number): Row {
   return {
     video_id: id, video_link: `https://www.youtube.com/watch?v=${id}`, title: `cooking pasta at home ${i}`, channel: `channel ${i % 3}`, channel_id: `UC${i % 3}`,
     channel_follower_count: i * 3, original_language: 'en', transcription_language: 'en', word_count: 3000, character_count: 18000,
-    // Mixed values keep the column VARCHAR when the fixture's JSON is typed ("4:05" alone reads as TIME).
     duration_string: i % 2 ? '4:05' : '65:10', text: 'today we cook pasta with tomato sauce '.repeat(40).trim(), acodec: 'opus', vcodec: 'vp9', age_limit: 0,
     categories: ['Howto'], comment_count: i, date: '2024-01-01', description: 'd', language: 'en', license: 'CC-BY', like_count: i * 2,
     resolution: '1280x720', tags: ['food'], upload_date: '20240101', view_count: i * 10, source_language: 'en',

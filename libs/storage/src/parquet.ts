@@ -240,10 +240,9 @@ export async function writeParquetFromJsonl(store: ObjectStore, jsonlKeys: strin
         await c.run(`COPY (SELECT NULL::VARCHAR AS status, NULL::VARCHAR AS reason WHERE false) TO ${sqlString(out)} (FORMAT parquet)`);
         return;
       }
-      const list = `[${nonEmpty.map(sqlString).join(', ')}]`;
       // filename + line order keep the chunk order; full-sample inference copes with heterogeneous rows.
       await c.run(
-        `COPY (SELECT * EXCLUDE (filename) FROM read_json(${list}, format = 'newline_delimited', union_by_name = true, sample_size = -1, maximum_object_size = 33554432, filename = true)) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 2048)`,
+        `COPY (SELECT * EXCLUDE (filename) FROM ${await jsonlReader(c, nonEmpty, ', union_by_name = true, filename = true')}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 2048)`,
       );
       const counted = await c.runAndReadAll(`SELECT count(*) AS n FROM read_parquet(${sqlString(out)})`);
       rows = Number(counted.getRowObjectsJS()[0]?.n ?? 0);
@@ -255,6 +254,22 @@ export async function writeParquetFromJsonl(store: ObjectStore, jsonlKeys: strin
   }
 }
 
+/** Types DuckDB's JSON reader infers from strings that look like dates and times. */
+const TEMPORAL_TYPES = /\b(TIMESTAMP WITH TIME ZONE|TIME WITH TIME ZONE|TIMESTAMP_NS|TIMESTAMP_MS|TIMESTAMP_S|TIMESTAMP|DATE|TIME)\b/g;
+
+/**
+ * read_json over JSONL files with the types inferred from every row, except that strings stay strings:
+ * JSON has no date or time type, yet DuckDB reads a column of "4:05" as TIME and "2024-01-01" as DATE,
+ * which changed values such as duration_string ("4:05" came back as 14700000000 microseconds). The
+ * inference pass is the DESCRIBE; the read then takes the given columns and infers nothing again.
+ */
+async function jsonlReader(c: DuckDBConnection, paths: string[], extra = ''): Promise<string> {
+  const source = `${paths.length === 1 ? sqlString(paths[0]!) : `[${paths.map(sqlString).join(', ')}]`}, format = 'newline_delimited', maximum_object_size = 33554432`;
+  const described = await c.runAndReadAll(`DESCRIBE SELECT * FROM read_json(${source}, sample_size = -1${extra.replace(/, filename = true/, '')})`);
+  const columns = described.getRowObjectsJS().map((r) => `${sqlString(String(r.column_name))}: ${sqlString(String(r.column_type).replace(TEMPORAL_TYPES, 'VARCHAR'))}`);
+  return `read_json(${source}, columns = {${columns.join(', ')}}${extra})`;
+}
+
 /** A piece of a chunk's output: rows in a JSONL file, or kept rows in a parquet file a stage wrote. */
 export type OutputPart = { kind: 'jsonl'; path: string } | { kind: 'kept-parquet'; path: string };
 
@@ -263,17 +278,17 @@ export type OutputPart = { kind: 'jsonl'; path: string } | { kind: 'kept-parquet
  * Returns the row count. No parts: an empty table with the status and reason columns.
  */
 export async function composeParquet(parts: OutputPart[], outPath: string): Promise<number> {
-  const selects: string[] = [];
-  for (const part of parts) {
-    if (part.kind === 'jsonl') {
-      if ((await stat(part.path)).size === 0) continue;
-      selects.push(`SELECT * FROM read_json(${sqlString(part.path)}, format = 'newline_delimited', sample_size = -1, maximum_object_size = 33554432)`);
-    } else {
-      selects.push(`SELECT *, 'kept' AS status, NULL::VARCHAR AS reason FROM read_parquet(${sqlString(part.path)})`);
-    }
-  }
-  const query = selects.length ? selects.join(' UNION ALL BY NAME ') : `SELECT NULL::VARCHAR AS status, NULL::VARCHAR AS reason WHERE false`;
   return withConnection(async (c) => {
+    const selects: string[] = [];
+    for (const part of parts) {
+      if (part.kind === 'jsonl') {
+        if ((await stat(part.path)).size === 0) continue;
+        selects.push(`SELECT * FROM ${await jsonlReader(c, [part.path])}`);
+      } else {
+        selects.push(`SELECT *, 'kept' AS status, NULL::VARCHAR AS reason FROM read_parquet(${sqlString(part.path)})`);
+      }
+    }
+    const query = selects.length ? selects.join(' UNION ALL BY NAME ') : `SELECT NULL::VARCHAR AS status, NULL::VARCHAR AS reason WHERE false`;
     const r = await c.runAndReadAll(`COPY (${query}) TO ${sqlString(outPath)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 2048)`);
     return Number(r.getRowsJS()[0]?.[0] ?? 0);
   });

@@ -257,6 +257,33 @@ describe('S3Store listing pagination (s3rver, more than 1,000 keys)', function (
   });
 });
 
+describe('parquet from JSON rows', () => {
+  it('strings that look like times and dates stay strings (DuckDB would read "4:05" as TIME), nested ones too', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'fv-parquet-strings-'));
+    try {
+      const store = new FileStore(root);
+      const rows = [
+        { video_id: 'a', duration_string: '4:05', date: '2024-01-01', at: '2024-01-01 10:00:00', n: 3, meta: { t: '10:00' }, tags: ['12:30'] },
+        { video_id: 'b', duration_string: '1:02:03', date: '2023-12-31', at: '2023-12-31 23:59:59', n: 4, meta: { t: '11:15' }, tags: ['08:00'] },
+      ];
+      await writeParquetRows(store, 't/strings.parquet', rows);
+      const types = Object.fromEntries((await parquetColumns(store, 't/strings.parquet')).map((c) => [c.name, c.type]));
+      assert.equal(types.duration_string, 'VARCHAR');
+      assert.equal(types.date, 'VARCHAR');
+      assert.equal(types.at, 'VARCHAR');
+      assert.equal(types.n, 'BIGINT', 'numbers keep their inferred type');
+      const back = [];
+      for await (const r of readParquetRows(store, 't/strings.parquet')) back.push(r);
+      assert.deepEqual(back.map((r) => [r.duration_string, r.date, r.at, (r.meta as { t: string }).t, (r.tags as string[])[0]]), [
+        ['4:05', '2024-01-01', '2024-01-01 10:00:00', '10:00', '12:30'],
+        ['1:02:03', '2023-12-31', '2023-12-31 23:59:59', '11:15', '08:00'],
+      ]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('FileStore atomicity', () => {
   it('a folder removed after a put (a stage reset) is made again by the next put into it', async () => {
     const root = await mkdtemp(join(tmpdir(), 'fv-store-reset-'));
