@@ -1,1 +1,3 @@
 export * from './taxonomy.js';
+export * from './annotation.js';
+export * from './hf-features.js';
