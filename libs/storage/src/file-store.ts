@@ -3,7 +3,6 @@ import { copyFile, link, mkdir, readFile, readdir, rm, stat, writeFile } from 'n
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ObjectInfo, ObjectStore } from '@finevideo/core';
@@ -16,6 +15,16 @@ const writeFast = promisify(writeFileCallback);
 const renameFast = promisify(renameCallback);
 
 let tmpCounter = 0;
+
+/** A put's temporary sibling: `<target>.tmp-<pid>-<8 hex digits>`, unique per process and put. */
+function temporaryName(target: string): string {
+  return `${target}.tmp-${process.pid}-${(tmpCounter++ % 0x1_0000_0000).toString(16).padStart(8, '0')}`;
+}
+
+/** Whether a file name is a put still under way (or left by a crash): listings never show it. */
+export function isTemporaryName(name: string): boolean {
+  return /\.tmp-\d+-[0-9a-f]{8}$/.test(name);
+}
 
 /** A folder as an object store. Puts write a temporary sibling and rename it: atomic on one filesystem. */
 export class FileStore implements ObjectStore {
@@ -84,8 +93,7 @@ export class FileStore implements ObjectStore {
   private async atomically(key: string, write: (tmp: string) => Promise<void>): Promise<void> {
     const target = this.path(key);
     await this.ensureDir(dirname(target));
-    // Unique per process and put: the pid tells processes apart, the counter puts of one process.
-    const tmp = `${target}.tmp-${process.pid}-${(tmpCounter++).toString(36)}`;
+    const tmp = temporaryName(target);
     try {
       try {
         await write(tmp);
@@ -115,7 +123,7 @@ export class FileStore implements ObjectStore {
   async createIfAbsent(key: string, body: string | Uint8Array): Promise<boolean> {
     const target = this.path(key);
     await mkdir(dirname(target), { recursive: true });
-    const tmp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const tmp = temporaryName(target);
     try {
       await writeFile(tmp, body);
       // link(2) fails with EEXIST when the target exists, and the target appears whole: an atomic create.
@@ -154,7 +162,7 @@ export class FileStore implements ObjectStore {
     let entries: { name: string; folder: boolean; sortKey: string }[];
     try {
       entries = (await readdir(folder, { withFileTypes: true }))
-        .filter((e) => e.name.startsWith(namePrefix) && !/\.tmp-\d+-[0-9a-f]{8}$/.test(e.name))
+        .filter((e) => e.name.startsWith(namePrefix) && !isTemporaryName(e.name))
         .map((e) => ({ name: e.name, folder: e.isDirectory(), sortKey: e.isDirectory() ? `${e.name}/` : e.name }));
     } catch (e) {
       if (isNotFound(e) || (e as NodeJS.ErrnoException)?.code === 'ENOTDIR') return;

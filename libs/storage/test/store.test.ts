@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -285,6 +285,34 @@ describe('parquet from JSON rows', () => {
 });
 
 describe('FileStore atomicity', () => {
+  it('a listing never shows a put under way: the temporary sibling a put writes is hidden', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'fv-store-tmp-'));
+    try {
+      const store = new FileStore(root);
+      await store.put('d/a.json', '1');
+      // Catch the temporary file of a slow streamed put while it is being written.
+      const body = new Readable({ read() {} });
+      body.push('partial');
+      const putting = store.put('d/b.json', body);
+      let seen: string[] = [];
+      for (let i = 0; i < 100 && !seen.some((n) => n.startsWith('b.json.tmp-')); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        seen = await readdir(join(root, 'd'));
+      }
+      assert.ok(seen.some((n) => n.startsWith('b.json.tmp-')), `expected the put's temporary file on disk, got ${seen.join(', ')}`);
+      const listed: string[] = [];
+      for await (const o of store.list('d/')) listed.push(o.key);
+      assert.deepEqual(listed, ['d/a.json']);
+      body.push(null);
+      await putting;
+      const after: string[] = [];
+      for await (const o of store.list('d/')) after.push(o.key);
+      assert.deepEqual(after, ['d/a.json', 'd/b.json']);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('a folder removed after a put (a stage reset) is made again by the next put into it', async () => {
     const root = await mkdtemp(join(tmpdir(), 'fv-store-reset-'));
     try {

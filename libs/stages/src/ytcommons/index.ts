@@ -3,7 +3,7 @@ import { lstat, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, SystemicError, errorMessage, locationWithoutCredentials, type MapStage, type ObjectStore, type Outcome, type Row } from '@finevideo/core';
-import { FileStore, duckDbFailureKind, duckDbMemoryLimit, openStore, queryRows, runDuckDb, sqlIdent, sqlString } from '@finevideo/storage';
+import { FileStore, duckDbFailureKind, isTemporaryName, duckDbMemoryLimit, openStore, queryRows, runDuckDb, sqlIdent, sqlString } from '@finevideo/storage';
 import { SOURCE_REF_COLUMNS, type SourceRef } from './source-text.js';
 
 export { SOURCE_REF_COLUMNS, sourceRefOf, withSourceText, type SourceRef, type SourceTextOptions } from './source-text.js';
@@ -61,7 +61,6 @@ const VALID_ID = `(${ID} IS NOT NULL AND length(${ID}) BETWEEN 1 AND 64 AND NOT 
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const escapeBytes = (name: Buffer) => [...name].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
-const isTemporary = (name: string) => /\.tmp-\d+-[0-9a-f]{8}$/.test(name);
 const errno = (e: unknown) => (e as NodeJS.ErrnoException)?.code;
 
 /**
@@ -96,7 +95,7 @@ async function* folderShards(store: FileStore, source: string, suffix: string): 
         await walk(path, `${key}/`, `${rawKey}/`, badHere);
         continue;
       }
-      if (!entry.isFile() || isTemporary(name) || !key.endsWith(suffix)) continue;
+      if (!entry.isFile() || isTemporaryName(name) || !key.endsWith(suffix)) continue;
       const s = await lstat(path);
       found.push({ key, size: s.size, version: s.mtime.toISOString(), ...(badHere ? { badName: rawKey } : {}) });
     }
