@@ -51,10 +51,8 @@ export async function loadPipeline(path: string): Promise<PipelineConfig> {
   } catch (e) {
     throw new ConfigError(`pipeline config: expected a readable YAML file, got ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  // With the registry, a bad top-level field and a bad stage param are reported together.
-  const config = parsePipelineConfig(text, path, stageByType);
-  validatePipeline(config, stageByType);
-  return config;
+  // With the registry, a bad top-level field and a bad stage param are reported together (every stage's params checked).
+  return parsePipelineConfig(text, path, stageByType);
 }
 
 function applyOverrides(config: PipelineConfig, options: RunOptions): PipelineConfig {
@@ -180,7 +178,8 @@ export async function runCommand(pipelinePath: string, options: RunOptions, sign
     execute(executorChanged ? { ...manifest, config: { ...manifest.config, executor: config.executor } } : manifest, store, options, signal));
 }
 
-async function openRun(ref: string): Promise<{ store: ObjectStore; manifest: RunManifest }> {
+/** A run named by the user: its store with the run's own S3 settings, and its manifest. */
+export async function openRun(ref: string): Promise<{ store: ObjectStore; manifest: RunManifest }> {
   const { storage, runId } = parseRunRef(ref);
   const probe = openStore(storage);
   const manifest = await readRunManifest(probe, runId);

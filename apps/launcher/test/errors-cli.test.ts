@@ -4,21 +4,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore, runDuckDb, writeParquetRows } from '@finevideo/storage';
-import type { Row } from '@finevideo/core';
-import { runCli } from './helpers.js';
+import { keptYtCommonsRow, runCli } from './helpers.js';
 
-/* A YouTube-Commons-like row; every one is English with enough words, so all are kept by ytcommons. */
-function makeRow(shard: number, i: number): Row {
-  const n = shard * 1000 + i;
-  const id = `v${String(n).padStart(10, '0')}`;
-  return {
-    video_id: id, video_link: `https://www.youtube.com/watch?v=${id}`, title: `video ${n}`, channel: `channel ${n % 7}`, channel_id: `UC${n % 7}`,
-    channel_follower_count: n * 3, original_language: 'en', transcription_language: 'en', word_count: 200, character_count: 1200,
-    duration_string: '4:05', text: 'words '.repeat(200).trim(), acodec: 'opus', vcodec: 'vp9', age_limit: 0, categories: ['Education'],
-    comment_count: n, date: '2024-01-01', description: 'd', language: 'en', license: 'CC-BY', like_count: n * 2, resolution: '1280x720',
-    tags: ['a', 'b'], upload_date: '20240101', view_count: n * 10, source_language: 'en',
-  };
-}
 
 describe('finevideo CLI: what a user sees when things go wrong', function () {
   this.timeout(300_000);
@@ -62,7 +49,7 @@ describe('finevideo CLI: what a user sees when things go wrong', function () {
     let run: ReturnType<typeof runCli>;
     before(async () => {
       const shards = new FileStore(join(dir, 'shards'));
-      await writeParquetRows(shards, 'part-0.parquet', Array.from({ length: 30 }, (_, i) => makeRow(0, i)));
+      await writeParquetRows(shards, 'part-0.parquet', Array.from({ length: 30 }, (_, i) => keptYtCommonsRow(0, i)));
       await writeFile(join(dir, 'shards', 'part-1-corrupt.parquet'), 'PAR1 not a parquet file');
       await writeFile(join(dir, 'shards', 'part-2-corrupt.parquet'), 'PAR1 not a parquet file either');
       run = runCli(['run', await pipeline('share', join(dir, 'shards')), '--run-id', 'share-1', '--until', 'ytcommons']);

@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Row } from '@finevideo/core';
 
 export const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 export const cli = join(root, 'bin', 'finevideo.mjs');
@@ -43,4 +44,17 @@ export function runCliAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promis
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/* A YouTube-Commons-like row; every one is English with enough words, so all are kept by ytcommons. */
+export function keptYtCommonsRow(shard: number, i: number): Row {
+  const n = shard * 1000 + i;
+  const id = `v${String(n).padStart(10, '0')}`;
+  return {
+    video_id: id, video_link: `https://www.youtube.com/watch?v=${id}`, title: `video ${n}`, channel: `channel ${n % 7}`, channel_id: `UC${n % 7}`,
+    channel_follower_count: n * 3, original_language: 'en', transcription_language: 'en', word_count: 200, character_count: 1200,
+    duration_string: '4:05', text: 'words '.repeat(200).trim(), acodec: 'opus', vcodec: 'vp9', age_limit: 0, categories: ['Education'],
+    comment_count: n, date: '2024-01-01', description: 'd', language: 'en', license: 'CC-BY', like_count: n * 2, resolution: '1280x720',
+    tags: ['a', 'b'], upload_date: '20240101', view_count: n * 10, source_language: 'en',
+  };
 }

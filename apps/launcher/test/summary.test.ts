@@ -44,17 +44,20 @@ describe('run summary', () => {
     assert.deepEqual(json.notes, ['note: classify used the lexical baseline, not a model, for 1 video']);
   });
 
-  it('a cancelled run says "cancelled" and how to continue, not "failed ... fix the cause"; exit 130', () => {
-    const abort = new AbortController();
-    abort.abort();
-    const r = summarize(manifest, store, [
-      done('ytcommons', { items: 2, kept: 2 }, 0),
-      { stage: 'classify', plan, stats: emptyStats(), failed: [{ index: 0, reason: 'cancelled' }], cancelled: true },
-    ], {}, abort.signal);
-    assert.equal(r.exitCode, 130);
-    assert.match(r.output, /cancelled during stage classify: chunks not finished have no marker; continue with: finevideo resume \/data\/runs\/r1/);
-    assert.doesNotMatch(r.output, /failed|fix the cause/);
-  });
+  // Either sign of a cancel is enough alone: the launcher's aborted signal, or a stage outcome marked cancelled.
+  for (const [how, outcomeCancelled, aborted] of [['the aborted signal', false, true], ['a stage outcome marked cancelled', true, false]] as const) {
+    it(`a cancelled run (${how}) says "cancelled" and how to continue, not "failed ... fix the cause"; exit 130`, () => {
+      const abort = new AbortController();
+      if (aborted) abort.abort();
+      const r = summarize(manifest, store, [
+        done('ytcommons', { items: 2, kept: 2 }, 0),
+        { stage: 'classify', plan, stats: emptyStats(), failed: [{ index: 0, reason: 'cancelled' }], ...(outcomeCancelled ? { cancelled: true } : {}) },
+      ], {}, abort.signal);
+      assert.equal(r.exitCode, 130);
+      assert.match(r.output, /cancelled during stage classify: chunks not finished have no marker; continue with: finevideo resume \/data\/runs\/r1/);
+      assert.doesNotMatch(r.output, /failed|fix the cause/);
+    });
+  }
 
   it('a failed chunk: exit 1, the chunk and its reason, fix the cause and resume', () => {
     const r = summarize(manifest, store, [

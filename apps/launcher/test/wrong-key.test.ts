@@ -3,24 +3,12 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Row } from '@finevideo/core';
 import { FileStore, writeParquetRows } from '@finevideo/storage';
 import { startFakeTgi, type FakeTgi } from '@finevideo/testing';
-import { runCliAsync } from './helpers.js';
+import { keptYtCommonsRow, runCliAsync } from './helpers.js';
 
 const WRONG_KEY = 'sk-wrong-key-Zq81x';
 const RIGHT_KEY = 'sk-right-key-Pw72y';
-
-function shardRow(i: number): Row {
-  const id = `w${String(i).padStart(10, '0')}`;
-  return {
-    video_id: id, video_link: `https://www.youtube.com/watch?v=${id}`, title: `cooking pasta at home ${i}`, channel: `channel ${i % 3}`, channel_id: `UC${i % 3}`,
-    channel_follower_count: i * 3, original_language: 'en', transcription_language: 'en', word_count: 3000, character_count: 18000,
-    duration_string: i % 2 ? '4:05' : '65:10', text: 'today we cook pasta with tomato sauce '.repeat(40).trim(), acodec: 'opus', vcodec: 'vp9', age_limit: 0,
-    categories: ['Howto'], comment_count: i, date: '2024-01-01', description: 'd', language: 'en', license: 'CC-BY', like_count: i * 2,
-    resolution: '1280x720', tags: ['food'], upload_date: '20240101', view_count: i * 10, source_language: 'en',
-  };
-}
 
 /** Every file under a folder, as text (the run's whole store), to look for a leaked key. */
 async function allText(dir: string): Promise<string> {
@@ -39,7 +27,7 @@ describe('finevideo CLI: a wrong model API key, tried as a new user would', func
     dir = await mkdtemp(join(tmpdir(), 'finevideo-wrong-key-'));
     // TGI started with --api-key: its Messages API answers 401 to any other key.
     tgi = await startFakeTgi({ apiKey: RIGHT_KEY, latencyMs: 5 });
-    await writeParquetRows(new FileStore(join(dir, 'shards')), 'part-0.parquet', Array.from({ length: 12 }, (_, i) => shardRow(i)));
+    await writeParquetRows(new FileStore(join(dir, 'shards')), 'part-0.parquet', Array.from({ length: 12 }, (_, i) => keptYtCommonsRow(0, i)));
     await writeFile(join(dir, 'p.yaml'), [
       'name: wrongkey', `storage: ${join(dir, 'store')}`, 'executor: { kind: local, parallelism: 2, retries: 1, retryBackoffSeconds: 0 }', 'stages:',
       '  - stage: ytcommons', `    params: { source: ${join(dir, 'shards')} }`,

@@ -3,7 +3,7 @@ import { z } from 'zod';
 const CREDENTIALS = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i;
 
 /** True when a URL carries user:password (or a user) before the host. */
-export function hasUrlCredentials(url: string): boolean {
+function hasUrlCredentials(url: string): boolean {
   return CREDENTIALS.test(url);
 }
 

@@ -6,7 +6,6 @@ import { runDuckDb, sqlString } from '@finevideo/storage';
 
 // The one seeded generator of product and tests (mulberry32): the same seed always gives the same sample.
 import { seededRandom } from '@finevideo/core';
-export { seededRandom };
 
 const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ra', 'tu', 'vi', 'so', 'pe', 'da', 'gri', 'shen', 'tor', 'ble', 'quan', 'zy', 'mor', 'al', 'ex', 'ion'];
 const COMMON = ['the', 'and', 'a', 'to', 'of', 'is', 'in', 'you', 'that', 'it', 'we', 'this', 'so', 'like', 'just', 'video', 'now', 'going', 'really', 'know'];

@@ -112,10 +112,6 @@ export class ChatClient {
     this.server = server;
   }
 
-  get serverInfo(): ServerInfo {
-    return this.server;
-  }
-
   async chat(request: ChatRequest): Promise<ChatResult> {
     const base = this.options.baseDelayMs ?? 500;
     const cap = this.options.maxDelayMs ?? 30_000;

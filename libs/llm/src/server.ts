@@ -28,7 +28,8 @@ export function parseVersion(version: string | undefined): [number, number, numb
   return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : undefined;
 }
 
-function atLeast(v: [number, number, number], min: [number, number, number]): boolean {
+/** Whether version v is min or later. */
+export function atLeast(v: [number, number, number], min: [number, number, number]): boolean {
   for (let i = 0; i < 3; i++) if (v[i] !== min[i]) return v[i]! > min[i]!;
   return true;
 }

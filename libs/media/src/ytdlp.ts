@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { redactUrlCredentials } from '@finevideo/core';
 import { ytDlpPath } from './binaries.js';
 import { runProcess, type ProcessResult } from './process.js';
 
@@ -27,10 +28,6 @@ export function classifyDownloadError(message: string): DownloadErrorClass {
   return 'other';
 }
 
-/** Hides the user-info part of any URL ("http://user:pass@host" -> "http://***@host"), so a proxy password never lands in a row or a log. */
-export function redactUrlCredentials(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, '$1***@');
-}
 
 /** yt-dlp's "ERROR: ..." lines, else the last line: the message worth keeping. */
 export function ytDlpErrorMessage(rawStderr: string): string {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { buildYtDlpArgs, classifyDownloadError, redactUrlCredentials, ytDlpErrorMessage } from '@finevideo/media';
+import { redactUrlCredentials } from '@finevideo/core';
+import { buildYtDlpArgs, classifyDownloadError, ytDlpErrorMessage } from '@finevideo/media';
 
 describe('yt-dlp arguments and error classes', () => {
   it('builds an argument array that ends with the URL after --', () => {

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, type ObjectStore, type S3Options } from '@finevideo/core';
+import { ConfigError, redactUrlCredentials, type ObjectStore, type S3Options } from '@finevideo/core';
 import { FileStore } from './file-store.js';
 import { LazyS3Store } from './lazy-s3-store.js';
 
@@ -31,11 +31,11 @@ function assertFolderPath(root: string, what: string): void {
  */
 export function openStore(uri: string, s3: S3Options = {}, what = 'storage'): ObjectStore {
   if (uri.startsWith('s3://')) {
-    if (!/^s3:\/\/[^/]+/.test(uri)) throw new ConfigError(`${what}: expected s3://<bucket>[/prefix], got ${JSON.stringify(uri.replace(/\/\/[^/@]*@/, '//***@'))}`);
+    if (!/^s3:\/\/[^/]+/.test(uri)) throw new ConfigError(`${what}: expected s3://<bucket>[/prefix], got ${JSON.stringify(redactUrlCredentials(uri))}`);
     return new LazyS3Store(uri, s3);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file://')) {
-    throw new ConfigError(`${what}: expected a folder, file:// or s3:// URI, got ${JSON.stringify(uri.replace(/\/\/[^/@]*@/, '//***@'))}`);
+    throw new ConfigError(`${what}: expected a folder, file:// or s3:// URI, got ${JSON.stringify(redactUrlCredentials(uri))}`);
   }
   assertFolderPath(resolve(uri.startsWith('file://') ? fileURLToPath(uri) : uri), what);
   return new FileStore(uri);

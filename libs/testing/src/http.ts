@@ -34,3 +34,9 @@ export function setEnv(vars: Record<string, string>): () => void {
     }
   };
 }
+
+/** A fake model server (TGI, OpenAI, vLLM): its root URL, its OpenAI-compatible base URL (url + "/v1"), what it saw. */
+export interface FakeModelServer<Stats> extends LoopbackServer {
+  baseURL: string;
+  stats: Stats;
+}

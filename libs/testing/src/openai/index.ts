@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { listenOnLoopback } from '../http.js';
+import { listenOnLoopback, type FakeModelServer } from '../http.js';
 import { enumOf, fakeAnswerFor } from '../tgi/index.js';
 
 export interface FakeOpenAiOptions {
@@ -26,13 +26,7 @@ export interface FakeOpenAiStats {
   rejectedResponseFormat: number;
 }
 
-export interface FakeOpenAi {
-  url: string;
-  /** The OpenAI-compatible base URL (url + "/v1"). */
-  baseURL: string;
-  stats: FakeOpenAiStats;
-  close(): Promise<void>;
-}
+export type FakeOpenAi = FakeModelServer<FakeOpenAiStats>;
 
 interface Body {
   model?: string;

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { listenOnLoopback } from '../http.js';
-import { Semaphore } from '@finevideo/llm';
+import { listenOnLoopback, type FakeModelServer } from '../http.js';
+import { Semaphore, atLeast as versionAtLeast, parseVersion } from '@finevideo/llm';
 import { seededRandom } from '@finevideo/core';
 
 export type TgiFault = '429' | '503' | 'timeout' | 'malformed';
@@ -53,13 +53,7 @@ export interface FakeTgiStats {
   byTitle: Map<string, number>;
 }
 
-export interface FakeTgi {
-  url: string;
-  /** The OpenAI-compatible base URL (url + "/v1"). */
-  baseURL: string;
-  stats: FakeTgiStats;
-  close(): Promise<void>;
-}
+export type FakeTgi = FakeModelServer<FakeTgiStats>;
 
 interface ChatBody {
   model?: string;
@@ -73,19 +67,17 @@ interface GenerateBody {
   parameters?: { max_new_tokens?: number; grammar?: { type?: unknown; value?: unknown } };
 }
 
+/** The fake's version gate: the client's own comparison (an unreadable version counts as the newest). */
 function atLeast(version: string, min: [number, number, number]): boolean {
-  const m = /(\d+)\.(\d+)\.(\d+)/.exec(version);
-  if (!m) return true;
-  const v = [Number(m[1]), Number(m[2]), Number(m[3])];
-  for (let i = 0; i < 3; i++) if (v[i] !== min[i]) return v[i]! > min[i]!;
-  return true;
+  const v = parseVersion(version);
+  return v === undefined || versionAtLeast(v, min);
 }
 
 /**
  * Reads a grammar as the TGI router of `version` deserializes GrammarType (`tag = "type", content =
  * "value"`): the schema to follow, "regex" (free text here), or the serde error TGI answers 422 with.
  */
-export function tgiGrammar(version: string, grammar: { type?: unknown; value?: unknown }): { schema?: unknown; type: string } | { error: string } {
+function tgiGrammar(version: string, grammar: { type?: unknown; value?: unknown }): { schema?: unknown; type: string } | { error: string } {
   const types = ['json', 'regex', ...(atLeast(version, [2, 1, 0]) ? ['json_object'] : []), ...(atLeast(version, [3, 3, 0]) ? ['json_schema'] : [])];
   if (typeof grammar.type !== 'string' || !types.includes(grammar.type)) {
     return { error: `unknown variant \`${String(grammar.type)}\`, expected one of ${types.map((t) => `\`${t}\``).join(', ')}` };

@@ -1,2 +1,2 @@
 // The YouTube-Commons-like sample generator is the demo's (libs/demo); tests import it from here too.
-export { generateYtCommonsShards, seededRandom, type YtCommonsExpectation, type YtCommonsSampleOptions } from '@finevideo/demo';
+export { generateYtCommonsShards, type YtCommonsExpectation, type YtCommonsSampleOptions } from '@finevideo/demo';
