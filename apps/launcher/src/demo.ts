@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { isVideoId, runLayout } from '@finevideo/core';
+import { isVideoId, runLayout, type ObjectStore } from '@finevideo/core';
 import { openStore } from '@finevideo/storage';
 import { createLogger, createRun, runPipeline, storageEnv, workspaceRoot, LocalExecutor, keptRows } from '@finevideo/runtime';
 import { stageByType } from '@finevideo/stages';
@@ -26,6 +26,19 @@ function demoVideo(id: string): VideoSpec {
  * examples/demo.yaml on the local executor, and a loopback server playing YouTube
  * for the download stage (videos generated with ffmpeg on first use).
  */
+/** What the run produced, in words: the selection the pipeline ends with today, from select's report. */
+async function selectionLines(store: ObjectStore, runId: string, storage: string): Promise<string[]> {
+  const key = runLayout(runId).stage('select').artifact('report.json');
+  const text = await store.getText(key);
+  if (text === undefined) return [];
+  const report = JSON.parse(text) as { videos: number; selectedHours: number; targetHours: number; byCategory: Record<string, { videos: number }> };
+  const categories = Object.entries(report.byCategory).map(([name, c]) => `${name} ${c.videos}`).join(', ');
+  return [
+    `result: ${report.videos} videos selected for the dataset, ${report.selectedHours.toFixed(2)} of the ${report.targetHours} target hours (${categories}); report: ${join(storage, key)}`,
+    'next: annotation, scene alignment and export as a Hugging Face dataset are planned, not built yet, so a run ends with this selection.',
+  ];
+}
+
 export async function demoCommand(options: DemoOptions, signal?: AbortSignal): Promise<CommandResult> {
   const root = workspaceRoot();
   const data = join(root, '.data');
@@ -74,10 +87,11 @@ export async function demoCommand(options: DemoOptions, signal?: AbortSignal): P
     // The same end of run as `finevideo run` (funnel, error rows, policy verdict, notes, exit code), plus where the demo put things.
     const summary = summarize(manifest, store, all, options, signal);
     if (options.json) return summary;
-    const lines = [
-      summary.output,
-      `media: ${join(demoConfig.storage, 'media')}`,
-      `inspect: finevideo status ${runRef(store.uri, manifest.runId)}`,
+    const ref = runRef(store.uri, manifest.runId);
+    const lines = [summary.output, ...(await selectionLines(store, manifest.runId, demoConfig.storage)),
+      `media: ${join(demoConfig.storage, 'media')} (downloaded videos, info JSON, subtitles)`,
+      // The launcher needs Node 22; the bootstrap's exec puts the Node it installed first on PATH.
+      `inspect: node bin/finevideo.mjs status ${ref}   (or: bash tools/bootstrap.sh exec node bin/finevideo.mjs status ${ref})`,
       `layout: ${runLayout(manifest.runId).root}/<stage>/{chunks,out,done,logs}/ and table.json`,
     ];
     return { exitCode: summary.exitCode, output: lines.join('\n') };

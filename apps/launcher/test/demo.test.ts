@@ -5,7 +5,7 @@ import { runCliAsync } from './helpers.js';
 describe('finevideo demo (the README\'s first command, after the bootstrap)', function () {
   this.timeout(600_000);
 
-  it('runs the whole built pipeline on generated data and ends as `finevideo run` does: funnel, error rows, the baseline note, the kept-rows query, exit 0', async () => {
+  it('runs the whole built pipeline on generated data and ends as `finevideo run` does (funnel, error rows, the baseline note, the kept-rows query, exit 0) and says what the result is', async () => {
     const r = await runCliAsync(['demo']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     for (const stage of ['ytcommons', 'worddensity', 'download', 'dynamism', 'classify', 'select']) assert.match(r.stdout, new RegExp(`^${stage}\\s+\\d+\\s+\\d+`, 'm'), `funnel row of ${stage}`);
@@ -15,5 +15,10 @@ describe('finevideo demo (the README\'s first command, after the bootstrap)', fu
     const table = /^output table: (\S+table\.json)/m.exec(r.stdout)?.[1];
     assert.ok(table && existsSync(table), `expected the select table on disk, got:\n${r.stdout}`);
     assert.match(r.stdout, /read only kept rows: duckdb -c ".+WHERE status = 'kept'"/);
+    // What the result is, in words: the selection (select's report), and that later stages are planned.
+    const result = /^result: (\d+) videos selected for the dataset, [\d.]+ of the 0\.5 target hours \(.+\); report: (\S+report\.json)$/m.exec(r.stdout);
+    assert.ok(result, `expected the selection in words, got:\n${r.stdout}`);
+    assert.ok(Number(result[1]) > 0 && existsSync(result[2]!));
+    assert.match(r.stdout, /^next: annotation, scene alignment and export .* planned, not built yet/m);
   });
 });
