@@ -15,6 +15,8 @@ interface Tracked {
   /** Chunk of each Job index: index i runs chunks[i]. */
   chunks: number[];
   completed: Set<number>;
+  /** The largest completed Job index so far (kept as indexes arrive, not rescanned per event). */
+  lastCompleted: number;
   failed: Set<number>;
   active: number;
   suspended: boolean;
@@ -47,7 +49,7 @@ export class KubernetesExecutor implements Executor {
     const jobs = buildStageJobs({ ...request, indexes: chunkMap }, this.config, { chunkMap });
     const tracked: Tracked[] = jobs.map((job) => {
       const part = Number(job.metadata.labels[LABELS.part] ?? 0);
-      return { job, chunks: chunkMap.slice(part * MAX_COMPLETIONS_PER_JOB, (part + 1) * MAX_COMPLETIONS_PER_JOB), completed: new Set(), failed: new Set(), active: 0, suspended: false };
+      return { job, chunks: chunkMap.slice(part * MAX_COMPLETIONS_PER_JOB, (part + 1) * MAX_COMPLETIONS_PER_JOB), completed: new Set(), lastCompleted: -1, failed: new Set(), active: 0, suspended: false };
     });
     const signal = request.signal;
     let lastSucceeded: number | undefined;
@@ -75,12 +77,7 @@ export class KubernetesExecutor implements Executor {
           this.client.watchJob(t.job.metadata.namespace, t.job.metadata.name, (job) => {
             const before = t.completed.size;
             this.absorb(t, job);
-            if (t.completed.size > before) {
-              // A loop, not Math.max(...set): a spread of 100,000+ indexes overflows the call stack.
-              let last = -1;
-              for (const i of t.completed) if (i > last) last = i;
-              lastSucceeded = t.chunks[last];
-            }
+            if (t.completed.size > before) lastSucceeded = t.chunks[t.lastCompleted];
             report(t.suspended ? `job ${t.job.metadata.name} suspended: waiting for admission` : undefined);
             return t.finished !== undefined;
           }, signal ? { signal } : {})));
@@ -113,7 +110,11 @@ export class KubernetesExecutor implements Executor {
   /** Reads a Job's status into its tracker. */
   private absorb(t: Tracked, job: V1Job): void {
     const within = (i: number) => i < t.chunks.length;
-    for (const i of parseIndexRanges(job.status?.completedIndexes)) if (within(i)) t.completed.add(i);
+    for (const i of parseIndexRanges(job.status?.completedIndexes)) {
+      if (!within(i) || t.completed.has(i)) continue;
+      t.completed.add(i);
+      if (i > t.lastCompleted) t.lastCompleted = i;
+    }
     for (const i of parseIndexRanges(job.status?.failedIndexes)) if (within(i)) t.failed.add(i);
     t.active = job.status?.active ?? 0;
     t.suspended = job.spec?.suspend === true;
