@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, SystemicError, errorMessage, locationWithoutCredentials, type MapStage, type ObjectStore, type Outcome, type Row } from '@finevideo/core';
 import { FileStore, duckDbFailureKind, isTemporaryName, duckDbMemoryLimit, openStore, queryRows, runDuckDb, sqlIdent, sqlString } from '@finevideo/storage';
-import { SOURCE_REF_COLUMNS, type SourceRef } from './source-text.js';
+import { SOURCE_REF_COLUMNS, sourceStore, type SourceRef } from './source-text.js';
 
 export { SOURCE_REF_COLUMNS, sourceRefOf, withSourceText, type SourceRef, type SourceTextOptions } from './source-text.js';
 
@@ -172,7 +172,7 @@ async function* processShard(item: ShardItem, params: YtcommonsParams, tmpDir: s
     return;
   }
   signal.throwIfAborted();
-  const store = openStore(params.source);
+  const store = sourceStore(params.source);
   const scratch = await mkdtemp(join(tmpDir, 'shard-'));
   let where: string | undefined;
   // Errors name the shard by its key, not by a scratch path that means nothing afterwards.

@@ -76,8 +76,23 @@ async function checkShard(store: ObjectStore, ref: SourceRef): Promise<string | 
   return local;
 }
 
+const sourceStores = new Map<string, ObjectStore>();
+
+/**
+ * The store of a source folder or prefix, opened once per process: opening checks the path (a folder)
+ * or builds an S3 client, work that must not repeat for every shard of a chunk.
+ */
+export function sourceStore(uri: string): ObjectStore {
+  let store = sourceStores.get(uri);
+  if (!store) {
+    store = openStore(uri, {}, 'source');
+    sourceStores.set(uri, store);
+  }
+  return store;
+}
+
 async function openShard(ref: SourceRef): Promise<OpenShard> {
-  const store = openStore(ref.source_uri);
+  const store = sourceStore(ref.source_uri);
   const local = await checkShard(store, ref).catch((e: unknown) => {
     if (e instanceof ConfigError) throw e;
     throw new SystemicError(`storage: checking source shard ${ref.source_shard} in ${ref.source_uri}: ${errorMessage(e)}`, 'storage unreachable', true, { cause: e });
