@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import type { ObjectStore, Row } from '@finevideo/core';
+import { SystemicError, errorMessage, type ObjectStore, type Row } from '@finevideo/core';
 import { FileStore } from './file-store.js';
 import { toJsonlLine } from './jsonl.js';
 
@@ -56,6 +56,22 @@ export function duckDbFailureKind(error: unknown): DuckDbFailureKind | undefined
   if (/out of memory/i.test(message) || /failed to allocate/i.test(message)) return 'out-of-memory';
   if (/no space left on device|ENOSPC|disk quota exceeded/i.test(message)) return 'disk-full';
   if (/^INTERRUPT Error/m.test(message)) return 'interrupted';
+  return undefined;
+}
+
+/**
+ * A machine failure while DuckDB reads `what` (out of memory, disk full), as the systemic error that
+ * fails the chunk, with the setting to raise; undefined for any other failure (the input's own).
+ */
+export function duckDbSystemicError(error: unknown, what: string): SystemicError | undefined {
+  const kind = duckDbFailureKind(error) ?? ((error as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC' ? 'disk-full' : undefined);
+  if (kind === 'out-of-memory') {
+    return new SystemicError(
+      `out of memory: DuckDB ran out of memory reading ${what} (FINEVIDEO_DUCKDB_MEMORY=${duckDbMemoryLimit()}); raise FINEVIDEO_DUCKDB_MEMORY (e.g. 2GB) and the worker's memory, then resume`,
+      'out of memory', true, { cause: error },
+    );
+  }
+  if (kind === 'disk-full') return new SystemicError(`disk full: no space left while reading ${what} (scratch space of the worker): ${errorMessage(error).split('\n')[0]}`, 'disk full', true, { cause: error });
   return undefined;
 }
 

@@ -3,7 +3,7 @@ import { lstat, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, SystemicError, errorMessage, locationWithoutCredentials, type MapStage, type ObjectStore, type Outcome, type Row } from '@finevideo/core';
-import { FileStore, duckDbFailureKind, isTemporaryName, duckDbMemoryLimit, openStore, queryRows, runDuckDb, sqlIdent, sqlString } from '@finevideo/storage';
+import { FileStore, duckDbSystemicError, isTemporaryName, openStore, queryRows, runDuckDb, sqlIdent, sqlString } from '@finevideo/storage';
 import { SOURCE_REF_COLUMNS, sourceStore, type SourceRef } from './source-text.js';
 
 export { SOURCE_REF_COLUMNS, sourceRefOf, withSourceText, type SourceRef, type SourceTextOptions } from './source-text.js';
@@ -120,16 +120,7 @@ async function* storeShards(store: ObjectStore, source: string, suffix: string):
 
 /** A machine failure (out of memory, disk full) fails the chunk; any other failure is the shard's. */
 function machineFailure(e: unknown, key: string, signal: AbortSignal): SystemicError | undefined {
-  if (signal.aborted) return undefined;
-  const kind = duckDbFailureKind(e) ?? (errno(e) === 'ENOSPC' ? 'disk-full' : undefined);
-  if (kind === 'out-of-memory') {
-    return new SystemicError(
-      `out of memory: DuckDB ran out of memory reading shard ${key} (FINEVIDEO_DUCKDB_MEMORY=${duckDbMemoryLimit()}); raise FINEVIDEO_DUCKDB_MEMORY (e.g. 2GB) and the worker's memory, then resume`,
-      'out of memory', true, { cause: e },
-    );
-  }
-  if (kind === 'disk-full') return new SystemicError(`disk full: no space left while reading shard ${key} (scratch space of the worker): ${errorMessage(e).split('\n')[0]}`, 'disk full', true, { cause: e });
-  return undefined;
+  return signal.aborted ? undefined : duckDbSystemicError(e, `shard ${key}`);
 }
 
 interface Observed {

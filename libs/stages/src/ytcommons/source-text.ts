@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, SystemicError, errorMessage, type ObjectStore, type Row } from '@finevideo/core';
-import { duckDbFailureKind, duckDbMemoryLimit, openStore, queryRows, sqlIdent, sqlString } from '@finevideo/storage';
+import { duckDbSystemicError, openStore, queryRows, sqlIdent, sqlString } from '@finevideo/storage';
 
 /**
  * Where a row's transcript lives: ytcommons does not copy transcripts, it records the source shard
@@ -162,9 +162,8 @@ export async function* withSourceText<T>(
         for await (const r of queryRows(sql, { signal: options.signal })) texts.set(Number(r.r), r.t === null ? null : String(r.t));
       } catch (e) {
         if (options.signal?.aborted) throw e;
-        const kind = duckDbFailureKind(e);
-        if (kind === 'out-of-memory') throw new SystemicError(`out of memory: DuckDB ran out of memory reading ${first.source_shard} (FINEVIDEO_DUCKDB_MEMORY=${duckDbMemoryLimit()}); raise FINEVIDEO_DUCKDB_MEMORY`, 'out of memory', true, { cause: e });
-        if (kind === 'disk-full') throw new SystemicError(`disk full: reading ${first.source_shard}: ${errorMessage(e).split('\n')[0]}`, 'disk full', true, { cause: e });
+        const machine = duckDbSystemicError(e, `source shard ${first.source_shard}`);
+        if (machine) throw machine;
         throw new ConfigError(`source shard ${first.source_shard} in ${first.source_uri}: expected a readable parquet file with a ${options.column ?? 'text'} column, got ${errorMessage(e).split('\n')[0]}`);
       }
       for (const r of rows) {
