@@ -68,14 +68,13 @@ const errno = (e: unknown) => (e as NodeJS.ErrnoException)?.code;
  * item of its own (an error row), not a crash of the listing.
  */
 async function* folderShards(store: FileStore, source: string, suffix: string): AsyncIterable<ShardItem> {
-  let root;
+  // A source that is a file was refused when the store was opened (openStore names it).
   try {
-    root = await stat(store.root);
+    await stat(store.root);
   } catch (e) {
     if (errno(e) === 'ENOENT') throw new ConfigError(`ytcommons.params.source: expected a folder of parquet shards, got ${JSON.stringify(source)}, which does not exist`);
     throw e;
   }
-  if (!root.isDirectory()) throw new ConfigError(`ytcommons.params.source: expected a folder of parquet shards, got ${JSON.stringify(source)}, which is a file (name the folder that holds it)`);
   const found: ShardItem[] = [];
   const walk = async (dir: Buffer, prefix: string, rawPrefix: string, bad: boolean): Promise<void> => {
     for (const entry of await readdir(dir, { withFileTypes: true, encoding: 'buffer' })) {
