@@ -3,3 +3,4 @@ export * from './process.js';
 export * from './probe.js';
 export * from './freeze.js';
 export * from './ytdlp.js';
+export * from './scenes.js';
