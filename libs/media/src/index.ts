@@ -4,3 +4,4 @@ export * from './probe.js';
 export * from './freeze.js';
 export * from './ytdlp.js';
 export * from './scenes.js';
+export * from './frames.js';
