@@ -224,7 +224,15 @@ export async function sampleFrames(path: string, options: FrameSamplingOptions):
     '-c:v', 'mjpeg', '-q:v', String(options.jpegQuality ?? DEFAULT_JPEG_QUALITY),
     '-f', 'image2pipe', 'pipe:1',
   ];
-  return runSampler(path, args, count, options.maxSide, signal);
+  const frames = await runSampler(path, args, count, options.maxSide, signal);
+  // A decode that stopped short (truncated download, duration longer than the stream) would give
+  // frames of the first part only, which would then be annotated as the whole video.
+  const lastTarget = (count - 0.5) * interval;
+  const lastTime = frames.at(-1)!.timeSeconds;
+  if (frames.length < count && lastTime < lastTarget - Math.max(interval, 5, 0.05 * duration)) {
+    throw new FrameSamplingError(`sampling frames of ${path}: the video ends early: expected frames up to ${lastTarget.toFixed(1)} s of ${duration.toFixed(1)} s, got ${frames.length} of ${count}, the last at ${lastTime.toFixed(1)} s (truncated file, or durationSeconds longer than the video)`);
+  }
+  return frames;
 }
 
 function runSampler(path: string, args: string[], count: number, maxSide: number, signal: AbortSignal | undefined): Promise<SampledFrame[]> {
