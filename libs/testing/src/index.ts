@@ -6,3 +6,5 @@ export * from './s3-conditional.js';
 export * from './tgi/index.js';
 export * from './openai/index.js';
 export * from './k8s/index.js';
+export * from './gemini/index.js';
+export * from './annotation-fixture.js';

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiError, GoogleGenAI, createPartFromUri, type File as GeminiFile } from '@google/genai';
+import { annotationJsonSchema, contentMetadataSchema } from '@finevideo/dataset';
+import { generateVideo, startFakeGemini, type FakeGemini, type FakeGeminiOptions, type GeminiFaultKind } from '@finevideo/testing';
+
+/** The stage's path, in short: upload, poll until ACTIVE (or FAILED), generate with the file and the schema, delete. */
+async function annotateOnce(ai: GoogleGenAI, video: string, displayName: string, opts: { timeoutMs?: number; json?: boolean } = {}) {
+  const file = await ai.files.upload({ file: video, config: { mimeType: 'video/mp4', displayName } });
+  try {
+    let current: GeminiFile = file;
+    while (current.state === 'PROCESSING') current = await ai.files.get({ name: file.name! });
+    if (current.state !== 'ACTIVE') return { file: current, text: undefined, response: undefined };
+    const response = await ai.models.generateContent({
+      model: 'gemini-2.5-flash',
+      contents: [{ role: 'user', parts: [createPartFromUri(current.uri!, current.mimeType!), { text: `Annotate the video "${displayName}".` }] }],
+      config: {
+        ...(opts.json === false ? {} : { responseMimeType: 'application/json', responseSchema: annotationJsonSchema() }),
+        ...(opts.timeoutMs ? { httpOptions: { timeout: opts.timeoutMs } } : {}),
+      },
+    });
+    return { file: current, text: response.text, response };
+  } finally {
+    await ai.files.delete({ name: file.name! });
+  }
+}
+
+async function expectApiError(p: Promise<unknown>, status: number): Promise<{ error: { code: number; message: string; status: string; details?: unknown[] } }> {
+  const e = await p.then(() => assert.fail(`expected an ApiError ${status}`), (err: unknown) => err);
+  assert.ok(e instanceof ApiError, `expected an ApiError, got ${String(e)}`);
+  assert.equal(e.status, status);
+  return JSON.parse(e.message) as { error: { code: number; message: string; status: string; details?: unknown[] } };
+}
+
+describe('fake Gemini API with the real @google/genai SDK', function () {
+  let dir: string;
+  let video: string;
+  let fake: FakeGemini | undefined;
+  const start = async (options: FakeGeminiOptions = {}) => {
+    fake = await startFakeGemini(options);
+    return { fake, ai: new GoogleGenAI({ apiKey: fake.apiKey, httpOptions: { baseUrl: fake.baseUrl } }) };
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fake-gemini-'));
+    video = join(dir, 'clip.mp4');
+    await generateVideo(video, { sections: [{ kind: 'motion', seconds: 12 }], audio: true });
+  });
+  afterEach(async () => {
+    await fake?.close();
+    fake = undefined;
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  it('uploads, polls PROCESSING then ACTIVE, answers a schema-valid annotation fitted to the video, deletes', async () => {
+    const { fake, ai } = await start({ processingPolls: 2 });
+    const { file, text, response } = await annotateOnce(ai, video, 'vid00000001');
+    assert.equal(file.state, 'ACTIVE');
+    assert.equal(file.sizeBytes, String((await stat(video)).size));
+    assert.equal(file.displayName, 'vid00000001');
+    const annotation = contentMetadataSchema.parse(JSON.parse(text!));
+    const last = annotation.scenes.at(-1)!.timestamps.end_timestamp;
+    assert.equal(last, '00:00:12', 'the last scene ends at the video duration (read from the mp4)');
+    const usage = response!.usageMetadata!;
+    assert.equal(usage.totalTokenCount, usage.promptTokenCount! + usage.candidatesTokenCount!);
+    assert.deepEqual(usage.promptTokensDetails!.map((d) => d.modality), ['TEXT', 'VIDEO', 'AUDIO']);
+    assert.equal(usage.promptTokensDetails![1]!.tokenCount, 12 * 258);
+    assert.equal(response!.candidates![0]!.finishReason, 'STOP');
+    assert.equal(fake.stats.uploads, 1);
+    assert.equal(fake.stats.gets, 3, 'two PROCESSING answers, then ACTIVE');
+    assert.equal(fake.stats.deletes, 1);
+    assert.equal(fake.stats.aliveFiles.size, 0);
+    assert.equal(fake.stats.generateCalls.ok, 1);
+    assert.equal(fake.stats.okByDisplayName.get('vid00000001'), 1);
+    assert.equal(fake.stats.generateByFile.get(file.name!), 1);
+    assert.equal(fake.stats.usage.totalTokenCount, usage.totalTokenCount);
+  });
+
+  it('answers free text when no JSON is asked for, and what the answer callback says', async () => {
+    const { ai } = await start({ answer: (r) => (r.json ? '{"x":1}' : `seen ${r.files.length} file(s), ${Math.round(r.files[0]!.durationSeconds!)} s: ${r.prompt}`) });
+    const { text } = await annotateOnce(ai, video, 'vid00000002', { json: false });
+    assert.equal(text, 'seen 1 file(s), 12 s: Annotate the video "vid00000002".');
+  });
+
+  it('a file that fails processing is FAILED, and generateContent refuses a file that is not ACTIVE', async () => {
+    const { fake, ai } = await start({ processingPolls: 3, fileState: () => 'FAILED' });
+    const { file } = await annotateOnce(ai, video, 'vid00000003');
+    assert.equal(file.state, 'FAILED');
+    assert.ok(file.error?.message);
+    assert.equal(fake.stats.faults['failed-processing'], 1);
+    const uploaded = await ai.files.upload({ file: video, config: { mimeType: 'video/mp4' } });
+    const body = await expectApiError(ai.models.generateContent({ model: 'gemini-2.5-flash', contents: [{ role: 'user', parts: [createPartFromUri(uploaded.uri!, 'video/mp4')] }] }), 400);
+    assert.equal(body.error.status, 'FAILED_PRECONDITION');
+    await ai.files.delete({ name: uploaded.name! });
+    assert.equal(fake.stats.aliveFiles.size, 0);
+  });
+
+  it('refuses a wrong key as Google does (400 API_KEY_INVALID), a missing one with 403, an unknown model with 404, a deleted file with 403', async () => {
+    const { fake } = await start();
+    const wrong = new GoogleGenAI({ apiKey: 'not-the-key', httpOptions: { baseUrl: fake.baseUrl } });
+    const body = await expectApiError(wrong.files.upload({ file: video, config: { mimeType: 'video/mp4' } }), 400);
+    assert.equal(body.error.status, 'INVALID_ARGUMENT');
+    assert.match(JSON.stringify(body.error.details), /API_KEY_INVALID/);
+    await expectApiError(wrong.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' }), 400);
+    const noKey = await fetch(`${fake.baseUrl}/v1beta/models/gemini-2.5-flash:generateContent`, { method: 'POST', body: '{}' });
+    assert.equal(noKey.status, 403);
+    assert.equal(((await noKey.json()) as { error: { status: string } }).error.status, 'PERMISSION_DENIED');
+    const ai = new GoogleGenAI({ apiKey: fake.apiKey, httpOptions: { baseUrl: fake.baseUrl } });
+    const notFound = await expectApiError(ai.models.generateContent({ model: 'gemini-9-ultra', contents: 'hi' }), 404);
+    assert.equal(notFound.error.status, 'NOT_FOUND');
+    const f = await ai.files.upload({ file: video, config: { mimeType: 'video/mp4' } });
+    await ai.files.delete({ name: f.name! });
+    await expectApiError(ai.files.get({ name: f.name! }), 403);
+    await expectApiError(ai.files.delete({ name: f.name! }), 403);
+    assert.equal(fake.stats.unauthorized, 3);
+  });
+
+  for (const status of [401, 403] as const) {
+    it(`wrongKeyStatus ${status} answers a wrong key with ${status}`, async () => {
+      const { fake } = await start({ wrongKeyStatus: status });
+      const wrong = new GoogleGenAI({ apiKey: 'nope', httpOptions: { baseUrl: fake.baseUrl } });
+      const body = await expectApiError(wrong.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' }), status);
+      assert.equal(body.error.status, status === 401 ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED');
+    });
+  }
+
+  it('surfaces each generateContent fault as the SDK reports it', async () => {
+    let next: Exclude<GeminiFaultKind, 'failed-processing'> | undefined;
+    const { fake, ai } = await start({ faults: { rate: 0, decide: () => next, retryAfterSeconds: 7, slowMs: 5_000 } });
+    const run = (kind: typeof next, timeoutMs?: number) => {
+      next = kind;
+      return annotateOnce(ai, video, `fault-${kind}`, { timeoutMs });
+    };
+    const e429 = await expectApiError(run('429'), 429);
+    assert.equal(e429.error.status, 'RESOURCE_EXHAUSTED');
+    assert.match(JSON.stringify(e429.error.details), /"retryDelay":"7s"/);
+    assert.equal((await expectApiError(run('500'), 500)).error.status, 'INTERNAL');
+    assert.equal((await expectApiError(run('503'), 503)).error.status, 'UNAVAILABLE');
+    const slow = await run('slow', 200).then(() => undefined, (e: unknown) => e);
+    assert.ok(slow instanceof Error && slow.name === 'AbortError', `expected the client's timeout to abort, got ${String(slow)}`);
+    const invalid = await run('invalid-json');
+    assert.throws(() => JSON.parse(invalid.text!), SyntaxError);
+    const broken = await run('schema-invalid');
+    assert.equal(contentMetadataSchema.safeParse(JSON.parse(broken.text!)).success, false);
+    const truncated = await run('truncated');
+    assert.equal(truncated.response!.candidates![0]!.finishReason, 'MAX_TOKENS');
+    assert.throws(() => JSON.parse(truncated.text!), SyntaxError);
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(fake.stats.faults).filter(([, n]) => n > 0)),
+      { '429': 1, '500': 1, '503': 1, slow: 1, 'invalid-json': 1, 'schema-invalid': 1, truncated: 1 },
+    );
+    assert.equal(fake.stats.generateCalls.slow, 1);
+    assert.equal(fake.stats.aliveFiles.size, 0, 'every file deleted, faults or not');
+  });
+
+  it('draws faults at the given rate from a seed, reproducibly', async () => {
+    const draw = async () => {
+      const { fake, ai } = await start({ faults: { rate: 0.5, seed: 42, kinds: ['500', 'invalid-json', 'failed-processing'] } });
+      const seen: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const r = await annotateOnce(ai, video, `v${i}`).then((x) => (x.file.state === 'FAILED' ? 'FAILED' : x.text!.startsWith('{') && !x.text!.endsWith(',}') ? 'ok' : 'bad-json'), (e: unknown) => `status ${(e as ApiError).status}`);
+        seen.push(r);
+      }
+      const faults = { ...fake.stats.faults };
+      await fake.close();
+      return { seen, faults };
+    };
+    const a = await draw();
+    const b = await draw();
+    assert.deepEqual(a, b);
+    assert.ok(a.seen.includes('ok') && a.seen.some((s) => s !== 'ok'), a.seen.join(', '));
+  });
+});
