@@ -91,6 +91,8 @@ export interface MapStage<P = unknown, I = unknown, O extends Row = Row> extends
   itemKey(item: I): string;
   /** Processes one item. An ordinary failure is an outcome, not a throw; a throw fails the whole chunk (retried). */
   processItem(item: I, ctx: ItemContext<P>): AsyncIterable<Outcome<O>> | Promise<Outcome<O> | Outcome<O>[]>;
+  /** Optional: one line for `finevideo plan` from the planned items (a paid stage's expected cost), before anything runs. */
+  planEstimate?(items: AsyncIterable<I>, params: P): Promise<string>;
 }
 
 export interface GlobalStage<P = unknown, O extends Row = Row> extends StageBase<P> {

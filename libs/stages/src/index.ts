@@ -5,6 +5,7 @@ import { classifyStage } from './classify/index.js';
 import { selectStage } from './select/index.js';
 import { worddensityStage } from './worddensity/index.js';
 import { ytcommonsStage } from './ytcommons/index.js';
+import { annotateStage } from './annotate/index.js';
 
 /** Every stage type the launcher can plan, by type name. Executors never import this. */
 export const stageRegistry: Record<string, AnyStage> = {
@@ -15,6 +16,7 @@ export const stageRegistry: Record<string, AnyStage> = {
   dynamism: dynamismStage,
   classify: classifyStage,
   select: selectStage,
+  annotate: annotateStage,
 };
 
 export function stageByType(type: string): AnyStage {

@@ -1,0 +1,4 @@
+import { runWorkerMain } from '@finevideo/runtime';
+import { annotateStage } from '@finevideo/stages/annotate';
+
+runWorkerMain(annotateStage);
