@@ -5,6 +5,7 @@ import { classifyStage } from './classify/index.js';
 import { selectStage } from './select/index.js';
 import { worddensityStage } from './worddensity/index.js';
 import { ytcommonsStage } from './ytcommons/index.js';
+import { alignStage } from './align/index.js';
 import { annotateStage } from './annotate/index.js';
 
 /** Every stage type the launcher can plan, by type name. Executors never import this. */
@@ -16,6 +17,7 @@ export const stageRegistry: Record<string, AnyStage> = {
   dynamism: dynamismStage,
   classify: classifyStage,
   select: selectStage,
+  align: alignStage,
   annotate: annotateStage,
 };
 
