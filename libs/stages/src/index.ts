@@ -5,8 +5,9 @@ import { classifyStage } from './classify/index.js';
 import { selectStage } from './select/index.js';
 import { worddensityStage } from './worddensity/index.js';
 import { ytcommonsStage } from './ytcommons/index.js';
-import { alignStage } from './align/index.js';
+import { exportCardStage, exportStage } from './export/index.js';
 import { annotateStage } from './annotate/index.js';
+import { alignStage } from './align/index.js';
 
 /** Every stage type the launcher can plan, by type name. Executors never import this. */
 export const stageRegistry: Record<string, AnyStage> = {
@@ -17,8 +18,10 @@ export const stageRegistry: Record<string, AnyStage> = {
   dynamism: dynamismStage,
   classify: classifyStage,
   select: selectStage,
-  align: alignStage,
+  export: exportStage,
+  'export-card': exportCardStage,
   annotate: annotateStage,
+  align: alignStage,
 };
 
 export function stageByType(type: string): AnyStage {

@@ -1,0 +1,4 @@
+import { runWorkerMain } from '@finevideo/runtime';
+import { exportCardStage } from '@finevideo/stages/export-card';
+
+runWorkerMain(exportCardStage);

@@ -1,0 +1,4 @@
+import { runWorkerMain } from '@finevideo/runtime';
+import { exportStage } from '@finevideo/stages/export';
+
+runWorkerMain(exportStage);

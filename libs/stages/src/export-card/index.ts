@@ -1,0 +1,2 @@
+// The export-card stage lives with export (libs/stages/src/export/card.ts); this entry names it for its app and image.
+export { exportCardStage, exportCardParams, renderCard, runFacts, type CardFacts, type ExportCardParams } from '../export/card.js';
