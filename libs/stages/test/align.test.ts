@@ -6,6 +6,7 @@ import { mediaLayout, type ObjectStore, type Outcome, type PlanContext, type Row
 import { alignedContentMetadataSchema, type ContentMetadata, type Scene } from '@finevideo/dataset';
 import { DecodeError, type SceneDetection } from '@finevideo/media';
 import { FileStore } from '@finevideo/storage';
+import { generateVideo, truncateCopy } from '@finevideo/testing';
 import { alignParams, alignStage, alignVideo, type AlignItem, type AlignRow, type Detector } from '@finevideo/stages/align';
 import { mediaItemContext } from './media-context.js';
 
@@ -57,7 +58,7 @@ describe('align stage (storage, error rows; detection injected)', function () {
   };
   const align = async (id: string, detect: Detector = fixedDetector(), s: ObjectStore = store, params: Record<string, unknown> = {}) => {
     const ctx = await mediaItemContext(s, alignParams.parse(params));
-    const outcome = await alignVideo({ video_id: id, duration_seconds: 10 }, ctx, detect);
+    const outcome = await alignVideo({ video_id: id, duration_seconds: 10, annotator: 'gemini' }, ctx, detect);
     assert.deepEqual(await readdir(ctx.tmpDir), [], 'no scratch files left');
     await rm(ctx.tmpDir, { recursive: true, force: true });
     return { outcome, counters: ctx.counters };
@@ -75,7 +76,7 @@ describe('align stage (storage, error rows; detection injected)', function () {
     const { outcome, counters } = await align(id);
     assert.equal(outcome.status, 'kept', reasonOf(outcome));
     assert.deepEqual(outcome.status === 'kept' && outcome.row, {
-      video_id: id, duration_seconds: 10, aligned_key: `aligned/${id}.json`, scenes: 3, cuts: 2, largest_shift_frames: 0,
+      video_id: id, duration_seconds: 10, annotator: 'gemini', aligned_key: `aligned/${id}.json`, scenes: 3, cuts: 2, largest_shift_frames: 0,
       snapped_starts: 2, snapped_ends: 2, warning_count: 0, warnings: '', fps: 25, frame_count: 250, file_duration: 10,
     });
     const aligned = alignedContentMetadataSchema.parse(JSON.parse((await store.getText(`aligned/${id}.json`))!));
@@ -133,7 +134,7 @@ describe('align stage (storage, error rows; detection injected)', function () {
 
   it('an invalid video id is an error row and never reaches a key', async () => {
     const ctx = await mediaItemContext(store, alignParams.parse({}));
-    const outcome = await alignVideo({ video_id: '../../etc/pw', duration_seconds: null }, ctx, fixedDetector());
+    const outcome = await alignVideo({ video_id: '../../etc/pw', duration_seconds: null, annotator: null }, ctx, fixedDetector());
     assert.match(reasonOf(outcome), /^invalid video id: /);
   });
 
@@ -155,12 +156,64 @@ describe('align stage (storage, error rows; detection injected)', function () {
     assert.throws(() => alignParams.parse({ snapWindow: 2 }), /snapWindow/);
   });
 
-  it('lists one item per annotated video with its metadata duration (only video_id and duration_seconds read)', async () => {
-    const rows: Row[] = [{ video_id: 'aaaaaaaaaaa', duration_seconds: 12.5 }, { video_id: 'bbbbbbbbbbb', duration_seconds: null }, { video_id: null }];
+  it('lists one item per annotated video with its metadata duration and annotator (only those columns read)', async () => {
+    const rows: Row[] = [{ video_id: 'aaaaaaaaaaa', duration_seconds: 12.5, annotator: 'baseline annotator' }, { video_id: 'bbbbbbbbbbb', duration_seconds: null, annotator: null }, { video_id: null }];
     const ctx = { previousRows: async function* () { yield* rows; } } as unknown as PlanContext<unknown>;
     const items: AlignItem[] = [];
     for await (const item of alignStage.listItems(ctx as PlanContext<never>)) items.push(item);
-    assert.deepEqual(items, [{ video_id: 'aaaaaaaaaaa', duration_seconds: 12.5 }, { video_id: 'bbbbbbbbbbb', duration_seconds: null }]);
-    assert.deepEqual(alignStage.inputColumns, ['video_id', 'duration_seconds']);
+    assert.deepEqual(items, [{ video_id: 'aaaaaaaaaaa', duration_seconds: 12.5, annotator: 'baseline annotator' }, { video_id: 'bbbbbbbbbbb', duration_seconds: null, annotator: null }]);
+    assert.deepEqual(alignStage.inputColumns, ['video_id', 'duration_seconds', 'annotator']);
+  });
+});
+
+describe('align stage on generated videos (real ffmpeg, real scene detection)', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let store: FileStore;
+  const ids = { cuts: 'realCuts001', truncated: 'realTrunc01' };
+  const place = async (id: string) => {
+    const path = store.localPath(mediaLayout(id).video);
+    await mkdir(dirname(path), { recursive: true });
+    return path;
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'align-real-'));
+    store = new FileStore(join(dir, 'store'));
+    // Three still shots of different colours at 25 fps: hard cuts at 4 s (frame 100) and 7 s (frame 175).
+    await generateVideo(await place(ids.cuts), { sections: [{ kind: 'still', seconds: 4 }, { kind: 'still', seconds: 3 }, { kind: 'still', seconds: 3 }], fps: 25, width: 320, height: 240 });
+    await truncateCopy(store.localPath(mediaLayout(ids.cuts).video), await place(ids.truncated), 0.3);
+    for (const id of Object.values(ids)) await store.put(`annotations/${id}.json`, JSON.stringify(GOOD));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  const align = async (id: string, s: ObjectStore = store) => {
+    const ctx = await mediaItemContext(s, alignParams.parse({}));
+    const outcome = await alignStage.processItem({ video_id: id, duration_seconds: 10, annotator: 'gemini' }, ctx) as Outcome<AlignRow>;
+    assert.deepEqual(await readdir(ctx.tmpDir), [], 'no scratch files left');
+    await rm(ctx.tmpDir, { recursive: true, force: true });
+    return outcome;
+  };
+
+  it('snaps the model\'s times (0:05, 0:07.5) onto the detected cuts (4 s, 7 s) and writes frame-accurate timecodes', async () => {
+    const outcome = await align(ids.cuts);
+    assert.equal(outcome.status, 'kept', outcome.status === 'error' ? outcome.reason : '');
+    assert.ok(outcome.status === 'kept');
+    assert.deepEqual([outcome.row.cuts, outcome.row.fps, outcome.row.frame_count, outcome.row.scenes, outcome.row.largest_shift_frames], [2, 25, 250, 3, 0]);
+    const aligned = alignedContentMetadataSchema.parse(JSON.parse((await store.getText(`aligned/${ids.cuts}.json`))!));
+    assert.deepEqual(aligned.scenes.map((s) => [s.timestamps.start_timestamp, s.timestamps.end_timestamp]), [
+      ['00:00:00.000', '00:00:03.960'], ['00:00:04.000', '00:00:06.960'], ['00:00:07.000', '00:00:09.960'],
+    ]);
+  });
+
+  it('agrees when the video is copied from a store without local paths', async () => {
+    const outcome = await align(ids.cuts, withoutLocalPaths(store));
+    assert.equal(outcome.status === 'kept' && outcome.row.cuts, 2);
+  });
+
+  it('a truncated video is an error row (scene detection failed), not a crashed chunk', async () => {
+    const outcome = await align(ids.truncated);
+    assert.equal(outcome.status, 'error');
+    assert.match(outcome.status === 'error' ? outcome.reason : '', /^scene detection failed: /);
   });
 });

@@ -28,6 +28,8 @@ export interface AlignItem {
   video_id: string;
   /** The duration the video's metadata states (carried to the anomaly stage's duration rule). */
   duration_seconds: number | null;
+  /** Who annotated ("baseline annotator" or a backend name), carried to the anomaly stage. */
+  annotator: string | null;
 }
 
 export interface AlignRow extends Row {
@@ -46,6 +48,7 @@ export interface AlignRow extends Row {
   /** The file's duration from its frames (frame_count / fps). */
   file_duration: number;
   duration_seconds: number | null;
+  annotator: string | null;
 }
 
 /** Per-video keys at the storage root (DESIGN.md's layout); only ever called with a checked id. */
@@ -109,7 +112,7 @@ export async function alignVideo(item: AlignItem, ctx: ItemContext<AlignParams>,
   if (!isVideoId(videoId)) {
     return { status: 'error', reason: `invalid video id: expected 11 characters of A-Z a-z 0-9 _ -, got ${JSON.stringify(videoId)?.slice(0, 40)}` };
   }
-  const base = { video_id: videoId, duration_seconds: item.duration_seconds };
+  const base = { video_id: videoId, duration_seconds: item.duration_seconds, annotator: item.annotator };
   const annotation = await readAnnotation(ctx.store, videoId);
   if (!annotation.ok) return { status: 'error', reason: annotation.reason, row: base };
   const video = await localVideo(ctx.store, videoId, ctx.tmpDir);
@@ -157,10 +160,11 @@ export async function alignVideo(item: AlignItem, ctx: ItemContext<AlignParams>,
 
 const num = (v: unknown) => (v === null || v === undefined || v === '' || !Number.isFinite(Number(v)) ? null : Number(v));
 
-/** One item per annotated video, with the duration its metadata states. */
+/** One item per annotated video, with the duration its metadata states and who annotated it. */
 async function* alignItems(ctx: PlanContext<AlignParams>): AsyncIterable<AlignItem> {
   for await (const row of ctx.previousRows()) {
-    if (typeof row.video_id === 'string') yield { video_id: row.video_id, duration_seconds: num(row.duration_seconds) };
+    if (typeof row.video_id !== 'string') continue;
+    yield { video_id: row.video_id, duration_seconds: num(row.duration_seconds), annotator: typeof row.annotator === 'string' ? row.annotator : null };
   }
 }
 
@@ -173,8 +177,8 @@ export const alignStage: MapStage<AlignParams, AlignItem, AlignRow> = {
   resources: { pool: 'cpu', cpu: '2', memory: '1Gi' },
   defaultItemsPerChunk: 50,
   itemConcurrency: (params) => params.concurrency,
-  // Annotate's rows: the id and the metadata's duration (for the anomaly stage's duration rule).
-  inputColumns: ['video_id', 'duration_seconds'],
+  // Annotate's rows: the id, the metadata's duration and the annotator (for the anomaly stage's rules).
+  inputColumns: ['video_id', 'duration_seconds', 'annotator'],
   listItems: alignItems,
   itemKey: (item) => String(item.video_id),
   processItem: (item, ctx) => alignVideo(item, ctx),
