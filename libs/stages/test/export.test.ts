@@ -1,0 +1,236 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { mediaLayout, runLayout, type GlobalContext, type Outcome, type PlanContext, type Row } from '@finevideo/core';
+import { alignedContentMetadataSchema, duckDbTypeOf, exportFeatures, type AlignedContentMetadata, type HfFeature } from '@finevideo/dataset';
+import { FileStore, runDuckDb, sqlString, writeParquetRows } from '@finevideo/storage';
+import { generateVideo } from '@finevideo/testing';
+import { exportCardParams, exportCardStage, exportParams, exportStage, parseVtt, type ExportParams, type ShardItem } from '@finevideo/stages/export';
+import { mediaItemContext } from './media-context.js';
+
+const span = (a: string, b: string) => ({ start_timestamp: a, end_timestamp: b });
+function annotation(title: string): AlignedContentMetadata {
+  return alignedContentMetadataSchema.parse({
+    title, description: `about ${title}`, fps: 25,
+    characterList: [{ characterId: 'c1', name: 'Host', description: 'a person' }],
+    scenes: [{
+      sceneId: 1, title: 'Opening', timestamps: span('00:00:00.000', '00:00:01.960'), cast: ['c1'],
+      activities: [{ description: 'talks', timestamp: span('00:00:00.000', '00:00:01.000') }],
+      props: [{ name: 'desk', timestamp: span('00:00:00.000', '00:00:01.960') }],
+      videoEditingDetails: [{ description: 'cut', timestamps: span('00:00:01.000', '00:00:01.040') }],
+      mood: { description: 'Calm', keyMoments: [{ timestamp: '00:00:01.000', changeDescription: 'Calm to Curious' }] },
+      narrativeProgression: [{ description: 'start', timestamp: '00:00:00.000' }],
+      characterInteraction: [{ characters: ['c1'], description: 'alone' }], thematicElements: 'x', contextualRelevance: 'y', dynamismScore: 0.5, audioVisualCorrelation: 0.7,
+    }],
+    storylines: { description: 'a story', scenes: [1], climax: { description: 'peak', timestamp: '00:00:01.500' } },
+    qAndA: [{ question: 'Who?', answer: 'The host.' }],
+    trimmingSuggestions: [],
+  });
+}
+
+const VTT = 'WEBVTT\n\n00:00.000 --> 00:01.000\nhello <c>there</c>\n\n00:01.000 --> 00:02.000\nhello there\nsecond line\n';
+/** Categories of the fixture: 4 education videos, 2 music, 1 without annotation (an error row). */
+const VIDEOS = [
+  ...['edu0000000a', 'edu0000000b', 'edu0000000c', 'edu0000000d'].map((id) => ({ id, top: 'Education', fine: 'Lectures' })),
+  ...['mus0000000a', 'mus0000000b'].map((id) => ({ id, top: 'Music', fine: 'Music Videos' })),
+  { id: 'noannotat01', top: 'Music', fine: 'Music Videos' },
+];
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+async function fixture(): Promise<{ root: string; store: FileStore }> {
+  const root = await mkdtemp(join(tmpdir(), 'export-'));
+  const store = new FileStore(root);
+  const base = join(root, 'base.mp4');
+  const other = join(root, 'other.mp4');
+  await generateVideo(base, { sections: [{ kind: 'motion', seconds: 2 }], width: 160, height: 120, fps: 25 });
+  await generateVideo(other, { sections: [{ kind: 'still', seconds: 2 }], width: 160, height: 120, fps: 25 });
+  for (const [i, v] of VIDEOS.entries()) {
+    const keys = mediaLayout(v.id);
+    await mkdir(join(root, keys.prefix), { recursive: true });
+    await copyFile(i % 2 ? other : base, join(root, keys.video));
+    // Distinct bytes per video: a trailing free atom-like tail keeps each file unique for the round trip.
+    await writeFile(join(root, keys.video), Buffer.concat([await readFile(join(root, keys.video)), Buffer.from(v.id)]));
+    await store.put(keys.info, JSON.stringify({ duration: 2.0, width: 160, height: 120 }));
+    if (i !== 1) await store.put(keys.subtitles, VTT);
+    if (v.id !== 'noannotat01') await store.put(`aligned/${v.id}.json`, JSON.stringify(annotation(`video ${v.id}`)));
+  }
+  await rm(base);
+  await rm(other);
+  return { root, store };
+}
+
+function planContext(store: FileStore, params: ExportParams): PlanContext<ExportParams> {
+  const rows: Record<string, Row[]> = {
+    classify: VIDEOS.map((v) => ({ video_id: v.id, category: v.fine, parent: v.fine, top_level: v.top, method: 'lexical-baseline' })),
+    ytcommons: VIDEOS.map((v, i) => ({
+      video_id: v.id, title: `title ${v.id}`, description: 'desc', categories: ['Education'], tags: ['a', 'b'], channel: `ch${i}`,
+      view_count: 10 * i, comment_count: i, like_count: 2 * i, channel_follower_count: 100, upload_date: '20200101', age_limit: 0,
+      word_count: 3, duration_string: '0:02', resolution: '160x120', text: `transcript of ${v.id}`,
+    })),
+  };
+  const iter = async function* (list: Row[]) {
+    yield* list;
+  };
+  return {
+    params, runId: 'run1', stageName: 'export', store, log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    hasPrevious: true, previousRows: () => iter(VIDEOS.map((v) => ({ video_id: v.id }))), stageRows: (name) => iter(rows[name] ?? []),
+  };
+}
+
+async function exportAll(store: FileStore, params: ExportParams, options: { stopAfter?: number } = {}): Promise<{ items: ShardItem[]; outcomes: Outcome[] }> {
+  const items: ShardItem[] = [];
+  for await (const it of exportStage.listItems(planContext(store, params))) items.push(JSON.parse(JSON.stringify(it)) as ShardItem);
+  const outcomes: Outcome[] = [];
+  for (const [i, item] of items.entries()) {
+    if (options.stopAfter !== undefined && i >= options.stopAfter) break;
+    const ctx = await mediaItemContext(store, params);
+    Object.assign(ctx, { runId: 'run1' });
+    outcomes.push(...(await exportStage.processItem(item, ctx) as Outcome[]));
+  }
+  return { items, outcomes };
+}
+
+async function shardHashes(store: FileStore): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for await (const o of store.list('export/run1/data/')) out[o.key] = sha(await store.get(o.key));
+  return out;
+}
+
+const kept = (outcomes: Outcome[]) => outcomes.filter((o) => o.status === 'kept').map((o) => (o as { row: Row }).row);
+
+describe('stage export (FineVideo parquet, card, index)', function () {
+  this.timeout(60_000);
+  let root: string;
+  let store: FileStore;
+  let result: { items: ShardItem[]; outcomes: Outcome[] };
+  // Small shards (a video or two each) to exercise the split; two rows per row group.
+  const params = exportParams.parse({ shardSizeMB: 0.02, rowGroupRows: 2 });
+
+  before(async () => {
+    ({ root, store } = await fixture());
+    result = await exportAll(store, params);
+  });
+  after(async () => rm(root, { recursive: true, force: true }));
+
+  it('partitions by category into train-000NN-of-000MM shards; failed rows are not exported and say why', async () => {
+    const keys: string[] = [];
+    for await (const o of store.list('export/run1/data/')) keys.push(o.key);
+    assert.ok(keys.length >= 3, `several shards: ${keys.join(', ')}`);
+    for (const k of keys) assert.match(k, /^export\/run1\/data\/(education|music)\/train-\d{5}-of-\d{5}\.parquet$/);
+    const errors = result.outcomes.filter((o) => o.status === 'error');
+    assert.equal(errors.length, 1);
+    assert.match((errors[0] as { reason: string }).reason, /^annotation missing: expected aligned\/noannotat01\.json/);
+    assert.equal(kept(result.outcomes).length, 6);
+    const counts = await runDuckDb(`SELECT count(*) AS n FROM read_parquet(${sqlString(join(root, 'export/run1/data/*/*.parquet'))})`);
+    assert.equal(Number(counts[0]!.n), 6, 'DuckDB reads every shard: six rows');
+    const groups = await runDuckDb(`SELECT max(row_group_num_rows) AS m FROM parquet_metadata(${sqlString(join(root, 'export/run1/data/*/*.parquet'))})`);
+    assert.ok(Number(groups[0]!.m) <= 2, 'row groups hold at most rowGroupRows rows');
+  });
+
+  it('the parquet schema is the card\'s features column by column (names, nesting, types)', async () => {
+    const features = exportFeatures();
+    const first = kept(result.outcomes)[0]!;
+    const columns = await runDuckDb(`DESCRIBE SELECT * FROM read_parquet(${sqlString(join(root, String(first.path)))})`);
+    assert.deepEqual(columns.map((c) => c.column_name), features.map((f) => f.name));
+    for (const [i, f] of features.entries()) assert.equal(String(columns[i]!.column_type).replace(/"/g, ''), duckDbTypeOf(f).replace(/"/g, ''), `column ${f.name}`);
+    const json = features.find((f) => f.name === 'json') as { struct: HfFeature[] };
+    assert.deepEqual(json.struct.map((f) => f.name), [...json.struct.map((f) => f.name)].sort(), 'alphabetical as the published card');
+    for (const name of ['content_metadata', 'timecoded_text_to_speech', 'youtube_channel_follower_count', 'duration_seconds', 'text_to_speech']) {
+      assert.ok(json.struct.some((f) => f.name === name), name);
+    }
+  });
+
+  it('a video round-trips byte for byte and its json matches the aligned annotation and the VTT', async () => {
+    for (const row of kept(result.outcomes)) {
+      const id = String(row.video_id);
+      const got = await runDuckDb(
+        `SELECT sha256(mp4) AS h, to_json(json) AS j FROM read_parquet(${sqlString(join(root, String(row.path)))}, file_row_number = true) WHERE file_row_number = ${Number(row.row)}`,
+      );
+      assert.equal(got[0]!.h, sha(await store.get(mediaLayout(id).video)), `${id}: same bytes`);
+      const json = JSON.parse(String(got[0]!.j)) as Record<string, unknown>;
+      assert.deepEqual(json.content_metadata, JSON.parse((await store.getText(`aligned/${id}.json`))!), `${id}: content_metadata`);
+      assert.equal(json.text_to_speech, `transcript of ${id}`);
+      assert.equal(json.resolution, '160x120');
+      assert.equal(json.duration_seconds, 2);
+      if (id !== 'edu0000000b') assert.deepEqual(json.timecoded_text_to_speech, parseVtt(VTT));
+    }
+    assert.deepEqual(parseVtt(VTT), [
+      { start: '00:00:00.000', end: '00:00:01.000', text: 'hello there' },
+      { start: '00:00:01.000', end: '00:00:02.000', text: 'second line' },
+    ]);
+  });
+
+  it('one category\'s files give exactly that category\'s videos', async () => {
+    for (const [category, top] of [['education', 'Education'], ['music', 'Music']] as const) {
+      const rows = await runDuckDb(`SELECT json.content_parent_category AS c, json.youtube_title AS t FROM read_parquet(${sqlString(join(root, `export/run1/data/${category}/*.parquet`))}) ORDER BY t`);
+      const expected = VIDEOS.filter((v) => v.top === top && v.id !== 'noannotat01').map((v) => `title ${v.id}`).sort();
+      assert.deepEqual(rows.map((r) => r.t), expected);
+      assert.ok(rows.every((r) => r.c === top));
+    }
+  });
+
+  it('a crash mid-export then resume gives the same files, same hashes', async () => {
+    const expected = await shardHashes(store);
+    const second = await fixture();
+    try {
+      // The crash: the second shard's worker dies while its video is read (the store throws), nothing of it is written.
+      const items = (await exportAll(second.store, params, { stopAfter: 1 })).items;
+      const ctx = await mediaItemContext(second.store, params);
+      Object.assign(ctx, { runId: 'run1' });
+      const broken = Object.create(second.store) as FileStore;
+      broken.getText = async () => { throw new Error('connection reset'); };
+      await assert.rejects(exportStage.processItem(items[1]!, { ...ctx, store: broken }) as Promise<unknown>, /storage/);
+      // The resume: the unfinished chunks run again.
+      for (const item of items.slice(1)) {
+        const again = await mediaItemContext(second.store, params);
+        Object.assign(again, { runId: 'run1' });
+        await exportStage.processItem(item, again);
+      }
+      assert.deepEqual(await shardHashes(second.store), expected);
+    } finally {
+      await rm(second.root, { recursive: true, force: true });
+    }
+  });
+
+  it('export-card writes the card (configs per category, features from the schema, baseline said plainly), the plot and the index', async () => {
+    // The run as the card reads it: run.json, and the classify and export stages' tables.
+    const layout = runLayout('run1');
+    await store.put(layout.runJson, JSON.stringify({ runId: 'run1', stages: [{ name: 'classify', type: 'classify' }, { name: 'export', type: 'export' }, { name: 'card', type: 'export-card' }] }));
+    const classifyPart = `${layout.stage('classify').root}/out/000000-0000.parquet`;
+    await writeParquetRows(store, classifyPart, VIDEOS.map((v) => ({ video_id: v.id, method: 'lexical-baseline', duration_seconds: 2, status: 'kept', reason: null })));
+    await store.put(layout.stage('classify').table, JSON.stringify({ stage: 'classify', stats: { items: 7, kept: 7, dropped: 0, errors: 0, reasons: {}, counters: { baseline_items: 7 } }, parts: [classifyPart] }));
+    await store.put(layout.stage('export').table, JSON.stringify({ stage: 'export', stats: { items: 7, kept: 6, dropped: 0, errors: 1, reasons: { 'error:annotation missing': 1 }, counters: {} }, parts: [] }));
+    const artifacts: Record<string, string> = {};
+    const ctx = await mediaItemContext(store, exportCardParams.parse({ datasetName: 'me/demo-set' }));
+    const global: GlobalContext<ReturnType<typeof exportCardParams.parse>> = {
+      ...ctx, runId: 'run1', stageName: 'card',
+      input: async function* () {
+        yield* kept(result.outcomes);
+      },
+      writeArtifact: async (name, content) => { artifacts[name] = content; },
+    };
+    const outcomes: Outcome[] = [];
+    for await (const o of exportCardStage.run(global)) outcomes.push(o);
+    assert.equal(outcomes[0]?.status, 'kept');
+    const card = (await store.getText('export/run1/README.md'))!;
+    const front = parseYaml(card.split('---')[1]!) as { license: string; configs: { config_name: string; data_files: { path: string }[] }[]; dataset_info: { features: HfFeature[] } };
+    assert.equal(front.license, 'cc-by-4.0');
+    assert.deepEqual(front.configs.map((c) => c.config_name), ['default', 'education', 'music']);
+    assert.equal(front.configs[1]!.data_files[0]!.path, 'data/education/*.parquet');
+    assert.deepEqual(front.dataset_info.features, exportFeatures(), 'features in the card are the schema\'s');
+    assert.match(card, /`lexical-baseline` is a baseline, not a model/);
+    assert.match(card, /Not exported: 1 \(error:annotation missing\)/);
+    assert.match(card, /\| education \| 4 \| 0\.00 \|/);
+    assert.match(card, /load_dataset\("parquet", data_dir="data"/);
+    const png = await store.get('export/run1/categories.png');
+    assert.deepEqual([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''), 'PNG');
+    const index = await runDuckDb(`SELECT video_id, category, path, shard, "row", duration_seconds FROM read_parquet(${sqlString(join(root, 'export/run1/index.parquet'))}) ORDER BY video_id`);
+    assert.equal(index.length, 6);
+    assert.ok(index.every((r) => String(r.path).startsWith(`data/${r.category}/train-`)), 'paths relative to the export root');
+    assert.ok(artifacts['card.md']);
+  });
+});
