@@ -3,6 +3,8 @@ import { ConfigError, errorMessage, redactUrlCredentials } from '@finevideo/core
 import { planCommand, renderCommand, resumeCommand, runCommand, statusCommand, type CommandResult } from './commands.js';
 import { demoCommand } from './demo.js';
 import { unlockCommand } from './unlock.js';
+import { exploreUntilStopped, portNumber } from './explore.js';
+import { publishCommand } from './publish.js';
 
 const positiveInt = (name: string) => (value: string) => {
   const n = Number(value);
@@ -111,6 +113,23 @@ program
   .argument('<run>', 'run folder or URI (from "finevideo plan")')
   .option('--stage <name>', 'only this stage')
   .action((ref: string, opts) => finish(renderCommand(ref, opts)));
+
+program
+  .command('explore')
+  .description('a read-only web page over a run: funnel, chunks and cost, anomalies, the dataset by category, each video with its scenes and transcript')
+  .argument('<run>', 'run folder or URI (.../runs/<id>), or its export folder (.../export/<id>)')
+  .option('--port <n>', 'port to listen on (0: any free port)', portNumber, 8377)
+  .option('--host <address>', 'address to listen on (default 127.0.0.1; any other is reachable from the network)')
+  .action((ref: string, opts) => finish(exploreUntilStopped(ref, opts)));
+
+program
+  .command('publish')
+  .description('upload an export (folder or s3:// prefix of export/<run-id>) to a Hugging Face dataset repo; token from HF_TOKEN, Hub from HF_ENDPOINT')
+  .argument('<export>', 'export folder or URI (.../export/<run-id>)')
+  .requiredOption('--repo <namespace/name>', 'the dataset repo (created when absent)')
+  .option('--private', 'create the repo private')
+  .option('--batch-files <n>', 'files per commit', positiveInt('batch-files'))
+  .action((source: string, opts) => finish(publishCommand(source, opts)));
 
 program
   .command('demo')

@@ -1,0 +1,41 @@
+import { InvalidArgumentError } from 'commander';
+import { openExplorerSource, startExplorer, isLoopbackHost, type ExplorerServer } from '@finevideo/explorer';
+
+export interface ExploreOptions {
+  port?: number;
+  host?: string;
+}
+
+export const portNumber = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`port: expected an integer from 0 to 65535, got ${JSON.stringify(value)}`);
+  return n;
+};
+
+/**
+ * `finevideo explore <run | export>`: a read-only web page over a run (overview, dataset, videos),
+ * on 127.0.0.1 unless --host says otherwise. Runs until Ctrl-C; returns the server for tests.
+ */
+export async function exploreCommand(ref: string, options: ExploreOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<ExplorerServer> {
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopbackHost(host)) {
+    log(`finevideo explore: warning: listening on ${host}, not loopback: anyone who can reach this machine on that address can read the run, its videos and annotations (there is no login)`);
+  }
+  const source = await openExplorerSource(ref);
+  log(`finevideo explore: reading run ${source.runId} from ${source.store.uri} (indexing its tables)`);
+  const server = await startExplorer(source, { host, port: options.port ?? 8377 });
+  log(`finevideo explore: ${server.index.indexedVideos} videos indexed; Ctrl-C stops the server`);
+  process.stdout.write(`${server.url}\n`);
+  return server;
+}
+
+/** The command as main runs it: serves until SIGINT or SIGTERM, then closes the server and exits 0. */
+export async function exploreUntilStopped(ref: string, options: ExploreOptions): Promise<{ exitCode: number; output: string }> {
+  const server = await exploreCommand(ref, options);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await server.close();
+  return { exitCode: 0, output: '' };
+}

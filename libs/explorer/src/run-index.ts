@@ -1,0 +1,322 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { emptyStats, mergeStats, pipelineStages, runLayout, type StageStats } from '@finevideo/core';
+import { failedKey, readDoneMarkers, readJsonObject, type FailedChunks, type StagePlan } from '@finevideo/runtime';
+import type { DuckDBValue } from '@duckdb/node-api';
+import { ExplorerDb } from './duckdb.js';
+import { columnAs, groupPartsBySchema, localParts, readGroup, type PartGroup } from './parts.js';
+import type { ExplorerSource } from './source.js';
+
+/** One stage of the run as the overview shows it: chunks, the funnel from its markers, and its parts. */
+export interface StageState {
+  stage: string;
+  type: string;
+  position: number;
+  planned: boolean;
+  chunks: number;
+  done: number;
+  failed: number;
+  pending: number;
+  sealed: boolean;
+  stats: StageStats;
+  /** Parquet parts listed by the done markers (storage keys) with what identifies their content. */
+  parts: { key: string; version: string }[];
+}
+
+export interface FunnelHours {
+  stage: string;
+  status: string;
+  reason: string | null;
+  videos: number;
+  hours: number;
+}
+
+export interface Facets {
+  statuses: { value: string; videos: number }[];
+  stages: { value: string; videos: number }[];
+  reasons: { stage: string; status: string; value: string; videos: number }[];
+  categories: { value: string; topLevel: string | null; videos: number }[];
+  topLevels: { value: string; videos: number }[];
+  durations: { min: number | null; max: number | null };
+}
+
+export interface CategoryRow {
+  category: string;
+  topLevel: string | null;
+  candidates: number;
+  candidateHours: number;
+  selected: number;
+  selectedHours: number;
+}
+
+export interface VideoQuery {
+  page: number;
+  pageSize: number;
+  q?: string | undefined;
+  category?: string | undefined;
+  topLevel?: string | undefined;
+  channel?: string | undefined;
+  status?: string | undefined;
+  stage?: string | undefined;
+  reason?: string | undefined;
+  minDuration?: number | undefined;
+  maxDuration?: number | undefined;
+  sort: VideoSort;
+  dir: 'asc' | 'desc';
+}
+
+export const VIDEO_SORTS = ['title', 'channel', 'duration', 'category', 'status', 'stage', 'video_id'] as const;
+export type VideoSort = (typeof VIDEO_SORTS)[number];
+const SORT_SQL: Record<VideoSort, string> = {
+  title: 'title', channel: 'channel', duration: 'duration', category: 'category', status: 'status', stage: 'pos', video_id: 'video_id',
+};
+
+/** Columns the index reads from any stage that has them. */
+const INDEX_COLUMNS = {
+  title: 'VARCHAR', channel: 'VARCHAR', category: 'VARCHAR', top_level: 'VARCHAR',
+} as const;
+
+/** How often the run's markers are read again at most (a running run changes under the page). */
+const REFRESH_MS = 3000;
+
+/**
+ * The run as the explorer sees it: stage states from plans and markers, and a DuckDB index of every
+ * video (one row: title, channel, duration, category, the last stage it reached with that stage's
+ * verdict) built from the stages' parquet parts, rebuilt when a marker adds or changes parts.
+ */
+export class RunIndex {
+  readonly db = new ExplorerDb();
+  private stages: StageState[] = [];
+  private groups = new Map<string, PartGroup[]>();
+  private signature = '';
+  private checkedAt = 0;
+  private refreshing: Promise<void> | undefined;
+  private funnel: FunnelHours[] = [];
+  private facets: Facets = { statuses: [], stages: [], reasons: [], categories: [], topLevels: [], durations: { min: null, max: null } };
+  private categories: CategoryRow[] = [];
+  private videoCount = 0;
+  readonly cacheDir: string;
+
+  constructor(readonly source: ExplorerSource, cacheDir?: string) {
+    this.cacheDir = cacheDir ?? join(tmpdir(), `finevideo-explore-${process.pid}`);
+  }
+
+  get stageNames(): string[] {
+    return pipelineStages(this.source.manifest.config).map((s) => s.name);
+  }
+
+  /** Reads markers again (at most every few seconds) and rebuilds the index when the parts changed. */
+  async refresh(force = false): Promise<void> {
+    if (!force && Date.now() - this.checkedAt < REFRESH_MS && this.signature) return;
+    this.refreshing ??= this.doRefresh().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<void> {
+    const { store, runId, manifest } = this.source;
+    const states: StageState[] = [];
+    for (const [position, s] of pipelineStages(manifest.config).entries()) {
+      const layout = runLayout(runId).stage(s.name);
+      const plan = await readJsonObject<StagePlan>(store, layout.plan);
+      const done = plan ? await readDoneMarkers(store, runId, s.name, plan) : new Map();
+      const stats = emptyStats();
+      const parts: StageState['parts'] = [];
+      for (const index of [...done.keys()].sort((a, b) => a - b)) {
+        const marker = done.get(index)!;
+        mergeStats(stats, marker.stats);
+        for (const key of marker.parts) parts.push({ key, version: `${marker.attempt}:${marker.finishedAt}` });
+      }
+      const recorded = plan ? await readJsonObject<FailedChunks>(store, failedKey(runId, s.name)) : undefined;
+      const failed = new Set((recorded?.failed ?? []).map((f) => f.index).filter((i) => !done.has(i))).size;
+      const chunks = plan?.chunkCount ?? 0;
+      states.push({
+        stage: s.name, type: s.stage, position, planned: plan !== undefined, chunks, done: done.size, failed,
+        pending: Math.max(0, chunks - done.size - failed), sealed: plan ? await store.exists(layout.table) : false, stats, parts,
+      });
+    }
+    this.stages = states;
+    this.checkedAt = Date.now();
+    const signature = JSON.stringify(states.map((s) => s.parts));
+    if (signature !== this.signature) {
+      await this.rebuild(states);
+      this.signature = signature;
+    }
+  }
+
+  stageStates(): StageState[] {
+    return this.stages;
+  }
+
+  private async rebuild(states: StageState[]): Promise<void> {
+    const groups = new Map<string, PartGroup[]>();
+    const selects: string[] = [];
+    for (const s of states) {
+      const files = await localParts(this.source.store, s.parts, join(this.cacheDir, 'parts'));
+      const stageGroups = await groupPartsBySchema(this.db, files);
+      groups.set(s.stage, stageGroups);
+      for (const g of stageGroups) {
+        if (g.kinds.video_id === undefined) continue;
+        const duration = `coalesce(${columnAs(g, 'duration_seconds', 'DOUBLE')}, ${columnAs(g, 'duration', 'DOUBLE')})`;
+        const attributes = Object.entries(INDEX_COLUMNS).map(([name, type]) => `${columnAs(g, name, type)} AS ${name}`).join(', ');
+        selects.push(
+          `SELECT ${columnAs(g, 'video_id', 'VARCHAR')} AS video_id, ${s.position}::INTEGER AS pos, coalesce(${columnAs(g, 'status', 'VARCHAR')}, 'kept') AS status, ` +
+            `${columnAs(g, 'reason', 'VARCHAR')} AS reason, ${duration} AS duration, ${attributes} FROM ${readGroup(g)}`,
+        );
+      }
+    }
+    this.groups = groups;
+    const rows = selects.length
+      ? `SELECT * FROM (${selects.join(' UNION ALL BY NAME ')}) WHERE regexp_full_match(video_id, '[A-Za-z0-9_-]{11}')`
+      : `SELECT NULL::VARCHAR AS video_id, 0 AS pos, NULL::VARCHAR AS status, NULL::VARCHAR AS reason, NULL::DOUBLE AS duration, NULL::VARCHAR AS title, NULL::VARCHAR AS channel, NULL::VARCHAR AS category, NULL::VARCHAR AS top_level WHERE false`;
+    const selectPos = states.find((s) => s.type === 'select')?.position ?? -1;
+    await this.db.withConnection(async (c) => {
+      await c.run(`CREATE OR REPLACE TEMP TABLE stage_rows AS ${rows}`);
+      // One row per video: attributes from the latest stage that has them, the verdict of the last stage it reached.
+      await c.run(`CREATE OR REPLACE TABLE videos AS SELECT video_id, max(pos) AS pos,
+          arg_max(status, pos) AS status, arg_max(reason, pos) AS reason,
+          arg_max(title, pos) FILTER (WHERE title IS NOT NULL) AS title,
+          arg_max(channel, pos) FILTER (WHERE channel IS NOT NULL) AS channel,
+          arg_max(duration, pos) FILTER (WHERE duration IS NOT NULL) AS duration,
+          arg_max(category, pos) FILTER (WHERE category IS NOT NULL) AS category,
+          arg_max(top_level, pos) FILTER (WHERE top_level IS NOT NULL) AS top_level,
+          bool_or(pos = ${selectPos} AND status = 'kept') AS selected,
+          lower(arg_max(title, pos) FILTER (WHERE title IS NOT NULL)) AS title_lower
+        FROM stage_rows GROUP BY video_id`);
+      const funnel = await c.runAndReadAll(`SELECT r.pos, r.status, r.reason, count(*) AS videos, coalesce(sum(v.duration), 0) / 3600 AS hours
+        FROM stage_rows r LEFT JOIN videos v USING (video_id) GROUP BY ALL ORDER BY r.pos, r.status, videos DESC`);
+      this.funnel = funnel.getRowObjectsJS().map((r) => ({
+        stage: states[Number(r.pos)]?.stage ?? String(r.pos), status: String(r.status), reason: r.reason === null ? null : String(r.reason),
+        videos: Number(r.videos), hours: Number(r.hours),
+      }));
+      await c.run('DROP TABLE stage_rows');
+    });
+    const [statuses, stages, reasons, categories, topLevels, durations, perCategory, count] = await Promise.all([
+      this.db.all('SELECT status AS value, count(*) AS videos FROM videos GROUP BY ALL ORDER BY videos DESC'),
+      this.db.all('SELECT pos, count(*) AS videos FROM videos GROUP BY ALL ORDER BY pos'),
+      this.db.all('SELECT pos, status, reason AS value, count(*) AS videos FROM videos WHERE reason IS NOT NULL GROUP BY ALL ORDER BY videos DESC LIMIT 200'),
+      this.db.all('SELECT category AS value, any_value(top_level) AS top_level, count(*) AS videos FROM videos WHERE category IS NOT NULL GROUP BY ALL ORDER BY value'),
+      this.db.all('SELECT top_level AS value, count(*) AS videos FROM videos WHERE top_level IS NOT NULL GROUP BY ALL ORDER BY value'),
+      this.db.all('SELECT min(duration) AS min, max(duration) AS max FROM videos'),
+      this.db.all(`SELECT category, any_value(top_level) AS top_level, count(*) AS candidates, coalesce(sum(duration), 0) / 3600 AS candidate_hours,
+          count(*) FILTER (WHERE selected) AS selected, coalesce(sum(duration) FILTER (WHERE selected), 0) / 3600 AS selected_hours
+        FROM videos WHERE category IS NOT NULL GROUP BY ALL ORDER BY category`),
+      this.db.all('SELECT count(*) AS n FROM videos'),
+    ]);
+    const stageName = (pos: unknown) => states[Number(pos)]?.stage ?? String(pos);
+    this.facets = {
+      statuses: statuses.map((r) => ({ value: String(r.value), videos: Number(r.videos) })),
+      stages: stages.map((r) => ({ value: stageName(r.pos), videos: Number(r.videos) })),
+      reasons: reasons.map((r) => ({ stage: stageName(r.pos), status: String(r.status), value: String(r.value), videos: Number(r.videos) })),
+      categories: categories.map((r) => ({ value: String(r.value), topLevel: r.top_level === null ? null : String(r.top_level), videos: Number(r.videos) })),
+      topLevels: topLevels.map((r) => ({ value: String(r.value), videos: Number(r.videos) })),
+      durations: { min: durations[0]?.min === null ? null : Number(durations[0]?.min), max: durations[0]?.max === null ? null : Number(durations[0]?.max) },
+    };
+    this.categories = perCategory.map((r) => ({
+      category: String(r.category), topLevel: r.top_level === null ? null : String(r.top_level),
+      candidates: Number(r.candidates), candidateHours: Number(r.candidate_hours), selected: Number(r.selected), selectedHours: Number(r.selected_hours),
+    }));
+    this.videoCount = Number(count[0]?.n ?? 0);
+  }
+
+  funnelHours(): FunnelHours[] {
+    return this.funnel;
+  }
+
+  facetValues(): Facets {
+    return this.facets;
+  }
+
+  categoryRows(): CategoryRow[] {
+    return this.categories;
+  }
+
+  get indexedVideos(): number {
+    return this.videoCount;
+  }
+
+  /** One page of the video table, filtered and sorted in DuckDB. */
+  async videos(query: VideoQuery): Promise<{ total: number; rows: Record<string, unknown>[] }> {
+    const where: string[] = [];
+    const values: DuckDBValue[] = [];
+    const bind = (sql: string, value: DuckDBValue) => {
+      values.push(value);
+      where.push(sql.replace('?', `$${values.length}`));
+    };
+    if (query.q) bind('contains(title_lower, ?)', query.q.toLowerCase());
+    if (query.category) bind('category = ?', query.category);
+    if (query.topLevel) bind('top_level = ?', query.topLevel);
+    if (query.channel) bind('channel = ?', query.channel);
+    if (query.status) bind('status = ?', query.status);
+    if (query.reason) bind('reason = ?', query.reason);
+    if (query.stage) {
+      const pos = this.stageNames.indexOf(query.stage);
+      bind('pos = ?', pos);
+    }
+    if (query.minDuration !== undefined) bind('duration >= ?', query.minDuration);
+    if (query.maxDuration !== undefined) bind('duration <= ?', query.maxDuration);
+    const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const order = `${SORT_SQL[query.sort]} ${query.dir === 'desc' ? 'DESC' : 'ASC'} NULLS LAST, video_id`;
+    const [count, rows] = await Promise.all([
+      this.db.all(`SELECT count(*) AS n FROM videos ${filter}`, values),
+      this.db.all(
+        `SELECT video_id, title, channel, duration, category, top_level, pos, status, reason, selected FROM videos ${filter} ORDER BY ${order} LIMIT ${query.pageSize} OFFSET ${(query.page - 1) * query.pageSize}`,
+        values,
+      ),
+    ]);
+    const names = this.stageNames;
+    return {
+      total: Number(count[0]?.n ?? 0),
+      rows: rows.map(({ pos, ...r }) => ({ ...r, stage: names[Number(pos)] ?? null })),
+    };
+  }
+
+  /** Channels starting with a prefix, most videos first (the channel filter's suggestions). */
+  async channels(prefix: string, limit = 20): Promise<{ channel: string; videos: number }[]> {
+    const rows = await this.db.all(
+      `SELECT channel, count(*) AS videos FROM videos WHERE channel IS NOT NULL AND starts_with(lower(channel), $1) GROUP BY ALL ORDER BY videos DESC, channel LIMIT ${limit}`,
+      [prefix.toLowerCase()],
+    );
+    return rows.map((r) => ({ channel: String(r.channel), videos: Number(r.videos) }));
+  }
+
+  /** The index row of one video, or undefined. */
+  async video(id: string): Promise<Record<string, unknown> | undefined> {
+    const rows = await this.db.all('SELECT video_id, title, channel, duration, category, top_level, pos, status, reason, selected FROM videos WHERE video_id = $1', [id]);
+    const row = rows[0];
+    if (!row) return undefined;
+    const { pos, ...rest } = row;
+    return { ...rest, stage: this.stageNames[Number(pos)] ?? null };
+  }
+
+  /** Every row a stage wrote for the video (its verdict and what the stage measured), long strings cut. */
+  async stageRows(id: string): Promise<{ stage: string; rows: Record<string, unknown>[] }[]> {
+    const out: { stage: string; rows: Record<string, unknown>[] }[] = [];
+    for (const s of this.stages) {
+      const rows: Record<string, unknown>[] = [];
+      for (const g of this.groups.get(s.stage) ?? []) {
+        if (g.kinds.video_id === undefined) continue;
+        const found = await this.db.all(`SELECT * FROM ${readGroup(g)} WHERE ${columnAs(g, 'video_id', 'VARCHAR')} = $1 LIMIT 20`, [id]);
+        for (const r of found) rows.push(shorten(r));
+      }
+      out.push({ stage: s.stage, rows });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+/** Long text (descriptions, transcripts, raw model answers) cut for display. */
+function shorten(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) {
+    if (typeof v === 'string' && v.length > 600) out[k] = `${v.slice(0, 600)}… (${v.length} characters)`;
+    else if (Array.isArray(v) && v.length > 50) out[k] = [...v.slice(0, 50), `… ${v.length - 50} more`];
+    else out[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,253 @@
+import { existsSync, readdirSync, statSync, createReadStream } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { extname, join, relative, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { Hono, type Context } from 'hono';
+import { serve, type ServerType } from '@hono/node-server';
+import { z } from 'zod';
+import { isVideoId, mediaLayout, pipelineStages } from '@finevideo/core';
+import { readAnnotation, readArtifact, readExport, readTranscript } from './artifacts.js';
+import { webAssets, type WebAssets } from './build-web.js';
+import { parseRange, rangeReader, type RangeReader } from './media.js';
+import { RunIndex, VIDEO_SORTS } from './run-index.js';
+import type { ExplorerSource } from './source.js';
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json', '.wasm': 'application/wasm', '.txt': 'text/plain; charset=utf-8', '.svg': 'image/svg+xml',
+};
+
+/** Read-only page: scripts and styles from this origin only; WebAssembly (the clip cutter) may compile. */
+const CSP = [
+  "default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "worker-src 'self' blob:", "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:", "media-src 'self' blob:", "connect-src 'self' blob:", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'",
+].join('; ');
+
+const optionalText = z.string().trim().max(300).optional().transform((v) => (v ? v : undefined));
+const optionalNumber = z.string().optional().transform((v, ctx) => {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) {
+    ctx.addIssue({ code: 'custom', message: `expected a non-negative number, got ${JSON.stringify(v.slice(0, 40))}` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+const videoQuerySchema = z.strictObject({
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
+  pageSize: z.coerce.number().int().min(1).max(200).default(50),
+  q: optionalText, category: optionalText, topLevel: optionalText, channel: optionalText, status: optionalText, stage: optionalText, reason: optionalText,
+  minDuration: optionalNumber, maxDuration: optionalNumber,
+  sort: z.enum(VIDEO_SORTS).default('video_id'),
+  dir: z.enum(['asc', 'desc']).default('asc'),
+});
+
+export interface ExplorerServerOptions {
+  port?: number;
+  host?: string;
+  /** Assets already built (tests build them once). */
+  assets?: WebAssets;
+  cacheDir?: string;
+}
+
+export interface ExplorerServer {
+  url: string;
+  host: string;
+  port: number;
+  index: RunIndex;
+  close(): Promise<void>;
+}
+
+const badRequest = (c: Context, message: string) => c.json({ error: message }, 400);
+
+/** Built asset files by their URL path (a fixed set: no request path ever reaches the filesystem). */
+function assetTable(assets: WebAssets): Map<string, string> {
+  const table = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) walk(path);
+      else table.set(`/assets/${relative(assets.dir, path).split(sep).join('/')}`, path);
+    }
+  };
+  walk(assets.dir);
+  for (const name of ['ffmpeg-core.js', 'ffmpeg-core.wasm']) {
+    const path = join(assets.ffmpegCoreDir, name);
+    if (existsSync(path)) table.set(`/assets/ffmpeg/${name}`, path);
+  }
+  return table;
+}
+
+/** Host names the page answers to; set once the port is known (loopback binds only). */
+export interface HostPolicy {
+  allowed?: Set<string>;
+}
+
+export function createExplorerApp(source: ExplorerSource, index: RunIndex, assets: WebAssets, hosts: HostPolicy = {}): Hono {
+  const app = new Hono();
+  const store = source.store;
+  const media: RangeReader = rangeReader(store, source.manifest.config.s3);
+  const files = assetTable(assets);
+
+  app.use('*', async (c, next) => {
+    // DNS rebinding: on loopback, only requests addressed to loopback names are answered.
+    if (hosts.allowed && !hosts.allowed.has((c.req.header('host') ?? '').toLowerCase())) return c.text('explore: unexpected Host header', 421);
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return c.text('explore is read-only: expected GET or HEAD', 405, { Allow: 'GET, HEAD' });
+    await next();
+    c.header('Content-Security-Policy', CSP);
+    c.header('X-Content-Type-Options', 'nosniff');
+    c.header('Referrer-Policy', 'no-referrer');
+    c.header('X-Frame-Options', 'DENY');
+    c.header('Cross-Origin-Resource-Policy', 'same-origin');
+  });
+
+  app.onError((error, c) => {
+    process.stderr.write(`explore: ${c.req.method} ${c.req.path}: ${error.message}\n`);
+    return c.json({ error: 'internal error; the explore command\'s terminal has the details' }, 500);
+  });
+
+  app.get('/api/run', async (c) => {
+    await index.refresh();
+    const { manifest } = source;
+    const stages = index.stageStates();
+    const anomalies: { stage: string; report: unknown }[] = [];
+    const reports: { stage: string; name: string; report: unknown }[] = [];
+    for (const s of stages) {
+      const anomaly = await readArtifact(store, source.runId, s.stage, 'anomalies.json');
+      if (anomaly !== undefined) anomalies.push({ stage: s.stage, report: anomaly });
+      if (s.type === 'select') {
+        const report = await readArtifact(store, source.runId, s.stage, 'report.json');
+        if (report !== undefined) reports.push({ stage: s.stage, name: 'report.json', report });
+      }
+    }
+    return c.json({
+      runId: source.runId, ref: source.ref, given: source.given, createdAt: manifest.createdAt, name: manifest.config.name,
+      executor: manifest.config.executor.kind,
+      complete: stages.length > 0 && stages.every((s) => s.planned && s.sealed && s.done === s.chunks),
+      stages: stages.map(({ parts: _parts, ...s }) => s),
+      funnelHours: index.funnelHours(),
+      indexedVideos: index.indexedVideos,
+      anomalies, reports,
+      export: await readExport(store, source.runId),
+      refreshedAt: new Date().toISOString(),
+    });
+  });
+
+  app.get('/api/dataset', async (c) => {
+    await index.refresh();
+    const selectStage = index.stageStates().find((s) => s.type === 'select');
+    const report = selectStage ? await readArtifact(store, source.runId, selectStage.stage, 'report.json') : undefined;
+    const params = selectStage ? pipelineStages(source.manifest.config).find((s) => s.name === selectStage.stage)?.params : undefined;
+    return c.json({ categories: index.categoryRows(), facets: index.facetValues(), selection: report ?? null, selectParams: params ?? null });
+  });
+
+  app.get('/api/videos', async (c) => {
+    const parsed = videoQuerySchema.safeParse(c.req.query());
+    if (!parsed.success) return badRequest(c, `videos query: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ')}`);
+    const query = parsed.data;
+    if (query.stage !== undefined && !index.stageNames.includes(query.stage)) {
+      return badRequest(c, `stage: expected one of ${index.stageNames.join(', ')}, got ${JSON.stringify(query.stage)}`);
+    }
+    await index.refresh();
+    const result = await index.videos(query);
+    return c.json({ ...result, page: query.page, pageSize: query.pageSize });
+  });
+
+  app.get('/api/channels', async (c) => {
+    const q = c.req.query('q') ?? '';
+    if (q.length > 200) return badRequest(c, `q: expected at most 200 characters, got ${q.length}`);
+    await index.refresh();
+    return c.json({ channels: await index.channels(q) });
+  });
+
+  app.get('/api/videos/:id', async (c) => {
+    const id: string = c.req.param('id');
+    if (!isVideoId(id)) return badRequest(c, `video id: expected 11 characters of A-Z a-z 0-9 _ -, got ${JSON.stringify(String(id).slice(0, 40))}`);
+    await index.refresh();
+    const [row, stageRows, annotation, transcript, size] = await Promise.all([
+      index.video(id), index.stageRows(id), readAnnotation(store, id), readTranscript(store, id), media.size(mediaLayout(id).video),
+    ]);
+    if (!row && !annotation && size === undefined) return c.json({ error: `video ${id}: not in run ${source.runId}` }, 404);
+    return c.json({ id, video: row ?? null, stages: stageRows, annotation: annotation ?? null, transcript: transcript ?? null, media: size === undefined ? null : { size, url: `/media/${id}.mp4` } });
+  });
+
+  app.on(['GET', 'HEAD'], '/media/:file', async (c) => {
+    const file = c.req.param('file');
+    const id = file.endsWith('.mp4') ? file.slice(0, -4) : '';
+    if (!isVideoId(id)) return badRequest(c, `media: expected <video id>.mp4 with an 11-character id, got ${JSON.stringify(file.slice(0, 40))}`);
+    const key = mediaLayout(id).video;
+    const size = await media.size(key);
+    if (size === undefined) return c.json({ error: `video ${id}: no downloaded file in ${store.uri}` }, 404);
+    const range = parseRange(c.req.header('range'), size);
+    const headers: Record<string, string> = { 'Accept-Ranges': 'bytes', 'Content-Type': 'video/mp4', 'Cache-Control': 'private, max-age=300' };
+    if (range.kind === 'unsatisfiable') return c.body(null, 416, { ...headers, 'Content-Range': `bytes */${size}` });
+    const r = range.kind === 'range' ? range.range : undefined;
+    const length = r ? r.end - r.start + 1 : size;
+    headers['Content-Length'] = String(length);
+    if (r) headers['Content-Range'] = `bytes ${r.start}-${r.end}/${size}`;
+    const status = r ? 206 : 200;
+    if (c.req.method === 'HEAD') return c.body(null, status, headers);
+    const body = Readable.toWeb(await media.read(key, r)) as ReadableStream<Uint8Array>;
+    return c.body(body, status, headers);
+  });
+
+  app.get('/assets/*', (c) => {
+    const path = files.get(c.req.path);
+    if (!path) return c.json({ error: `asset ${JSON.stringify(c.req.path.slice(0, 80))}: not found` }, 404);
+    const type = CONTENT_TYPES[extname(path)] ?? 'application/octet-stream';
+    const cache = /\/chunks\/|ffmpeg-core/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache';
+    const body = Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>;
+    return c.body(body, 200, { 'Content-Type': type, 'Content-Length': String(statSync(path).size), 'Cache-Control': cache });
+  });
+
+  const page = (c: Context) => {
+    const path = files.get('/assets/index.html');
+    if (!path) return c.text('explore: the page was not built', 500);
+    return c.body(Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>, 200, { 'Content-Type': CONTENT_TYPES['.html']!, 'Cache-Control': 'no-cache' });
+  };
+  app.get('/', page);
+  app.get('/index.html', page);
+  app.notFound((c) => c.json({ error: `not found: ${c.req.method} ${c.req.path.slice(0, 80)}` }, 404));
+  return app;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+export const isLoopbackHost = (host: string): boolean => LOOPBACK.has(host) || host.startsWith('127.');
+
+/** Starts the page's server on host:port (port 0: any free port) and builds the run's index first. */
+export async function startExplorer(source: ExplorerSource, options: ExplorerServerOptions = {}): Promise<ExplorerServer> {
+  const host = options.host ?? '127.0.0.1';
+  const assets = options.assets ?? (await webAssets());
+  const index = new RunIndex(source, options.cacheDir);
+  await index.refresh(true);
+  const hosts: HostPolicy = {};
+  const app = createExplorerApp(source, index, assets, hosts);
+  let server: ServerType | undefined;
+  const port = await new Promise<number>((resolve, reject) => {
+    server = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, (info: AddressInfo) => resolve(info.port));
+    server.once('error', reject);
+  }).catch(async (e: unknown) => {
+    await index.close();
+    throw e;
+  });
+  if (isLoopbackHost(host)) {
+    const names = ['127.0.0.1', 'localhost', '[::1]', host.includes(':') ? `[${host}]` : host];
+    hosts.allowed = new Set(names.map((n) => `${n}:${port}`));
+  }
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${port}/`,
+    host,
+    port,
+    index,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        const s = server as unknown as { closeAllConnections?: () => void; close: (cb: () => void) => void };
+        s.closeAllConnections?.();
+        s.close(() => resolve());
+      });
+      await index.close();
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import { ConfigError, SAFE_NAME_PATTERN, type ObjectStore } from '@finevideo/core';
+import { openStore } from '@finevideo/storage';
+import { readRunManifest, type RunManifest } from '@finevideo/runtime';
+
+/** What `finevideo explore` was pointed at: a run (folder or S3), reached directly or through its export. */
+export interface ExplorerSource {
+  /** The storage root holding runs/, media/, annotations/, aligned/ and export/. */
+  store: ObjectStore;
+  runId: string;
+  manifest: RunManifest;
+  /** How the user named it: "run" (runs/<id>) or "export" (export/<id>). */
+  given: 'run' | 'export';
+  /** The reference as the user can type it again (credentials never part of it). */
+  ref: string;
+}
+
+const RUN_REF = /^(.*?)\/?runs\/([^/]+)\/?$/;
+const EXPORT_REF = /^(.*?)\/?export\/([^/]+)\/?$/;
+
+/** Splits "<root>/runs/<id>" or "<root>/export/<id>" (a folder, file:// or s3:// URI) into storage root and run id. */
+export function parseExplorerRef(ref: string): { storage: string; runId: string; given: 'run' | 'export' } {
+  const trimmed = ref.trim();
+  for (const [pattern, given] of [[RUN_REF, 'run'], [EXPORT_REF, 'export']] as const) {
+    const m = pattern.exec(trimmed);
+    if (m && SAFE_NAME_PATTERN.test(m[2]!)) return { storage: m[1] || '.', runId: m[2]!, given };
+  }
+  throw new ConfigError(
+    `explore: expected a run folder or URI ending in runs/<run-id> (as "finevideo run" prints), or an export folder ending in export/<run-id>, got ${JSON.stringify(ref)}`,
+  );
+}
+
+/**
+ * Opens the run: its manifest is read through a first store, then the store is opened again with the
+ * run's own S3 settings (endpoint, path style), as the launcher's other commands do.
+ */
+export async function openExplorerSource(ref: string): Promise<ExplorerSource> {
+  const { storage, runId, given } = parseExplorerRef(ref);
+  const probe = openStore(storage);
+  let manifest: RunManifest;
+  try {
+    manifest = await readRunManifest(probe, runId);
+  } catch (e) {
+    if (given === 'export' && e instanceof ConfigError) {
+      throw new ConfigError(`explore: the export ${JSON.stringify(ref)} is read together with its run; expected runs/${runId}/run.json beside it in ${probe.uri}, got none`);
+    }
+    throw e;
+  }
+  const store = Object.keys(manifest.config.s3).length ? openStore(storage, manifest.config.s3) : probe;
+  const root = store.uri.startsWith('file://') ? store.uri.slice('file://'.length) : store.uri;
+  return { store, runId, manifest, given, ref: `${root.replace(/\/$/, '')}/runs/${runId}` };
+}

@@ -1,0 +1,154 @@
+/** Typed GETs of the explorer's API (the server validates every parameter; errors come back as {error}). */
+export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  const response = await fetch(path, signal ? { signal } : {});
+  const body = (await response.json()) as T & { error?: string };
+  if (!response.ok) throw new Error(body.error ?? `${path}: HTTP ${response.status}`);
+  return body;
+}
+
+export interface StageStats {
+  items: number;
+  kept: number;
+  dropped: number;
+  errors: number;
+  reasons: Record<string, number>;
+  counters: Record<string, number>;
+}
+
+export interface StageState {
+  stage: string;
+  type: string;
+  position: number;
+  planned: boolean;
+  chunks: number;
+  done: number;
+  failed: number;
+  pending: number;
+  sealed: boolean;
+  stats: StageStats;
+}
+
+export interface FunnelHours {
+  stage: string;
+  status: string;
+  reason: string | null;
+  videos: number;
+  hours: number;
+}
+
+export interface RunView {
+  runId: string;
+  ref: string;
+  name: string;
+  createdAt: string;
+  executor: string;
+  complete: boolean;
+  stages: StageState[];
+  funnelHours: FunnelHours[];
+  indexedVideos: number;
+  anomalies: { stage: string; report: unknown }[];
+  reports: { stage: string; name: string; report: unknown }[];
+  export: { prefix: string; card: boolean; files: { key: string; size: number }[]; bytes: number } | undefined;
+  refreshedAt: string;
+}
+
+export interface CategoryRow {
+  category: string;
+  topLevel: string | null;
+  candidates: number;
+  candidateHours: number;
+  selected: number;
+  selectedHours: number;
+}
+
+export interface Facets {
+  statuses: { value: string; videos: number }[];
+  stages: { value: string; videos: number }[];
+  reasons: { stage: string; status: string; value: string; videos: number }[];
+  categories: { value: string; topLevel: string | null; videos: number }[];
+  topLevels: { value: string; videos: number }[];
+  durations: { min: number | null; max: number | null };
+}
+
+export interface SelectionReport {
+  targetHours: number;
+  selectedHours: number;
+  videos: number;
+  byCategory: Record<string, { videos: number; hours: number }>;
+  byTopLevel: Record<string, { videos: number; hours: number }>;
+  notSelected?: Record<string, number>;
+}
+
+export interface DatasetView {
+  categories: CategoryRow[];
+  facets: Facets;
+  selection: SelectionReport | null;
+}
+
+export interface VideoRow {
+  video_id: string;
+  title: string | null;
+  channel: string | null;
+  duration: number | null;
+  category: string | null;
+  top_level: string | null;
+  stage: string | null;
+  status: string | null;
+  reason: string | null;
+  selected: boolean | null;
+}
+
+export interface VideoPage {
+  total: number;
+  page: number;
+  pageSize: number;
+  rows: VideoRow[];
+}
+
+export interface TranscriptCue {
+  start: number;
+  end: number;
+  text: string;
+}
+
+export interface Span {
+  start_timestamp?: string;
+  end_timestamp?: string;
+}
+
+export interface SceneView {
+  sceneId?: number;
+  title?: string;
+  timestamps?: Span;
+  cast?: string[];
+  activities?: { description?: string; timestamp?: Span }[];
+  props?: { name?: string; timestamp?: Span }[];
+  videoEditingDetails?: { description?: string; timestamps?: Span }[];
+  mood?: { description?: string; keyMoments?: { timestamp?: string; changeDescription?: string }[] };
+  narrativeProgression?: { description?: string; timestamp?: string }[];
+  characterInteraction?: { characters?: string[]; description?: string }[];
+  thematicElements?: string;
+  contextualRelevance?: string;
+  dynamismScore?: number;
+  audioVisualCorrelation?: number;
+}
+
+export interface ContentMetadataView {
+  title?: string;
+  description?: string;
+  fps?: number;
+  characterList?: { characterId?: string; name?: string; description?: string }[];
+  scenes?: SceneView[];
+  storylines?: { description?: string; scenes?: number[]; climax?: { description?: string; timestamp?: string } };
+  qAndA?: { question?: string; answer?: string }[];
+  trimmingSuggestions?: { description?: string; timestamps?: Span }[];
+}
+
+export interface VideoDetail {
+  id: string;
+  video: VideoRow | null;
+  stages: { stage: string; rows: Record<string, unknown>[] }[];
+  annotation: { source: 'aligned' | 'annotations'; key: string; valid: boolean; problems: string[]; contentMetadata: ContentMetadataView; provenance: Record<string, unknown> } | null;
+  transcript: TranscriptCue[] | null;
+  media: { size: number; url: string } | null;
+}

@@ -1,0 +1,228 @@
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { getJson, type DatasetView, type VideoPage } from './api';
+import { BarChart, COLORS } from './chart';
+import { clock, count, hours } from './format';
+
+const FILTERS = ['q', 'category', 'topLevel', 'channel', 'status', 'stage', 'reason', 'minDuration', 'maxDuration'] as const;
+const PAGE_SIZE = 50;
+
+function CategoryCharts(props: { data: DatasetView }) {
+  const { categories, selection } = props.data;
+  const [level, setLevel] = useState<'fine' | 'top'>('fine');
+  if (!categories.length) return <p class="muted">No classified videos yet (categories come from the classify stage).</p>;
+  // select's oracle starts from an even share of the target per category with candidates.
+  const target = selection ? selection.targetHours / categories.length : undefined;
+  const rows = level === 'fine'
+    ? categories.map((c) => ({ name: c.category, candidateHours: c.candidateHours, selectedHours: c.selectedHours, selected: c.selected, candidates: c.candidates, target }))
+    : Object.values(categories.reduce<Record<string, { name: string; candidateHours: number; selectedHours: number; selected: number; candidates: number; target: number | undefined }>>((acc, c) => {
+        const key = c.topLevel ?? 'unknown';
+        const e = (acc[key] ??= { name: key, candidateHours: 0, selectedHours: 0, selected: 0, candidates: 0, target: target === undefined ? undefined : 0 });
+        e.candidateHours += c.candidateHours;
+        e.selectedHours += c.selectedHours;
+        e.selected += c.selected;
+        e.candidates += c.candidates;
+        if (e.target !== undefined && target !== undefined) e.target += target;
+        return acc;
+      }, {}));
+  return (
+    <>
+      <div class="toggle" role="group" aria-label="Category level">
+        <button type="button" aria-pressed={level === 'fine'} onClick={() => setLevel('fine')}>Fine categories</button>
+        <button type="button" aria-pressed={level === 'top'} onClick={() => setLevel('top')}>Top-level</button>
+      </div>
+      <div class="two">
+        <BarChart
+          label="Hours per category: classified candidates, selected, and the even share of the selection target; the table beside has the figures"
+          height={Math.max(220, rows.length * 30 + 70)}
+          config={{
+            type: 'bar',
+            data: {
+              labels: rows.map((r) => r.name),
+              datasets: [
+                { label: 'candidate hours', data: rows.map((r) => Number(r.candidateHours.toFixed(3))), backgroundColor: COLORS.candidates },
+                { label: 'selected hours', data: rows.map((r) => Number(r.selectedHours.toFixed(3))), backgroundColor: COLORS.selected },
+                ...(target !== undefined ? [{ label: 'target (even share)', data: rows.map((r) => Number((r.target ?? 0).toFixed(3))), backgroundColor: COLORS.target }] : []),
+              ],
+            },
+            options: { indexAxis: 'y', scales: { x: { title: { display: true, text: 'hours' } } } },
+          }}
+        />
+        <div class="table-wrap">
+          <table class="grid compact" aria-label="Videos and hours per category">
+            <thead><tr><th scope="col">category</th><th scope="col" class="num">candidates</th><th scope="col" class="num">selected</th><th scope="col" class="num">hours</th>{target !== undefined && <th scope="col" class="num">target h</th>}</tr></thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr key={r.name}>
+                  <td><a href={`#/dataset?${level === 'fine' ? 'category' : 'topLevel'}=${encodeURIComponent(r.name)}`}>{r.name}</a></td>
+                  <td class="num">{count(r.candidates)}</td>
+                  <td class="num">{count(r.selected)}</td>
+                  <td class="num">{hours(r.selectedHours)}</td>
+                  {target !== undefined && <td class="num">{hours(r.target ?? 0)}</td>}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </div>
+      {selection && <p class="small muted">Selection: {count(selection.videos)} videos, {hours(selection.selectedHours)} of {selection.targetHours} target hours. The target line is the even share select starts from; categories short of it pass their budget on.</p>}
+    </>
+  );
+}
+
+function StatusBadge(props: { status: string | null; selected: boolean | null }) {
+  const s = props.status ?? 'unknown';
+  return <span class={`status ${s}`}>{s}{props.selected ? ' · selected' : ''}</span>;
+}
+
+export function Dataset(props: { params: URLSearchParams }) {
+  const [data, setData] = useState<DatasetView | null>(null);
+  const [page, setPage] = useState<VideoPage | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [channels, setChannels] = useState<string[]>([]);
+  const params = props.params;
+  const filters = useMemo(() => Object.fromEntries(FILTERS.map((f) => [f, params.get(f) ?? ''])) as Record<(typeof FILTERS)[number], string>, [params.toString()]);
+  const pageNo = Math.max(1, Number(params.get('page') ?? 1) || 1);
+  const sort = params.get('sort') ?? 'video_id';
+  const dir = params.get('dir') === 'desc' ? 'desc' : 'asc';
+  const [search, setSearch] = useState(filters.q);
+  const searchTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+
+  useEffect(() => {
+    getJson<DatasetView>('/api/dataset').then(setData, (e: Error) => setError(e.message));
+  }, []);
+
+  useEffect(() => {
+    const controller = new AbortController();
+    const query = new URLSearchParams();
+    for (const f of FILTERS) if (filters[f]) query.set(f, filters[f]);
+    query.set('page', String(pageNo));
+    query.set('pageSize', String(PAGE_SIZE));
+    query.set('sort', sort);
+    query.set('dir', dir);
+    getJson<VideoPage>(`/api/videos?${query}`, controller.signal).then((p) => {
+      setPage(p);
+      setError(null);
+    }, (e: Error) => {
+      if (!controller.signal.aborted) setError(e.message);
+    });
+    return () => controller.abort();
+  }, [params.toString()]);
+
+  const update = (changes: Record<string, string>, keepPage = false) => {
+    const next = new URLSearchParams(params);
+    for (const [k, v] of Object.entries(changes)) {
+      if (v) next.set(k, v);
+      else next.delete(k);
+    }
+    if (!keepPage) next.delete('page');
+    location.replace(`#/dataset?${next}`);
+  };
+
+  const onSearch = (value: string) => {
+    setSearch(value);
+    clearTimeout(searchTimer.current);
+    searchTimer.current = setTimeout(() => update({ q: value }), 250);
+  };
+
+  const onChannel = (value: string) => {
+    update({ channel: value });
+    getJson<{ channels: { channel: string }[] }>(`/api/channels?q=${encodeURIComponent(value)}`).then((r) => setChannels(r.channels.map((c) => c.channel)), () => undefined);
+  };
+
+  const facets = data?.facets;
+  const pages = page ? Math.max(1, Math.ceil(page.total / PAGE_SIZE)) : 1;
+  const sortHeader = (key: string, label: string, num = false) => (
+    <th scope="col" class={num ? 'num' : ''} aria-sort={sort === key ? (dir === 'asc' ? 'ascending' : 'descending') : 'none'}>
+      <button type="button" class="sort" onClick={() => update({ sort: key, dir: sort === key && dir === 'asc' ? 'desc' : 'asc' })}>
+        {label}{sort === key ? (dir === 'asc' ? ' ▲' : ' ▼') : ''}
+      </button>
+    </th>
+  );
+  const active = FILTERS.some((f) => filters[f]);
+
+  return (
+    <section>
+      <h1 tabIndex={-1}>Dataset</h1>
+      <h2>Hours and videos per category</h2>
+      {data ? <CategoryCharts data={data} /> : <p class="muted">Loading…</p>}
+
+      <h2 id="videos-heading">Videos</h2>
+      <form class="filters" role="search" aria-label="Filter videos" onSubmit={(e) => e.preventDefault()}>
+        <label>Title<input type="search" name="q" value={search} placeholder="search titles" onInput={(e) => onSearch(e.currentTarget.value)} /></label>
+        <label>Category
+          <select name="category" value={filters.category} onChange={(e) => update({ category: e.currentTarget.value })}>
+            <option value="">any</option>
+            {facets?.categories.map((c) => <option key={c.value} value={c.value}>{c.value} ({c.videos})</option>)}
+          </select>
+        </label>
+        <label>Top-level
+          <select name="topLevel" value={filters.topLevel} onChange={(e) => update({ topLevel: e.currentTarget.value })}>
+            <option value="">any</option>
+            {facets?.topLevels.map((c) => <option key={c.value} value={c.value}>{c.value} ({c.videos})</option>)}
+          </select>
+        </label>
+        <label>Channel
+          <input name="channel" list="channel-list" value={filters.channel} placeholder="exact name" onChange={(e) => onChannel(e.currentTarget.value)}
+            onInput={(e) => getJson<{ channels: { channel: string }[] }>(`/api/channels?q=${encodeURIComponent(e.currentTarget.value)}`).then((r) => setChannels(r.channels.map((c) => c.channel)), () => undefined)} />
+          <datalist id="channel-list">{channels.map((c) => <option key={c} value={c} />)}</datalist>
+        </label>
+        <label>Status
+          <select name="status" value={filters.status} onChange={(e) => update({ status: e.currentTarget.value })}>
+            <option value="">any</option>
+            {facets?.statuses.map((c) => <option key={c.value} value={c.value}>{c.value} ({c.videos})</option>)}
+          </select>
+        </label>
+        <label>Last stage
+          <select name="stage" value={filters.stage} onChange={(e) => update({ stage: e.currentTarget.value })}>
+            <option value="">any</option>
+            {facets?.stages.map((c) => <option key={c.value} value={c.value}>{c.value} ({c.videos})</option>)}
+          </select>
+        </label>
+        <label>Drop or error reason
+          <select name="reason" value={filters.reason} onChange={(e) => update({ reason: e.currentTarget.value })}>
+            <option value="">any</option>
+            {[...new Map((facets?.reasons ?? []).map((r) => [r.value, r])).values()].map((r) => <option key={r.value} value={r.value}>{r.value} ({r.stage})</option>)}
+          </select>
+        </label>
+        <label class="narrow">Min s<input name="minDuration" type="number" min="0" inputMode="numeric" value={filters.minDuration} onChange={(e) => update({ minDuration: e.currentTarget.value })} /></label>
+        <label class="narrow">Max s<input name="maxDuration" type="number" min="0" inputMode="numeric" value={filters.maxDuration} onChange={(e) => update({ maxDuration: e.currentTarget.value })} /></label>
+        {active && <button type="button" class="link" onClick={() => { setSearch(''); location.replace('#/dataset'); }}>Clear filters</button>}
+      </form>
+      {error && <p class="error" role="alert">{error}</p>}
+      <p class="small muted" aria-live="polite" id="result-count">{page ? `${count(page.total)} video${page.total === 1 ? '' : 's'}${active ? ' match' : ''} · page ${pageNo} of ${count(pages)}` : 'Loading…'}</p>
+      <div class="table-wrap">
+        <table class="grid videos" aria-labelledby="videos-heading" aria-describedby="result-count">
+          <thead>
+            <tr>
+              {sortHeader('title', 'title')}
+              {sortHeader('channel', 'channel')}
+              {sortHeader('category', 'category')}
+              {sortHeader('duration', 'duration', true)}
+              {sortHeader('status', 'status')}
+              {sortHeader('stage', 'last stage')}
+              <th scope="col">reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {page?.rows.map((r) => (
+              <tr key={r.video_id}>
+                <td class="title-cell"><a href={`#/video/${r.video_id}`}>{r.title || r.video_id}</a><div class="muted small mono">{r.video_id}</div></td>
+                <td>{r.channel ?? '–'}</td>
+                <td>{r.category ?? <span class="muted">–</span>}{r.top_level && <div class="muted small">{r.top_level}</div>}</td>
+                <td class="num">{clock(r.duration)}</td>
+                <td><StatusBadge status={r.status} selected={r.selected} /></td>
+                <td>{r.stage}</td>
+                <td class="small">{r.reason ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <nav class="pager" aria-label="Pages of videos">
+        <button type="button" disabled={pageNo <= 1} onClick={() => update({ page: String(pageNo - 1) }, true)}>← Previous</button>
+        <span>page {pageNo} of {count(pages)}</span>
+        <button type="button" disabled={pageNo >= pages} onClick={() => update({ page: String(pageNo + 1) }, true)}>Next →</button>
+      </nav>
+    </section>
+  );
+}
