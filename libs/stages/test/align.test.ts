@@ -33,7 +33,7 @@ function annotationOf(scenes: Scene[], rest: Partial<ContentMetadata> = {}): Con
 
 /** 10 s at 25 fps with cuts at 4 s and 7 s, as a detector would report it. */
 const DETECTION: SceneDetection = {
-  fps: 25, frameCount: 250, cuts: [100, 175],
+  fps: 25, frameCount: 250, cuts: [100, 175], detectorWidth: 320, detectorHeight: 240,
   scenes: [{ startFrame: 0, endFrame: 100 }, { startFrame: 100, endFrame: 175 }, { startFrame: 175, endFrame: 250 }],
 };
 const fixedDetector = (detection: SceneDetection = DETECTION): Detector => async () => detection;
@@ -90,7 +90,7 @@ describe('align stage (storage, error rows; detection injected)', function () {
   });
 
   it('warnings are in the row and counted', async () => {
-    const noCuts: SceneDetection = { fps: 25, frameCount: 250, cuts: [], scenes: [{ startFrame: 0, endFrame: 250 }] };
+    const noCuts: SceneDetection = { ...DETECTION, cuts: [], scenes: [{ startFrame: 0, endFrame: 250 }] };
     const id = await stored(annotationOf([alignScene(1, '0:00', '0:02'), alignScene(2, '0:04', 'end')]));
     const { outcome, counters } = await align(id, fixedDetector(noCuts));
     assert.equal(outcome.status, 'kept', reasonOf(outcome));
@@ -148,7 +148,7 @@ describe('align stage (storage, error rows; detection injected)', function () {
 
   it('params: thresholds reach the alignment; the threshold reaches the detector; bad params are refused', async () => {
     const id = await stored(annotationOf([alignScene(1, '0:00', '0:02'), alignScene(2, '0:03', 'end')]));
-    const noCuts: SceneDetection = { fps: 25, frameCount: 250, cuts: [], scenes: [{ startFrame: 0, endFrame: 250 }] };
+    const noCuts: SceneDetection = { ...DETECTION, cuts: [], scenes: [{ startFrame: 0, endFrame: 250 }] };
     let threshold = 0;
     const { outcome } = await align(id, async (_p, o) => { threshold = o.threshold; return noCuts; }, store, { failShiftFrames: 10, threshold: 27 });
     assert.match(reasonOf(outcome), /^scene shift too large: .*more than 10\)$/);
