@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, GoogleGenAI, createPartFromUri, type File as GeminiFile } from '@google/genai';
 import { annotationJsonSchema, contentMetadataSchema } from '@finevideo/dataset';
-import { generateVideo, startFakeGemini, type FakeGemini, type FakeGeminiOptions, type GeminiFaultKind } from '@finevideo/testing';
+import { generateVideo, sampleAnnotation, startFakeGemini, type FakeGemini, type FakeGeminiOptions, type FakeGeminiRequest, type GeminiFaultKind } from '@finevideo/testing';
 
 /** The stage's path, in short: upload, poll until ACTIVE (or FAILED), generate with the file and the schema, delete. */
 async function annotateOnce(ai: GoogleGenAI, video: string, displayName: string, opts: { timeoutMs?: number; json?: boolean } = {}) {
@@ -153,6 +153,63 @@ describe('fake Gemini API with the real @google/genai SDK', function () {
     );
     assert.equal(fake.stats.generateCalls.slow, 1);
     assert.equal(fake.stats.aliveFiles.size, 0, 'every file deleted, faults or not');
+  });
+
+  it('uploads a Blob of more than one 8 MiB chunk (upload, then upload+finalize at the right offsets)', async () => {
+    const { fake, ai } = await start({ processingPolls: 0 });
+    const bytes = new Uint8Array(9 * 1024 * 1024 + 5).map((_, i) => i % 251);
+    const file = await ai.files.upload({ file: new Blob([bytes], { type: 'application/octet-stream' }), config: { displayName: 'big' } });
+    assert.equal(file.state, 'ACTIVE', 'processingPolls 0: active at once');
+    assert.equal(file.sizeBytes, String(bytes.length));
+    assert.equal(file.sha256Hash, (await import('node:crypto')).createHash('sha256').update(bytes).digest('base64'));
+    assert.equal(fake.stats.files.get(file.name!)!.durationSeconds, undefined, 'not an mp4: no duration');
+    const listed: string[] = [];
+    for await (const f of await ai.files.list({ config: { pageSize: 1 } })) listed.push(f.name!);
+    assert.deepEqual(listed, [file.name]);
+    const model = await ai.models.get({ model: 'gemini-2.5-pro' });
+    assert.equal(model.name, 'models/gemini-2.5-pro');
+    await expectApiError(ai.models.get({ model: 'gemini-0' }), 404);
+    await ai.files.delete({ name: file.name! });
+    assert.deepEqual([...fake.stats.aliveFiles], []);
+  });
+
+  it('counts tokens of inline video, serves many calls at once, and refuses a responseSchema with fields Gemini does not know', async () => {
+    // The answers wait until all eight calls are in: the fake serves them at once (no timing involved).
+    let arrived = 0;
+    let allIn: () => void = () => undefined;
+    const barrier = new Promise<void>((resolve) => (allIn = resolve));
+    const answer = async (r: FakeGeminiRequest) => {
+      if (++arrived === 8) allIn();
+      await barrier;
+      return JSON.stringify(sampleAnnotation({ durationSeconds: r.inline[0]!.durationSeconds! }));
+    };
+    const { fake, ai } = await start({ latencyMs: [1, 5], thoughtsTokens: 100, answer });
+    const data = (await import('node:fs/promises')).readFile(video).then((b) => b.toString('base64'));
+    const ask = async () => ai.models.generateContent({ model: 'gemini-2.5-flash', contents: [{ role: 'user', parts: [{ inlineData: { mimeType: 'video/mp4', data: await data } }, { text: 'Describe.' }] }], config: { responseMimeType: 'application/json', responseJsonSchema: annotationJsonSchema() } });
+    const answers = await Promise.all(Array.from({ length: 8 }, ask));
+    for (const r of answers) {
+      assert.equal(contentMetadataSchema.safeParse(JSON.parse(r.text!)).success, true);
+      const u = r.usageMetadata!;
+      assert.equal(u.thoughtsTokenCount, 100);
+      assert.equal(u.totalTokenCount, u.promptTokenCount! + u.candidatesTokenCount! + 100);
+    }
+    assert.equal(fake.stats.maxConcurrentGenerate, 8);
+    assert.equal(fake.stats.usage.responses, 8);
+    assert.equal(fake.stats.usage.promptByModality.VIDEO, 8 * 12 * 258);
+    // responseSchema takes Gemini's Schema (the SDK drops additionalProperties); an unknown field is a 400.
+    const body = await expectApiError(ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'x', config: { responseMimeType: 'application/json', responseSchema: { type: 'object', properties: { a: { type: 'string', const: 'x' } } } } }), 400);
+    assert.match(body.error.message, /Unknown name "const" at 'generation_config\.response_schema\.properties\[a\]\.value'/);
+    await expectApiError(ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'x', config: { responseSchema: { type: 'object' } } }), 400);
+  });
+
+  it('faults Files API calls too when asked (filesEndpoints), transient kinds only', async () => {
+    const { fake, ai } = await start({ faults: { rate: 0.5, seed: 3, kinds: ['503', 'truncated'], filesEndpoints: ['upload', 'get', 'delete'] } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) await annotateOnce(ai, video, `f${i}`).catch((e: unknown) => statuses.push((e as ApiError).status));
+    assert.ok(statuses.length > 0 && statuses.every((s) => s === 503), statuses.join(','));
+    const { upload, get, delete: del } = fake.stats.filesFaults;
+    assert.ok(upload + get + del > 0);
+    assert.equal(fake.stats.aliveFiles.size, del, 'a failed delete leaves its file alive (the stage must retry it)');
   });
 
   it('draws faults at the given rate from a seed, reproducibly', async () => {

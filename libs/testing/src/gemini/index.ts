@@ -48,6 +48,8 @@ export interface FakeGeminiRequest {
   systemInstruction?: string;
   /** The uploaded files named by fileData parts, in order. */
   files: FakeGeminiFile[];
+  /** Media sent inline (inlineData parts, base64), decoded: type, size and, for an MP4, duration. */
+  inline: { mimeType: string; sizeBytes: number; durationSeconds?: number }[];
   /** generationConfig.responseMimeType is application/json. */
   json: boolean;
   /** generationConfig.responseSchema or responseJsonSchema. */
@@ -75,6 +77,11 @@ export interface FakeGeminiFaults {
   slowMs?: number;
   /** Decides the fault of each generateContent call instead of the random draw (undefined: none). */
   decide?: (request: FakeGeminiRequest) => Exclude<GeminiFaultKind, 'failed-processing'> | undefined;
+  /**
+   * Files API calls that can also fail, at the same rate, with the transient kinds listed ('429', '500', '503'):
+   * 'upload' (the start request), 'get', 'delete'. Default none: only generateContent is faulted.
+   */
+  filesEndpoints?: ('upload' | 'get' | 'delete')[];
 }
 
 export interface FakeGeminiOptions {
@@ -135,6 +142,8 @@ export interface FakeGeminiStats {
   /** Usage reported in every 200 answer (faulted answers are billed too). */
   usage: FakeGeminiUsage;
   faults: Record<GeminiFaultKind, number>;
+  /** Transient faults injected on Files API calls (faults.filesEndpoints), by endpoint. */
+  filesFaults: Record<'upload' | 'get' | 'delete', number>;
   /** Most generateContent calls in flight at once. */
   maxConcurrentGenerate: number;
 }
@@ -227,6 +236,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     files: new Map(), aliveFiles: new Set(), generateByFile: new Map(), okByDisplayName: new Map(),
     usage: { promptTokenCount: 0, candidatesTokenCount: 0, thoughtsTokenCount: 0, totalTokenCount: 0, promptByModality: {}, responses: 0 },
     faults: { '429': 0, '500': 0, '503': 0, slow: 0, 'failed-processing': 0, 'invalid-json': 0, 'schema-invalid': 0, truncated: 0 },
+    filesFaults: { upload: 0, get: 0, delete: 0 },
     maxConcurrentGenerate: 0,
   };
   const uploads = new Map<string, PendingUpload>();
@@ -310,6 +320,29 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       ...(state === 'FAILED' ? { error: { code: 3, message: 'The video could not be processed.' } } : {}),
     };
   };
+  const quotaExceeded = (res: ServerResponse, model: string) => {
+    const after = options.faults?.retryAfterSeconds ?? 0.05;
+    googleError(res, 429, 'RESOURCE_EXHAUSTED', 'You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.', [
+      { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_paid_tier_input_token_count', quotaId: 'GenerateContentPaidTierInputTokensPerModelPerMinute', quotaDimensions: { location: 'global', model }, quotaValue: '1000000' }] },
+      { '@type': 'type.googleapis.com/google.rpc.Help', links: [{ description: 'Learn more about Gemini API quotas', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' }] },
+      { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${after}s` },
+    ], { 'retry-after': String(after) });
+  };
+  const internalError = (res: ServerResponse) => googleError(res, 500, 'INTERNAL', 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting');
+  const overloaded = (res: ServerResponse) => googleError(res, 503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.');
+  /** A transient fault on a Files API call (faults.filesEndpoints): answered here, true when one was. */
+  const filesFault = (res: ServerResponse, endpoint: 'upload' | 'get' | 'delete'): boolean => {
+    if (!options.faults?.filesEndpoints?.includes(endpoint)) return false;
+    const transient = faultKinds.filter((k): k is '429' | '500' | '503' => k === '429' || k === '500' || k === '503');
+    if (!transient.length || faultRandom() >= faultRate) return false;
+    const kind = transient[Math.floor(faultRandom() * transient.length)]!;
+    stats.faults[kind]++;
+    stats.filesFaults[endpoint]++;
+    if (kind === '429') quotaExceeded(res, 'files');
+    else if (kind === '500') internalError(res);
+    else overloaded(res);
+    return true;
+  };
   const noSuchFile = (res: ServerResponse, id: string) => googleError(res, 403, 'PERMISSION_DENIED', `You do not have permission to access the File ${id} or it may not exist.`);
 
   const startUpload = async (req: IncomingMessage, res: ServerResponse, apiVersion: string) => {
@@ -339,6 +372,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       if (!/^files\/[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/.test(name)) return googleError(res, 400, 'INVALID_ARGUMENT', `* File.name: Invalid file name ${JSON.stringify(meta.file.name)}: lowercase alphanumeric or dashes, at most 40 characters.`);
       if (stats.files.has(name)) return googleError(res, 409, 'ALREADY_EXISTS', `File ${name} already exists.`);
     }
+    if (filesFault(res, 'upload')) return;
     stats.uploadStarts++;
     const uploadId = randomBytes(24).toString('base64url');
     uploads.set(uploadId, { displayName, name, mimeType, declaredBytes: declared, chunks: [], received: 0, apiVersion });
@@ -437,7 +471,8 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
 
   const defaultAnswer = (request: FakeGeminiRequest): string => {
     const file = request.files[0];
-    const annotation = sampleAnnotation({ durationSeconds: file?.durationSeconds ?? 30, seed: hash32(file?.displayName ?? file?.name ?? request.prompt) % 1000 });
+    const duration = file?.durationSeconds ?? request.inline[0]?.durationSeconds ?? 30;
+    const annotation = sampleAnnotation({ durationSeconds: duration, seed: hash32(file?.displayName ?? file?.name ?? request.prompt) % 1000 });
     if (!request.json) return annotationAsText(annotation);
     if (request.schema === undefined || looksLikeContentMetadata(request.schema)) return JSON.stringify(annotation);
     return JSON.stringify(exampleFromSchema(request.schema));
@@ -462,7 +497,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       outcome('rejected');
       googleError(res, code, status, message);
     };
-    type Part = { text?: unknown; fileData?: { fileUri?: unknown; mimeType?: unknown }; inlineData?: unknown };
+    type Part = { text?: unknown; fileData?: { fileUri?: unknown; mimeType?: unknown }; inlineData?: { mimeType?: unknown; data?: unknown } };
     const contents = body.contents as { role?: string; parts?: Part[] }[] | undefined;
     if (!Array.isArray(contents) || contents.length === 0) return bad('* GenerateContentRequest.contents: contents is not specified');
     const config = (body.generationConfig ?? {}) as Record<string, unknown>;
@@ -483,9 +518,16 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     }
     const texts: string[] = [];
     const files: FakeGeminiFile[] = [];
+    const inline: FakeGeminiRequest['inline'] = [];
     for (const content of contents) {
       for (const part of content.parts ?? []) {
         if (typeof part.text === 'string') texts.push(part.text);
+        if (part.inlineData) {
+          const { mimeType, data } = part.inlineData;
+          if (typeof mimeType !== 'string' || typeof data !== 'string') return bad('* GenerateContentRequest.contents.parts.inline_data: mime_type and data are required.');
+          const bytes = Buffer.from(data, 'base64');
+          inline.push({ mimeType, sizeBytes: bytes.length, durationSeconds: mimeType === 'video/mp4' ? mp4DurationSeconds(bytes) : undefined });
+        }
         if (part.fileData) {
           const id = typeof part.fileData.fileUri === 'string' ? fileOfUri(part.fileData.fileUri) : undefined;
           if (!id) return bad(`* GenerateContentRequest.contents.parts.file_data.file_uri: Invalid or unsupported file uri: ${JSON.stringify(part.fileData.fileUri)}`);
@@ -504,6 +546,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       prompt: texts.join('\n'),
       ...(systemText ? { systemInstruction: systemText } : {}),
       files,
+      inline,
       json: mime === 'application/json',
       ...(schema !== undefined ? { schema } : {}),
       generationConfig: config,
@@ -515,12 +558,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     if (fault) stats.faults[fault]++;
     if (fault === '429') {
       outcome('429');
-      const after = options.faults?.retryAfterSeconds ?? 0.05;
-      return googleError(res, 429, 'RESOURCE_EXHAUSTED', 'You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.', [
-        { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_paid_tier_input_token_count', quotaId: 'GenerateContentPaidTierInputTokensPerModelPerMinute', quotaDimensions: { location: 'global', model }, quotaValue: '1000000' }] },
-        { '@type': 'type.googleapis.com/google.rpc.Help', links: [{ description: 'Learn more about Gemini API quotas', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' }] },
-        { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${after}s` },
-      ], { 'retry-after': String(after) });
+      return quotaExceeded(res, model);
     }
 
     inFlight++;
@@ -530,11 +568,11 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       if (!waited) return outcome(fault === 'slow' ? 'slow' : 'aborted');
       if (fault === '500') {
         outcome('500');
-        return googleError(res, 500, 'INTERNAL', 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting');
+        return internalError(res);
       }
       if (fault === '503') {
         outcome('503');
-        return googleError(res, 503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.');
+        return overloaded(res);
       }
       let answer: GeminiAnswer;
       try {
@@ -573,11 +611,14 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
         finishReason = 'MAX_TOKENS';
       }
       const textTokens = Math.ceil((request.prompt.length + (request.systemInstruction?.length ?? 0)) / 4);
-      const seconds = files.reduce((s, f) => s + (f.mimeType.startsWith('video/') || f.mimeType.startsWith('audio/') ? Math.max(1, Math.ceil(f.durationSeconds ?? 1)) : 0), 0);
-      const videoSeconds = files.reduce((s, f) => s + (f.mimeType.startsWith('video/') ? Math.max(1, Math.ceil(f.durationSeconds ?? 1)) : 0), 0);
+      // Gemini's rates: a video is one frame a second (258 tokens each) plus its sound (32 a second); an image 258.
+      const media: { mimeType: string; durationSeconds?: number }[] = [...files, ...inline];
+      const secondsOf = (m: { durationSeconds?: number }) => Math.max(1, Math.ceil(m.durationSeconds ?? 1));
+      const videoSeconds = media.reduce((s, m) => s + (m.mimeType.startsWith('video/') ? secondsOf(m) : 0), 0);
+      const audioSeconds = media.reduce((s, m) => s + (m.mimeType.startsWith('video/') || m.mimeType.startsWith('audio/') ? secondsOf(m) : 0), 0);
       const videoTokens = videoSeconds * (options.videoTokensPerSecond ?? 258);
-      const audioTokens = seconds * (options.audioTokensPerSecond ?? 32);
-      const imageTokens = files.filter((f) => f.mimeType.startsWith('image/')).length * 258;
+      const audioTokens = audioSeconds * (options.audioTokensPerSecond ?? 32);
+      const imageTokens = media.filter((m) => m.mimeType.startsWith('image/')).length * 258;
       const details = [
         { modality: 'TEXT', tokenCount: textTokens },
         ...(videoTokens ? [{ modality: 'VIDEO', tokenCount: videoTokens }] : []),
@@ -638,12 +679,14 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
         const file = stats.files.get(`files/${id}`);
         if (req.method === 'GET') {
           stats.gets++;
+          if (filesFault(res, 'get')) return;
           if (!file || file.deleted) return noSuchFile(res, id!);
           const answer = fileJson(file, apiVersion!);
           file.polls++;
           return send(res, 200, answer);
         }
         if (req.method === 'DELETE') {
+          if (filesFault(res, 'delete')) return;
           if (!file || file.deleted) return noSuchFile(res, id!);
           stats.deletes++;
           file.deleted = true;
@@ -671,6 +714,8 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       googleError(res, 404, 'NOT_FOUND', `fake Gemini: no route ${req.method} ${path}`);
     })().catch((e: unknown) => googleError(res, 500, 'INTERNAL', `fake Gemini: ${(e as Error).message}`));
   });
+  // Long keep-alive: a client pool reusing an idle socket must not race the server closing it.
+  server.keepAliveTimeout = 60_000;
   const { url, close } = await listenOnLoopback(server);
   origin = url;
   return {
