@@ -8,3 +8,4 @@ export * from './openai/index.js';
 export * from './k8s/index.js';
 export * from './gemini/index.js';
 export * from './annotation-fixture.js';
+export * from './hub/index.js';
