@@ -3,7 +3,6 @@ import { ConfigError, errorMessage, redactUrlCredentials } from '@finevideo/core
 import { planCommand, renderCommand, resumeCommand, runCommand, statusCommand, type CommandResult } from './commands.js';
 import { demoCommand } from './demo.js';
 import { unlockCommand } from './unlock.js';
-import { publishCommand } from './publish.js';
 import { exploreUntilStopped, portNumber } from './explore.js';
 import { publishCommand } from './publish.js';
 
@@ -122,15 +121,6 @@ program
   .option('--port <n>', 'port to listen on (0: any free port)', portNumber, 8377)
   .option('--host <address>', 'address to listen on (default 127.0.0.1; any other is reachable from the network)')
   .action((ref: string, opts) => finish(exploreUntilStopped(ref, opts)));
-
-program
-  .command('publish')
-  .description('upload an export (folder or s3:// prefix of export/<run-id>) to a Hugging Face dataset repo; token from HF_TOKEN, Hub from HF_ENDPOINT')
-  .argument('<export>', 'export folder or URI (.../export/<run-id>)')
-  .requiredOption('--repo <namespace/name>', 'the dataset repo (created when absent)')
-  .option('--private', 'create the repo private')
-  .option('--batch-files <n>', 'files per commit', positiveInt('batch-files'))
-  .action((source: string, opts) => finish(publishCommand(source, opts)));
 
 program
   .command('publish')
