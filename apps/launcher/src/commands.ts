@@ -16,6 +16,7 @@ import { createKubernetesExecutorFor } from './kubernetes.js';
 import { errorLines, errorShare, errorShareFailures, formatFunnel, readKeptCommand, stageNotes, type StageErrors } from './funnel.js';
 import { createProgressReporter } from './progress.js';
 import { parseRunRef, runRef } from './run-ref.js';
+import { planEstimate } from './plan-estimate.js';
 
 export interface GlobalOptions {
   json?: boolean;
@@ -243,6 +244,7 @@ export async function statusCommand(ref: string, options: StatusOptions): Promis
   for (const s of failing) lines.push(`stage ${s.stage}: ${s.failed} chunk(s) failed in its last attempt (logs: ${runRefText}/${s.stage}/logs/); resume with: finevideo resume ${runRefText}`);
   const perStage = errorLines(errors);
   if (perStage.length) lines.push('error rows by reason:', ...perStage);
+  lines.push(...stageNotes(status.stages.map((s) => ({ stage: s.stage, stats: s.stats, ...(s.planned ? { plan: { chunkCount: s.chunks } } : {}) }))));
   // The same verdict as the run's summary: a sealed stage past its maxStageShare made the run exit 1.
   for (const f of shareFailures) lines.push(f.message);
   if (options.verify) {
@@ -264,7 +266,7 @@ export async function planCommand(pipelinePath: string, options: RunOptions): Pr
   const manifest = await createRun(config, store);
   const log = createLogger({ run: manifest.runId }, options.json === true);
   const stages = pipelineStages(config);
-  const planned: { stage: string; type: string; items?: number; chunks?: number; pending?: number; note?: string }[] = [];
+  const planned: { stage: string; type: string; items?: number; chunks?: number; pending?: number; note?: string; estimate?: string }[] = [];
   for (const [i, s] of stages.entries()) {
     const previous = i > 0 ? stages[i - 1] : undefined;
     if (previous && !(await store.exists(runLayout(manifest.runId).stage(previous.name).table))) {
@@ -275,12 +277,13 @@ export async function planCommand(pipelinePath: string, options: RunOptions): Pr
     const pending = (await pendingIndexes(store, manifest.runId, s.name, plan)).length;
     // Runs driven by kubectl: a stage whose chunks are all done is sealed here (table.json), so the next one can be planned.
     if (pending === 0) await sealStage(store, manifest.runId, s.name, plan);
-    planned.push({ stage: s.name, type: s.stage, items: plan.itemCount, chunks: plan.chunkCount, pending });
+    const estimate = await planEstimate(store, manifest.runId, s, plan);
+    planned.push({ stage: s.name, type: s.stage, items: plan.itemCount, chunks: plan.chunkCount, pending, ...(estimate ? { estimate } : {}) });
   }
   const ref = runRef(store.uri, manifest.runId);
   if (options.json) return { exitCode: 0, output: JSON.stringify({ run: ref, runId: manifest.runId, stages: planned }, null, 2) };
   const lines = [`run ${manifest.runId} (${config.executor.kind} executor)`, ...planned.map((p) =>
-    p.note ? `  ${p.stage} [${p.type}]: ${p.note}` : `  ${p.stage} [${p.type}]: ${p.items} items in ${p.chunks} chunks, ${p.pending} to run`), `run: ${ref}`];
+    p.note ? `  ${p.stage} [${p.type}]: ${p.note}` : `  ${p.stage} [${p.type}]: ${p.items} items in ${p.chunks} chunks, ${p.pending} to run${p.estimate ? `\n    ${p.estimate}` : ''}`), `run: ${ref}`];
   return { exitCode: 0, output: lines.join('\n') };
 }
 

@@ -71,14 +71,33 @@ export function errorShareFailures(stages: StageErrors[]): { stage: string; shar
     });
 }
 
-/** Plain notes a user must not miss (a stage that ran a baseline instead of a model). */
-export function stageNotes(stages: { stage: string; stats: StageStats }[]): string[] {
+/** Plain notes a user must not miss (a stage that ran a baseline instead of a model, what a paid stage cost). */
+export function stageNotes(stages: { stage: string; stats: StageStats; plan?: { chunkCount: number } }[]): string[] {
   const notes: string[] = [];
   for (const s of stages) {
     const baseline = s.stats.counters.baseline_items ?? 0;
     if (baseline > 0) notes.push(`note: ${s.stage} used the lexical baseline, not a model, for ${baseline} video${baseline === 1 ? '' : 's'}`);
+    const annotatorBaseline = s.stats.counters.baseline_annotator_items ?? 0;
+    if (annotatorBaseline > 0) notes.push(`note: ${s.stage} used the baseline annotator, not a model, for ${annotatorBaseline} video${annotatorBaseline === 1 ? '' : 's'} (scenes from detected cuts, title and description from metadata, transcript lines as narrative; what needs a model is left empty)`);
+    const cost = costNote(s.stage, s.stats.counters, s.plan?.chunkCount);
+    if (cost) notes.push(cost);
   }
   return notes;
+}
+
+/** Dollars a paid stage spent (counters annotate_cost_microusd and tokens): total, per video and per chunk. */
+export function costNote(stage: string, counters: Record<string, number>, chunks?: number): string | undefined {
+  const input = counters.annotate_input_tokens ?? 0;
+  const output = counters.annotate_output_tokens ?? 0;
+  if (input + output === 0 && !counters.annotate_cached) return undefined;
+  const dollars = (counters.annotate_cost_microusd ?? 0) / 1e6;
+  const fmt = (d: number) => `$${d < 1 ? d.toFixed(4) : d.toFixed(2)}`;
+  const videos = counters.annotate_annotated ?? 0;
+  const perVideo = videos ? `, ${fmt(dollars / videos)} per annotated video` : '';
+  const perChunk = chunks ? `, ${fmt(dollars / chunks)} per chunk` : '';
+  const unpriced = counters.annotate_unpriced_videos ? ` (${counters.annotate_unpriced_videos} videos of a model without a price are not counted: set params.prices)` : '';
+  const cached = counters.annotate_cached ? `; ${counters.annotate_cached} cached annotation(s) reused at no cost` : '';
+  return `cost: ${stage} spent ${fmt(dollars)} for ${input.toLocaleString('en-US')} input and ${output.toLocaleString('en-US')} output tokens${perVideo}${perChunk}${unpriced}${cached}`;
 }
 
 /** A DuckDB one-liner reading only the kept rows of a stage's parts (they hold dropped and error rows too). */

@@ -12,6 +12,8 @@ describe('finevideo demo (the README\'s first command, after the bootstrap)', fu
     // The sample's deliberately unreadable shard is an error row, within the demo's errorPolicy.
     assert.match(r.stdout, /ytcommons: 1 error row\(s\), 25% of 4 items: unreadable-shard=1/);
     assert.match(r.stdout, /note: classify used the lexical baseline, not a model, for \d+ videos/);
+    assert.match(r.stdout, /^annotate\s+\d+\s+\d+/m, 'funnel row of annotate');
+    assert.match(r.stdout, /note: annotate used the baseline annotator, not a model, for \d+ videos/);
     const table = /^output table: (\S+table\.json)/m.exec(r.stdout)?.[1];
     assert.ok(table && existsSync(table), `expected the select table on disk, got:\n${r.stdout}`);
     assert.match(r.stdout, /read only kept rows: duckdb -c ".+WHERE status = 'kept'"/);

@@ -66,11 +66,14 @@ function backendContext(ctx: ItemContext<AnnotateParams>, item: AnnotateItem, us
 /** Token and cost columns of a row, and the same figures added to the chunk's counters. */
 function usageColumns(ctx: ItemContext<AnnotateParams>, usage: Usage): Row {
   const cost = usageDollars(usage, priceTable(ctx.params));
-  ctx.count('annotate_input_tokens', usage.inputTokens);
-  ctx.count('annotate_output_tokens', usage.outputTokens);
-  for (const [modality, n] of Object.entries(usage.inputByModality)) ctx.count(`annotate_input_${modality.toLowerCase()}_tokens`, n);
-  if (cost !== undefined) ctx.count('annotate_cost_microusd', Math.round(cost * MICRO));
-  else if (usage.inputTokens + usage.outputTokens > 0) ctx.count('annotate_unpriced_videos');
+  // Only what was spent: a baseline run's counters stay free of zeros.
+  if (usage.inputTokens + usage.outputTokens > 0) {
+    ctx.count('annotate_input_tokens', usage.inputTokens);
+    ctx.count('annotate_output_tokens', usage.outputTokens);
+    for (const [modality, n] of Object.entries(usage.inputByModality)) ctx.count(`annotate_input_${modality.toLowerCase()}_tokens`, n);
+    if (cost !== undefined) ctx.count('annotate_cost_microusd', Math.round(cost * MICRO));
+    else ctx.count('annotate_unpriced_videos');
+  }
   const m = usage.inputByModality;
   return {
     input_tokens: usage.inputTokens, output_tokens: usage.outputTokens,
