@@ -8,6 +8,7 @@ import { ytcommonsStage } from './ytcommons/index.js';
 import { exportCardStage, exportStage } from './export/index.js';
 import { annotateStage } from './annotate/index.js';
 import { alignStage } from './align/index.js';
+import { anomalyStage } from './anomaly/index.js';
 
 /** Every stage type the launcher can plan, by type name. Executors never import this. */
 export const stageRegistry: Record<string, AnyStage> = {
@@ -22,6 +23,7 @@ export const stageRegistry: Record<string, AnyStage> = {
   'export-card': exportCardStage,
   annotate: annotateStage,
   align: alignStage,
+  anomaly: anomalyStage,
 };
 
 export function stageByType(type: string): AnyStage {

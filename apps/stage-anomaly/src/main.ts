@@ -1,0 +1,4 @@
+import { runWorkerMain } from '@finevideo/runtime';
+import { anomalyStage } from '@finevideo/stages/anomaly';
+
+runWorkerMain(anomalyStage);
