@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { SystemicError } from '@finevideo/core';
+import { contentMetadataSchema } from '@finevideo/dataset';
+import { sampleAnnotation, startFakeGemini, startFakeOpenAi, type FakeGemini, type FakeOpenAi } from '@finevideo/testing';
+import { annotationLayout } from '@finevideo/stages/annotate';
+import { annotateAll, itemOf, rowOf, storeWithVideos, videoId } from './annotate-helpers.js';
+
+const GEMINI_ENV = 'FINEVIDEO_TEST_GEMINI_KEY';
+const OPENAI_ENV = 'FINEVIDEO_TEST_OPENAI_KEY';
+const VTT = 'WEBVTT\n\n00:00:01.000 --> 00:00:02.500\nWe start the engine.\n\n00:00:04.000 --> 00:00:05.000\nAnd off we go.\n';
+
+describe('stage annotate, OpenAI-compatible paths (fake OpenAI server, real openai SDK)', function () {
+  this.timeout(60_000);
+  let gemini: FakeGemini | undefined;
+  let openai: FakeOpenAi | undefined;
+  beforeEach(() => {
+    process.env[GEMINI_ENV] = 'fake-gemini-key';
+    process.env[OPENAI_ENV] = 'sk-fake-openai';
+  });
+  afterEach(async () => {
+    delete process.env[GEMINI_ENV];
+    delete process.env[OPENAI_ENV];
+    await gemini?.close();
+    await openai?.close();
+    gemini = openai = undefined;
+  });
+
+  it('gemini+structurer: Gemini answers in free text (no schema), the structurer turns it into JSON with a strict json_schema; both models are costed', async () => {
+    gemini = await startFakeGemini();
+    const structured: string[] = [];
+    openai = await startFakeOpenAi({
+      apiKey: 'sk-fake-openai', modelId: 'gpt-4o-2024-08-06', strictSchemas: true,
+      answer: (r) => {
+        structured.push(r.prompt);
+        return JSON.stringify(sampleAnnotation({ durationSeconds: 6, seed: 3 }));
+      },
+    });
+    const { store } = await storeWithVideos(3);
+    const { out, counters } = await annotateAll(store, {
+      backend: 'gemini+structurer', geminiBaseUrl: gemini.baseUrl, geminiApiKeyEnv: GEMINI_ENV, model: 'gemini-2.5-flash', filePollMs: 5,
+      openaiBaseUrl: openai.baseURL, openaiApiKeyEnv: OPENAI_ENV, retryBaseDelayMs: 5,
+    }, [0, 1, 2].map(itemOf));
+    assert.deepEqual(out.map((o) => o.status), ['kept', 'kept', 'kept'], JSON.stringify(out));
+    assert.equal(gemini.stats.generateTotal, 3);
+    assert.equal(openai.stats.responseFormats.json_schema, 3);
+    assert.equal(openai.stats.rejectedSchemas, 0, 'the generated schema is strict enough for OpenAI');
+    // The structurer read Gemini's prose (the fake's free-text rendering of an annotation), not JSON.
+    for (const p of structured) assert.doesNotMatch(p.split('\n').slice(1).join('\n').trim(), /^\{/);
+    for (let i = 0; i < 3; i++) contentMetadataSchema.parse(JSON.parse((await store.getText(annotationLayout(videoId(i)).annotation))!));
+    const rows = out.map(rowOf);
+    const inputs = rows.reduce((a, r) => a + Number(r.input_tokens), 0);
+    assert.equal(inputs, gemini.stats.usage.promptTokenCount + openai.stats.usage.prompt_tokens);
+    assert.equal(counters.annotate_output_tokens, gemini.stats.usage.candidatesTokenCount + openai.stats.usage.completion_tokens);
+    assert.ok(rows.every((r) => typeof r.cost_usd === 'number' && r.cost_usd > 0), 'both models have prices');
+    assert.equal(rows[0]!.model, 'gemini-2.5-flash+gpt-4o-2024-08-06');
+    assert.deepEqual([...gemini.stats.aliveFiles], []);
+  });
+
+  it('gemini+structurer: a structurer answer off the schema is repaired by the structurer alone, with the problems sent back', async () => {
+    gemini = await startFakeGemini();
+    let calls = 0;
+    openai = await startFakeOpenAi({
+      apiKey: 'sk-fake-openai', modelId: 'gpt-4o-2024-08-06',
+      answer: (r) => (++calls === 1 ? JSON.stringify({ title: 'only a title' }) : (assert.match(r.prompt, /does not match the required JSON schema/), JSON.stringify(sampleAnnotation({ durationSeconds: 6 })))),
+    });
+    const { store } = await storeWithVideos(1);
+    const { out } = await annotateAll(store, {
+      backend: 'gemini+structurer', geminiBaseUrl: gemini.baseUrl, geminiApiKeyEnv: GEMINI_ENV, model: 'gemini-2.5-flash', filePollMs: 5,
+      openaiBaseUrl: openai.baseURL, openaiApiKeyEnv: OPENAI_ENV,
+    }, [itemOf(0)]);
+    assert.equal(out[0]!.status, 'kept');
+    assert.equal(rowOf(out[0]!).repaired, true);
+    assert.equal(gemini.stats.generateTotal, 1, 'Gemini was not asked again');
+    assert.equal(calls, 2);
+  });
+
+  it('openai-vision: sampled frames as JPEG image parts (count and size as asked), the timecoded transcript from the stored VTT, the schema as response_format', async () => {
+    const prompts: string[] = [];
+    openai = await startFakeOpenAi({ kind: 'vllm', modelId: 'Qwen/Qwen2.5-VL-7B-Instruct', strictSchemas: true, answer: (r) => (prompts.push(r.prompt), JSON.stringify(sampleAnnotation({ durationSeconds: 6 }))) });
+    const { store } = await storeWithVideos(2, { vtt: VTT });
+    const { out, counters } = await annotateAll(store, {
+      backend: 'openai-vision', openaiBaseUrl: openai.baseURL, openaiModel: 'Qwen/Qwen2.5-VL-7B-Instruct', framesPerSecond: 1, maxFrames: 4, frameMaxSide: 96,
+      prices: { 'Qwen/Qwen2.5-VL-7B-Instruct': { input: 0.1, output: 0.2 } },
+    }, [itemOf(0), itemOf(1)]);
+    assert.deepEqual(out.map((o) => o.status), ['kept', 'kept'], JSON.stringify(out));
+    assert.deepEqual(openai.stats.imagesPerRequest, [4, 4]);
+    assert.ok(openai.stats.receivedImages.every((im) => im.mimeType === 'image/jpeg' && Math.max(im.width, im.height) <= 96), JSON.stringify(openai.stats.receivedImages.slice(0, 2)));
+    assert.equal(openai.stats.responseFormats.json_schema, 2);
+    assert.match(prompts[0]!, /\[00:00:01\] We start the engine\.\n\[00:00:04\] And off we go\./);
+    assert.match(prompts[0]!, /\[00:00:0\d\]/, 'each frame preceded by its time');
+    assert.equal(counters.annotate_frames, 8);
+    const cost = out.map(rowOf).reduce((a, r) => a + Number(r.cost_usd), 0);
+    assert.ok(Math.abs(cost - (openai.stats.usage.prompt_tokens * 0.1 + openai.stats.usage.completion_tokens * 0.2) / 1e6) < 1e-12);
+  });
+
+  it('openai-vision: a refused key fails the chunk (SystemicError, not retried) without naming the key', async () => {
+    openai = await startFakeOpenAi({ apiKey: 'sk-the-right-one', modelId: 'gpt-4o-2024-08-06' });
+    const { store } = await storeWithVideos(1);
+    await assert.rejects(annotateAll(store, { backend: 'openai-vision', openaiBaseUrl: openai.baseURL, openaiApiKeyEnv: OPENAI_ENV, maxFrames: 2, frameMaxSide: 64 }, [itemOf(0)]), (e: unknown) => {
+      assert.ok(e instanceof SystemicError && !e.retryable, String(e));
+      assert.match(e.message, /HTTP 401 \(the key in FINEVIDEO_TEST_OPENAI_KEY was refused\)/);
+      assert.doesNotMatch(e.message, /sk-fake-openai/);
+      return true;
+    });
+  });
+});
