@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, GoogleGenAI, createPartFromUri, type File as GeminiFile } from '@google/genai';
 import { annotationJsonSchema, contentMetadataSchema } from '@finevideo/dataset';
-import { generateVideo, sampleAnnotation, startFakeGemini, type FakeGemini, type FakeGeminiOptions, type FakeGeminiRequest, type GeminiFaultKind } from '@finevideo/testing';
+import { generateVideo, mp4DurationSeconds, sampleAnnotation, startFakeGemini, type FakeGemini, type FakeGeminiOptions, type FakeGeminiRequest, type GeminiFaultKind } from '@finevideo/testing';
 
 /** The stage's path, in short: upload, poll until ACTIVE (or FAILED), generate with the file and the schema, delete. */
 async function annotateOnce(ai: GoogleGenAI, video: string, displayName: string, opts: { timeoutMs?: number; json?: boolean } = {}) {
@@ -76,6 +76,16 @@ describe('fake Gemini API with the real @google/genai SDK', function () {
     assert.equal(fake.stats.okByDisplayName.get('vid00000001'), 1);
     assert.equal(fake.stats.generateByFile.get(file.name!), 1);
     assert.equal(fake.stats.usage.totalTokenCount, usage.totalTokenCount);
+  });
+
+  it('reads the duration of an mp4 whose index (moov) is at the end', async () => {
+    const late = join(dir, 'late-moov.mp4');
+    await generateVideo(late, { sections: [{ kind: 'still', seconds: 3 }], faststart: false });
+    const bytes = await readFile(late);
+    assert.notEqual(bytes.indexOf('moov'), -1);
+    assert.ok(bytes.indexOf('moov') > bytes.indexOf('mdat'), 'moov after mdat');
+    assert.equal(mp4DurationSeconds(bytes), 3);
+    assert.equal(mp4DurationSeconds(Buffer.from('not an mp4 at all')), undefined);
   });
 
   it('answers free text when no JSON is asked for, and what the answer callback says', async () => {

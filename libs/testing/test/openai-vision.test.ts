@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import OpenAI from 'openai';
 import { annotationJsonSchema, contentMetadataSchema } from '@finevideo/dataset';
 import { ffmpegPath } from '@finevideo/media';
-import { startFakeOpenAi, type FakeOpenAi, type FakeOpenAiOptions } from '@finevideo/testing';
+import { startFakeOpenAi, startFakeTgi, type FakeOpenAi, type FakeOpenAiOptions } from '@finevideo/testing';
 
 type ImagePart = OpenAI.Chat.Completions.ChatCompletionContentPartImage;
 const strictFormat = (schema: Record<string, unknown>, name = 'content_metadata') => ({ type: 'json_schema' as const, json_schema: { name, schema, strict: true } });
@@ -114,5 +114,19 @@ describe('fake OpenAI-compatible server: image parts and strict json_schema, wit
     });
     assert.equal(raw.status, 400);
     assert.deepEqual(Object.keys((await raw.json()) as object).sort(), ['code', 'message', 'object', 'param', 'type']);
+  });
+
+  it('the fake TGI reads the same image parts, and refuses a bad one with its 422 validation error', async () => {
+    const tgi = await startFakeTgi({ latencyMs: 1 });
+    try {
+      const client = new OpenAI({ apiKey: 'unused', baseURL: tgi.baseURL, maxRetries: 0 });
+      const c = await client.chat.completions.create({ model: 'tgi', messages: [{ role: 'user', content: [{ type: 'text', text: 'Title: honest phone reviews\n- Tech Reviews\n- Cooking' }, imagePart(frames[0]!), imagePart(frames[1]!)] }] });
+      assert.match(c.choices[0]!.message.content!, /Tech Reviews/);
+      const e = await client.chat.completions.create({ model: 'tgi', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/jpeg;base64,AAAA' } }] }] }).catch((err: unknown) => err);
+      assert.ok(e instanceof OpenAI.UnprocessableEntityError, String(e));
+      assert.deepEqual(tgi.stats.imagesPerRequest, [2]);
+    } finally {
+      await tgi.close();
+    }
   });
 });

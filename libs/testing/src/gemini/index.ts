@@ -137,7 +137,7 @@ export interface FakeGeminiStats {
   aliveFiles: Set<string>;
   /** generateContent calls naming each file (by name), whatever their outcome. */
   generateByFile: Map<string, number>;
-  /** generateContent calls answered 'ok' per display name of the (first) file: 1 each when every video was annotated once. */
+  /** Whole, unaltered answers delivered ('ok', or 'slow' when the client waited) per display name of the (first) file: 1 each when every video was annotated once. */
   okByDisplayName: Map<string, number>;
   /** Usage reported in every 200 answer (faulted answers are billed too). */
   usage: FakeGeminiUsage;
@@ -646,7 +646,8 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       u.responses++;
       const result = fault ?? 'ok';
       outcome(result);
-      if (result === 'ok') {
+      // A slow answer the client waited for is a whole, unaltered answer too.
+      if (result === 'ok' || result === 'slow') {
         const key = files[0]?.displayName ?? files[0]?.name ?? '';
         stats.okByDisplayName.set(key, (stats.okByDisplayName.get(key) ?? 0) + 1);
       }

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { listenOnLoopback, type FakeModelServer } from '../http.js';
 import { Semaphore, atLeast as versionAtLeast, parseVersion } from '@finevideo/llm';
 import { seededRandom } from '@finevideo/core';
+import { readMessages } from '../openai/checks.js';
 
 export type TgiFault = '429' | '503' | 'timeout' | 'malformed';
 
@@ -51,13 +52,16 @@ export interface FakeTgiStats {
   unauthorized: number;
   /** Chat requests per "Title:" line seen, to check nothing is asked twice without need. */
   byTitle: Map<string, number>;
+  /** Images of image_url parts (base64 data URLs, checked) per accepted chat request, and in all. */
+  imagesPerRequest: number[];
+  images: number;
 }
 
 export type FakeTgi = FakeModelServer<FakeTgiStats>;
 
 interface ChatBody {
   model?: string;
-  messages?: { role: string; content: string }[];
+  messages?: unknown;
   max_tokens?: number;
   response_format?: { type?: unknown; value?: unknown; json_schema?: unknown };
 }
@@ -125,7 +129,7 @@ export async function startFakeTgi(options: FakeTgiOptions = {}): Promise<FakeTg
   const started = Date.now();
   const version = options.version ?? '3.3.4';
   const grammarsSupported = atLeast(version, [1, 4, 3]);
-  const stats: FakeTgiStats = { requests: 0, served: 0, faults: { '429': 0, '503': 0, timeout: 0, malformed: 0 }, maxConcurrent: 0, rejectedResponseFormat: 0, grammars: {}, unauthorized: 0, byTitle: new Map() };
+  const stats: FakeTgiStats = { requests: 0, served: 0, faults: { '429': 0, '503': 0, timeout: 0, malformed: 0 }, maxConcurrent: 0, rejectedResponseFormat: 0, grammars: {}, unauthorized: 0, byTitle: new Map(), imagesPerRequest: [], images: 0 };
   // axum's Json extractor answers a body serde cannot read with 422 and a plain-text reason.
   const unprocessable = (res: ServerResponse, reason: string) => {
     stats.rejectedResponseFormat++;
@@ -182,7 +186,14 @@ export async function startFakeTgi(options: FakeTgiOptions = {}): Promise<FakeTg
         stats.grammars[`${path === '/generate' ? 'generate' : 'chat'}:${g.type}`] = (stats.grammars[`${path === '/generate' ? 'generate' : 'chat'}:${g.type}`] ?? 0) + 1;
         schema = g.schema;
       }
-      const promptText = path === '/generate' ? (body.inputs ?? '') : (body.messages ?? []).map((m) => m.content).join('\n');
+      // Chat content is a string or parts (text, image_url with a base64 image), read and checked as the OpenAI fake does.
+      const read = path === '/generate' ? undefined : readMessages(body.messages);
+      if (read && 'message' in read) return json(res, 422, { error: `Input validation error: ${read.message}`, error_type: 'validation' });
+      if (read) {
+        stats.imagesPerRequest.push(read.images.length);
+        stats.images += read.images.length;
+      }
+      const promptText = read ? read.text : (body.inputs ?? '');
       const maxNew = (path === '/generate' ? body.parameters?.max_new_tokens : body.max_tokens) ?? 20;
       if (options.maxTotalTokens && Math.ceil(promptText.length / 4) + maxNew > options.maxTotalTokens) {
         return json(res, 422, { error: `Input validation error: \`inputs\` tokens + \`max_new_tokens\` must be <= ${options.maxTotalTokens}. Given: ${Math.ceil(promptText.length / 4)} \`inputs\` tokens and ${maxNew} \`max_new_tokens\``, error_type: 'validation' });
