@@ -78,3 +78,100 @@ describe('manifests (kustomize, validated like the launcher validates its Jobs)'
     assert.match(objectProblems({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: { selectr: {} } } as never).join(), /unknown field "selectr"/);
   });
 });
+
+describe('the vision model Deployment (vLLM, manifests/base/vision-model.yaml)', function () {
+  this.timeout(60_000);
+  interface Probe { httpGet?: { path: string; port: string | number }; periodSeconds?: number; failureThreshold?: number }
+  interface EnvVar { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string } } }
+  interface Container {
+    name: string; image: string; command?: string[]; args?: string[]; env?: EnvVar[]; ports?: { name?: string; containerPort: number }[];
+    startupProbe?: Probe; readinessProbe?: Probe; livenessProbe?: Probe;
+    resources: { requests?: Record<string, string>; limits?: Record<string, string> };
+    volumeMounts?: { name: string; mountPath: string }[];
+  }
+  interface Rendered { kind: string; metadata: { name: string; labels?: Record<string, string> }; data?: Record<string, string>; spec?: Record<string, unknown> }
+
+  function render(overlay: string): Rendered[] {
+    const r = spawnSync('kubectl', ['kustomize', join(root, 'manifests', 'overlays', overlay)], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return parseAllDocuments(r.stdout).map((d) => d.toJS() as Rendered);
+  }
+  const find = (objects: Rendered[], kind: string, name: string) => {
+    const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+    assert.ok(found, `expected ${kind}/${name} in the render, got ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+    return found;
+  };
+
+  for (const overlay of ['local-cpu', 'gke-gpu', 'eks-gpu']) {
+    it(`overlays/${overlay}: renders it with /health probes, the model from its ConfigMap and HF_TOKEN from the Secret by reference`, function () {
+      needKubectl(this, `kubectl kustomize manifests/overlays/${overlay}`);
+      const objects = render(overlay);
+      const deployment = find(objects, 'Deployment', 'vision-model');
+      const config = find(objects, 'ConfigMap', 'finevideo-vision-model');
+      const service = find(objects, 'Service', 'vision-model');
+      find(objects, 'PersistentVolumeClaim', 'vision-model-cache');
+      assert.equal(config.data?.['model-id'], 'Qwen/Qwen2-VL-7B-Instruct', 'the default model');
+
+      const spec = deployment.spec as { replicas: number; template: { metadata: { labels: Record<string, string> }; spec: { nodeSelector?: Record<string, string>; tolerations?: unknown[]; containers: Container[]; volumes: { name: string; persistentVolumeClaim?: { claimName: string } }[] } } };
+      const pod = spec.template.spec;
+      const [vllm] = pod.containers;
+      assert.ok(vllm && pod.containers.length === 1);
+      assert.match(vllm.image, /^vllm\/vllm-openai:v\d+\.\d+/, 'a pinned vLLM OpenAI-server image');
+      assert.deepEqual(vllm.command, ['vllm', 'serve']);
+
+      // Probes: all on /health of the named port vLLM listens on; the startup probe covers a slow weight download.
+      const port = vllm.ports?.find((p) => p.name === 'http');
+      assert.ok(port, 'a port named http');
+      assert.ok(vllm.args?.includes(`--port=${port.containerPort}`), `vLLM listens on the probed port ${port.containerPort}: ${vllm.args?.join(' ')}`);
+      for (const kind of ['startupProbe', 'readinessProbe', 'livenessProbe'] as const) {
+        assert.deepEqual(vllm[kind]?.httpGet, { path: '/health', port: 'http' }, kind);
+      }
+      const startupBudget = (vllm.startupProbe!.periodSeconds ?? 10) * (vllm.startupProbe!.failureThreshold ?? 3);
+      assert.ok(startupBudget >= 20 * 60, `startup probe allows ${startupBudget} s; loading weights needs >= 20 min`);
+      const livenessBudget = (vllm.livenessProbe!.periodSeconds ?? 10) * (vllm.livenessProbe!.failureThreshold ?? 3);
+      assert.ok(livenessBudget >= 60, `liveness tolerates ${livenessBudget} s of a busy server`);
+
+      // Environment: every $(VAR) the args use is defined; config keys exist; the token only by reference.
+      const env = new Map((vllm.env ?? []).map((e) => [e.name, e]));
+      for (const arg of vllm.args ?? []) {
+        for (const m of arg.matchAll(/\$\((\w+)\)/g)) assert.ok(env.has(m[1]!), `${arg}: ${m[1]} is not in env`);
+      }
+      assert.equal(vllm.args?.[0], '$(MODEL_ID)');
+      for (const e of env.values()) {
+        const ref = e.valueFrom?.configMapKeyRef;
+        if (ref) assert.ok(ref.name === config.metadata.name && config.data?.[ref.key] !== undefined, `${e.name}: ${ref.name}/${ref.key} exists`);
+      }
+      assert.deepEqual(env.get('HF_TOKEN'), { name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: 'finevideo-hf', key: 'token' } } });
+      assert.ok(!(vllm.env ?? []).some((e) => /token|key|secret/i.test(e.name) && e.value !== undefined), 'no credential as a literal value');
+
+      // GPUs: requested = limited = tensor-parallel size; the cache is the rendered PVC; shared memory for NCCL.
+      assert.equal(vllm.resources.requests?.['nvidia.com/gpu'], vllm.resources.limits?.['nvidia.com/gpu']);
+      assert.equal(vllm.resources.limits?.['nvidia.com/gpu'], config.data?.['tensor-parallel-size']);
+      assert.ok(pod.volumes.some((v) => v.persistentVolumeClaim?.claimName === 'vision-model-cache'));
+      assert.ok(vllm.volumeMounts?.some((m) => m.mountPath === '/dev/shm'));
+
+      // The Service reaches these pods on that port.
+      const serviceSpec = service.spec as { selector: Record<string, string>; ports: { port: number; targetPort: string }[] };
+      for (const [k, v] of Object.entries(serviceSpec.selector)) assert.equal(spec.template.metadata.labels[k], v, `selector ${k}`);
+      assert.deepEqual(serviceSpec.ports.map((p) => [p.port, p.targetPort]), [[80, 'http']]);
+
+      if (overlay === 'local-cpu') {
+        assert.equal(spec.replicas, 0, 'no GPU locally: scaled to zero');
+        assert.equal(pod.nodeSelector, undefined);
+      } else {
+        assert.ok(spec.replicas >= 1);
+        const selector = pod.nodeSelector ?? {};
+        assert.ok(Object.keys(selector).length > 0 && !('finevideo.dev/pool' in selector), `pinned to the ${overlay} GPU nodes: ${JSON.stringify(selector)}`);
+        assert.ok(pod.tolerations?.length, 'tolerates the GPU taint');
+      }
+    });
+  }
+
+  it('references only Secrets that have a template in manifests/secrets', () => {
+    const text = readFileSync(join(root, 'manifests', 'base', 'vision-model.yaml'), 'utf8');
+    const referenced = [...text.matchAll(/secretKeyRef: \{ name: ([\w-]+)/g)].map((m) => m[1]!);
+    assert.deepEqual(referenced, ['finevideo-hf']);
+    const templates = readdirSync(join(root, 'manifests', 'secrets')).filter((f) => f.endsWith('.yaml')).map((f) => f.replace(/\.yaml$/, ''));
+    for (const name of referenced) assert.ok(templates.includes(name), `${name} has a template`);
+  });
+});
