@@ -64,10 +64,10 @@ const VTT = `WEBVTT
 00:00:00.500 --> 00:00:03.500
 Welcome to the first part.
 
-00:00:04.200 --> 00:00:07.800
+00:00:04.000 --> 00:00:07.800
 Now the second scene begins.
 
-00:00:08.300 --> 00:00:11.500
+00:00:08.000 --> 00:00:11.500
 And this is how it ends.
 `;
 

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { buildWebAssets, ffmpegCoreDir } from '../src/build-web.js';
+import { openExplorerSource, startExplorer, type ExplorerServer } from '../src/index.js';
+import { launchChromium } from './chromium.js';
+import { ANNOTATED, RUN_ID, makeFixture } from './fixture.js';
+
+describe('explorer scene clips in headless Chromium (ffmpeg.wasm)', function () {
+  this.timeout(85_000);
+  let dir: string;
+  let server: ExplorerServer;
+  let browser: Browser;
+  let page: Page;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'explore-clip-'));
+    await makeFixture(join(dir, 'store'));
+    const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
+    await buildWebAssets(join(import.meta.dirname, '..', 'web'), assets.dir);
+    server = await startExplorer(await openExplorerSource(join(dir, 'store', 'runs', RUN_ID)), { assets, cacheDir: join(dir, 'cache') });
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1366, height: 860 } });
+    await page.route('**/*', (route) => {
+      const u = route.request().url();
+      return u.startsWith(server.url) || u.startsWith('blob:') || u.startsWith('data:') ? route.continue() : route.abort();
+    });
+    await page.goto(`${server.url}#/video/${ANNOTATED}`);
+    await page.getByRole('button', { name: /^Scene 2: Fractal zoom/ }).click();
+    await page.getByRole('heading', { level: 3, name: 'Scene 2: Fractal zoom' }).waitFor();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('clip: a scene is cut in the browser by ffmpeg.wasm, loaded from this server only when asked', async () => {
+    const wasmLoads: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('ffmpeg-core.wasm')) wasmLoads.push(r.url());
+    });
+    await page.getByRole('button', { name: 'Save scene as clip' }).click();
+    const link = page.getByRole('link', { name: 'Download clip' });
+    await link.waitFor({ timeout: 70_000 });
+    const clip = await link.evaluate(async (a: HTMLAnchorElement) => {
+      const blob = await (await fetch(a.href)).blob();
+      const url = URL.createObjectURL(blob);
+      const v = document.createElement('video');
+      v.src = url;
+      await new Promise((resolve, reject) => {
+        v.onloadedmetadata = resolve;
+        v.onerror = () => reject(new Error('the clip does not play'));
+      });
+      return { size: blob.size, type: blob.type, duration: v.duration, name: a.download };
+    });
+    assert.equal(clip.type, 'video/mp4');
+    assert.equal(clip.name, 'scene-2.mp4');
+    assert.ok(clip.size > 1000, `clip of ${clip.size} bytes`);
+    assert.ok(Math.abs(clip.duration - 4) < 0.5, `clip of ${clip.duration} s, expected the scene's 4 s`);
+    assert.equal(wasmLoads.length, 1);
+    assert.ok(wasmLoads[0]!.startsWith(server.url));
+  });
+});
