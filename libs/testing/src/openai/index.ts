@@ -184,7 +184,12 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
         ...(schema !== undefined ? { schema } : {}), ...(schemaName !== undefined ? { schemaName } : {}),
         ...((body.max_completion_tokens ?? body.max_tokens) !== undefined ? { maxTokens: body.max_completion_tokens ?? body.max_tokens } : {}),
       };
-      const answer = options.answer ? await options.answer(request) : defaultAnswer(request);
+      let answer: OpenAiAnswer;
+      try {
+        answer = options.answer ? await options.answer(request) : defaultAnswer(request);
+      } catch (e) {
+        return apiError(res, 500, `fake OpenAI: the answer callback failed: ${(e as Error).message}`, null, 'server_error');
+      }
       const content = typeof answer === 'string' ? answer : answer.content;
       const finishReason = typeof answer === 'string' ? 'stop' : (answer.finish_reason ?? 'stop');
       stats.served++;
