@@ -70,9 +70,10 @@ const npmConfig = (key) => {
   }
 };
 
-/** The host's npm configuration and CA bundle, for `npm ci` behind a TLS-intercepting proxy: build secrets, never layers. */
+/** The host's npm configuration and CA bundle (npm's cafile, else NODE_EXTRA_CA_CERTS), for `npm ci` behind a TLS-intercepting proxy: build secrets, never layers. */
 export function buildSecrets() {
-  return { npmrc: npmConfig('userconfig'), ca: npmConfig('cafile') };
+  const extra = process.env.NODE_EXTRA_CA_CERTS;
+  return { npmrc: npmConfig('userconfig'), ca: npmConfig('cafile') ?? (extra && existsSync(extra) ? extra : undefined) };
 }
 
 /** pip when PyPI answers (trusting the npm CA too: the same proxy), else Debian's yt-dlp. */

@@ -130,12 +130,12 @@ export class KubernetesExecutor implements Executor {
       for (const i of t.completed) result.succeeded.push(t.chunks[i]!);
       const unfinished = t.chunks.flatMap((chunk, i) => (t.completed.has(i) ? [] : [i]));
       if (!unfinished.length) continue;
-      const tails = cancelled ? new Map<number, string>() : await this.failedLogTails(t, unfinished);
+      const tails = cancelled ? new Map<number, { tail?: string; ended?: string }>() : await this.failedLogTails(t, unfinished);
       for (const i of unfinished) {
         const reason = cancelled ? 'cancelled'
-          : t.failed.has(i) ? `index ${i} of job ${t.job.metadata.name} failed`
+          : t.failed.has(i) ? `index ${i} of job ${t.job.metadata.name} failed${tails.get(i)?.ended ? ` (last pod: ${tails.get(i)!.ended})` : ''}`
           : `job ${t.job.metadata.name} ${t.finished?.type === 'Failed' ? `failed (${t.finished.reason}: ${t.finished.message})` : 'ended'} before index ${i} completed`;
-        const logTail = tails.get(i);
+        const logTail = tails.get(i)?.tail;
         result.failed.push({ index: t.chunks[i]!, reason, ...(logTail !== undefined ? { logTail } : {}) });
       }
     }
@@ -164,17 +164,23 @@ export class KubernetesExecutor implements Executor {
     return byIndex;
   }
 
-  /** The log tail of the last failed pod of each unfinished index (best effort: pods may be gone). */
-  private async failedLogTails(t: Tracked, indexes: number[]): Promise<Map<number, string>> {
-    const tails = new Map<number, string>();
+  /**
+   * The log tail of the last failed pod of each unfinished index, and how its container ended
+   * ("OOMKilled, exit code 137": an out-of-memory kill leaves no log line of its own). Best effort: pods may be gone.
+   */
+  private async failedLogTails(t: Tracked, indexes: number[]): Promise<Map<number, { tail?: string; ended?: string }>> {
+    const tails = new Map<number, { tail?: string; ended?: string }>();
     const byIndex = await this.podsByIndex(t, 'failure logs');
     if (!byIndex) return tails;
     const { namespace } = t.job.metadata;
     await Promise.all(indexes.map(async (index) => {
       const pod = byIndex.get(index)?.filter((p) => p.status?.phase === 'Failed').at(-1);
       if (!pod) return;
+      const terminated = pod.status?.containerStatuses?.find((c) => c.name === WORKER_CONTAINER)?.state?.terminated;
+      const ended = terminated ? `${terminated.reason ?? 'terminated'}, exit code ${terminated.exitCode}` : undefined;
+      tails.set(index, { ended });
       try {
-        tails.set(index, await this.client.readPodLog(namespace, pod.metadata!.name!, { tailLines: LOG_TAIL_LINES, container: WORKER_CONTAINER }));
+        tails.set(index, { ended, tail: await this.client.readPodLog(namespace, pod.metadata!.name!, { tailLines: LOG_TAIL_LINES, container: WORKER_CONTAINER }) });
       } catch (err) {
         this.log.warn(`pod ${namespace}/${pod.metadata?.name}: could not read its log`, { error: String(err) });
       }

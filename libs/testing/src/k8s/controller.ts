@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { formatIndexRanges } from '@finevideo/core';
 import { clone, now, type FakeJob, type FakePod, type PodFailurePolicyRule } from './objects.js';
+import type { ContainerExit, PodmanPodRunner, RunningContainer } from './containers.js';
 
 /** What the controller needs from the API server's object store. */
 /** Image -> the local command that stands in for its container (the fake runs pods as processes). */
@@ -13,8 +14,12 @@ export interface ControllerHost {
   secret(namespace: string, name: string): Record<string, string> | undefined;
   /** Host variables a pod process gets (PATH and the like: a container has its own, a local process needs the host's). */
   hostEnv: Record<string, string>;
-  /** The local process that plays a container of this image. */
-  podCommand: PodCommand;
+  /** The local process that plays a container of this image (the process runner). */
+  podCommand?: PodCommand;
+  /** The container runner: pods run as containers of their images (podman), their spec mapped. */
+  containers?: PodmanPodRunner;
+  /** A memory limit that replaces the pod's for this (job, index, attempt), if a test asked for one (as a LimitRange would). */
+  forcedMemoryLimit?(job: FakeJob, index: number, attempt: number): string | undefined;
   /** A forced exit code for this (job, index, attempt), if a test asked for one. */
   forcedExit(job: FakeJob, index: number, attempt: number): number | undefined;
   podLog(namespace: string, pod: string, text: string): void;
@@ -33,6 +38,7 @@ interface RunningPod {
   pod: FakePod;
   index: number;
   child?: ChildProcess;
+  container?: RunningContainer;
   /** Set by killPod({ disruption: true }): the pod gets a DisruptionTarget condition. */
   disrupted?: boolean;
 }
@@ -94,6 +100,7 @@ export class JobController {
     if (!r) return false;
     r.disrupted = options.disruption ?? false;
     r.child?.kill('SIGKILL');
+    r.container?.kill();
     return true;
   }
 
@@ -101,7 +108,10 @@ export class JobController {
   stop(): void {
     this.finished = true;
     if (this.deadline) clearTimeout(this.deadline);
-    for (const r of this.running.values()) r.child?.kill('SIGKILL');
+    for (const r of this.running.values()) {
+      r.child?.kill('SIGKILL');
+      r.container?.kill();
+    }
   }
 
   private tick(): void {
@@ -140,6 +150,11 @@ export class JobController {
       status: { phase: 'Pending' },
     };
     const container = pod.spec.containers[0]!;
+    const memory = this.host.forcedMemoryLimit?.(job, index, s.attempts);
+    if (memory) {
+      const resources = (container.resources ?? {}) as { limits?: Record<string, string>; requests?: Record<string, string> };
+      container.resources = { ...resources, limits: { ...resources.limits, memory }, requests: { ...resources.requests, memory } };
+    }
     const env = this.containerEnv(pod, index);
     const entry: RunningPod = { pod, index };
     this.running.set(name, entry);
@@ -150,25 +165,37 @@ export class JobController {
       return;
     }
     this.host.podEnv(pod.metadata.namespace, name, env);
-    const started = now();
-    pod.status = {
-      phase: 'Running',
-      startTime: started,
-      containerStatuses: [{ name: container.name, image: container.image, ready: true, restartCount: 0, state: { running: { startedAt: started } } }],
-    };
-    this.host.putPod(pod);
     const forced = this.host.forcedExit(job, index, s.attempts);
-    const { command, args, cwd } = forced !== undefined
-      ? { command: process.execPath, args: ['-e', `console.error("fault injected: exit ${forced}"); process.exit(${forced})`], cwd: undefined }
-      : this.host.podCommand(container.image);
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    entry.child = child;
+    const started = now();
     let log = '';
     const append = (chunk: Buffer) => {
       log += chunk.toString('utf8');
       if (log.length > MAX_LOG) log = log.slice(-MAX_LOG);
       this.host.podLog(pod.metadata.namespace, name, log);
     };
+    if (this.host.containers && forced === undefined) {
+      const running = this.host.containers.start(pod, env, append, (exit: ContainerExit) => this.podExited(entry, exit.exitCode, started, exit.reason));
+      if (typeof running === 'string') {
+        // What the kubelet refuses to start (runAsNonRoot and a root image, an unsupported volume) keeps the pod waiting.
+        pod.status.containerStatuses = [{ name: container.name, image: container.image, ready: false, restartCount: 0, state: { waiting: { reason: 'CreateContainerConfigError', message: running } } }];
+        this.host.putPod(pod);
+        return;
+      }
+      entry.container = running;
+    }
+    pod.status = {
+      phase: 'Running',
+      startTime: started,
+      containerStatuses: [{ name: container.name, image: container.image, ready: true, restartCount: 0, state: { running: { startedAt: started } } }],
+    };
+    this.host.putPod(pod);
+    if (entry.container) return;
+    if (forced === undefined && !this.host.podCommand) throw new Error('fake Kubernetes: expected a podCommand (process runner) or containers (container runner), got neither');
+    const { command, args, cwd } = forced !== undefined
+      ? { command: process.execPath, args: ['-e', `console.error("fault injected: exit ${forced}"); process.exit(${forced})`], cwd: undefined }
+      : this.host.podCommand!(container.image);
+    const child = spawn(command, args, { cwd, env: forced !== undefined ? { ...this.host.hostEnv, ...env } : env, stdio: ['ignore', 'pipe', 'pipe'] });
+    entry.child = child;
     child.stdout!.on('data', append);
     child.stderr!.on('data', append);
     child.on('error', (err) => append(Buffer.from(`spawn failed: ${err.message}\n`)));
@@ -178,7 +205,8 @@ export class JobController {
   /** The container's environment: values, Secret references resolved, and the Job's completion index. */
   private containerEnv(pod: FakePod, index: number): NodeJS.ProcessEnv | string {
     const container = pod.spec.containers[0]!;
-    const env: NodeJS.ProcessEnv = { ...this.host.hostEnv };
+    // A container has its image's PATH and HOME; a local process playing one needs the host's.
+    const env: NodeJS.ProcessEnv = this.host.containers ? {} : { ...this.host.hostEnv };
     for (const from of container.envFrom ?? []) {
       if (!from.secretRef) continue;
       const data = this.host.secret(pod.metadata.namespace, from.secretRef.name);
@@ -204,7 +232,7 @@ export class JobController {
     return env;
   }
 
-  private podExited(entry: RunningPod, exitCode: number, startedAt: string): void {
+  private podExited(entry: RunningPod, exitCode: number, startedAt: string, reason?: ContainerExit['reason']): void {
     const { pod, index } = entry;
     this.running.delete(pod.metadata.name);
     const s = this.indexes[index]!;
@@ -214,7 +242,7 @@ export class JobController {
     pod.status.phase = succeeded ? 'Succeeded' : 'Failed';
     pod.status.containerStatuses = [{
       name: container.name, image: container.image, ready: false, restartCount: 0,
-      state: { terminated: { exitCode, reason: succeeded ? 'Completed' : 'Error', startedAt, finishedAt } },
+      state: { terminated: { exitCode, reason: reason === 'OOMKilled' ? reason : succeeded ? 'Completed' : 'Error', startedAt, finishedAt } },
     }];
     if (entry.disrupted) pod.status.conditions = [{ type: 'DisruptionTarget', status: 'True', reason: 'TerminationByKubelet', message: 'pod evicted', lastTransitionTime: finishedAt }];
     this.host.putPod(pod);
@@ -286,7 +314,10 @@ export class JobController {
     if (this.finished) return;
     this.finished = true;
     if (this.deadline) clearTimeout(this.deadline);
-    for (const r of this.running.values()) r.child?.kill('SIGKILL');
+    for (const r of this.running.values()) {
+      r.child?.kill('SIGKILL');
+      r.container?.kill();
+    }
     this.setCondition('FailureTarget', reason, message);
     this.setCondition('Failed', reason, message);
     this.publish();

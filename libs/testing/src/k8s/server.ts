@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { JobController, type PodCommand } from './controller.js';
+import { PodmanPodRunner, type ContainerRunnerOptions } from './containers.js';
 import { batchV1OpenApi, unknownFieldPaths } from './openapi.js';
 import { clone, matchesFieldSelector, matchesLabelSelector, now, statusBody, type FakeJob, type FakeObject, type FakePod } from './objects.js';
 
@@ -26,8 +27,14 @@ interface ExitFault {
 }
 
 export interface FakeKubernetesOptions {
-  /** Image -> local command for its pods (the caller knows its workers; this library does not). */
-  podCommand: PodCommand;
+  /** Image -> local command for its pods (the caller knows its workers; this library does not): the process runner. */
+  podCommand?: PodCommand;
+  /**
+   * The container runner instead: each pod runs as a podman container of its image, the pod spec
+   * mapped (env and Secret references, securityContext, emptyDir as tmpfs, CPU/memory limits), on
+   * the host network; the container's exit code and OOM kill go back to the controller.
+   */
+  containers?: ContainerRunnerOptions | true;
   /** Host variables passed into pod processes (a local process needs PATH and friends). */
   hostEnv?: string[];
   /** Watch events kept for resuming watches; older resourceVersions get 410 Gone. */
@@ -36,10 +43,22 @@ export interface FakeKubernetesOptions {
   token?: string;
 }
 
+interface MemoryFault {
+  job?: string | ((job: FakeJob) => boolean);
+  /** Omitted: every index. */
+  index?: number;
+  /** Omitted: every attempt. */
+  attempt?: number;
+  /** A Kubernetes quantity, e.g. "48Mi". */
+  memory: string;
+}
+
 export interface FakeKubernetesFaults {
+  /** Pods of (job, index, attempt) get this memory limit instead of the Job's (with the container runner: a real cgroup limit, so an OOM kill). */
+  memoryLimit(fault: MemoryFault): void;
   /** Pod for (job, index, attempt) exits with this code instead of running the worker. */
   exitCode(fault: ExitFault): void;
-  /** Kills a running pod (SIGKILL). `disruption`: marked DisruptionTarget, as an eviction would be. */
+  /** Kills a running pod (SIGKILL; `podman kill` with the container runner). `disruption`: marked DisruptionTarget, as an eviction would be. */
   killPod(name: string, options?: { disruption?: boolean }): boolean;
   /** The next watch request gets an ERROR event with 410 Gone (expired resourceVersion) and ends. */
   goneOnNextWatch(count?: number): void;
@@ -144,12 +163,16 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions): Promi
   const envs = new Map<string, NodeJS.ProcessEnv>();
   const podHistory = new Map<string, FakePod>();
   const exitFaults: ExitFault[] = [];
+  const memoryFaults: MemoryFault[] = [];
+  const jobMatches = (f: { job?: string | ((job: FakeJob) => boolean) }, job: FakeJob) => f.job === undefined || (typeof f.job === 'string' ? f.job === job.metadata.name : f.job(job));
   const watchSockets = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
   const requests = new Map<string, number>();
   let goneBudget = 0;
   let closeAtOnceBudget = 0;
   let watchesOpened = 0;
+  if (!options.podCommand && !options.containers) throw new Error('startFakeKubernetes: expected podCommand (process runner) or containers (container runner), got neither');
+  const containers = options.containers ? new PodmanPodRunner(options.containers === true ? {} : options.containers) : undefined;
   const hostEnv: Record<string, string> = {};
   for (const name of [...DEFAULT_HOST_ENV, ...(options.hostEnv ?? [])]) if (process.env[name] !== undefined) hostEnv[name] = process.env[name]!;
 
@@ -190,6 +213,9 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions): Promi
     secret: (namespace: string, name: string) => secrets.get(key(namespace, name)),
     hostEnv,
     podCommand: options.podCommand,
+    containers,
+    forcedMemoryLimit: (job: FakeJob, index: number, attempt: number) =>
+      memoryFaults.find((f) => (f.index === undefined || f.index === index) && (f.attempt === undefined || f.attempt === attempt) && jobMatches(f, job))?.memory,
     forcedExit: (job: FakeJob, index: number, attempt: number) => {
       const f = exitFaults.find((x) => x.index === index && (x.attempt === undefined || x.attempt === attempt) && (x.job === undefined || (typeof x.job === 'string' ? x.job === job.metadata.name : x.job(job))));
       return f?.code;
@@ -424,6 +450,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions): Promi
     },
     faults: {
       exitCode: (fault) => void exitFaults.push(fault),
+      memoryLimit: (fault) => void memoryFaults.push(fault),
       killPod: (name, opts) => [...controllers.values()].some((c) => c.kill(name, opts)),
       goneOnNextWatch: (count = 1) => void (goneBudget += count),
       closeWatchesAtOnce: (count = Infinity) => void (closeAtOnceBudget = count),
@@ -447,6 +474,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions): Promi
     },
     async stop() {
       for (const c of controllers.values()) c.stop();
+      await containers?.stop();
       for (const res of watchSockets) res.destroy();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
