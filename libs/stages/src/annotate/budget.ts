@@ -11,7 +11,11 @@ export class TokenBucket {
   /** Waiters in arrival order: one at a time, so a large request is not starved by small ones. */
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(readonly perMinute: number, private readonly now: () => number = () => Date.now()) {
+  constructor(
+    readonly perMinute: number,
+    private readonly now: () => number = () => Date.now(),
+    private readonly wait: (ms: number, signal?: AbortSignal) => Promise<unknown> = (ms, signal) => sleep(ms, undefined, signal ? { signal } : {}),
+  ) {
     this.level = perMinute;
     this.updatedAt = now();
   }
@@ -29,7 +33,7 @@ export class TokenBucket {
       for (;;) {
         this.refill();
         if (this.level >= need) break;
-        await sleep(Math.max(5, Math.ceil(((need - this.level) * 60_000) / this.perMinute)), undefined, signal ? { signal } : {});
+        await this.wait(Math.max(5, Math.ceil(((need - this.level) * 60_000) / this.perMinute)), signal);
       }
       this.level -= amount;
     });
