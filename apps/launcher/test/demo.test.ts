@@ -14,6 +14,7 @@ describe('finevideo demo (the README\'s first command, after the bootstrap)', fu
     assert.match(r.stdout, /note: classify used the lexical baseline, not a model, for \d+ videos/);
     assert.match(r.stdout, /^annotate\s+\d+\s+\d+/m, 'funnel row of annotate');
     assert.match(r.stdout, /note: annotate used the baseline annotator, not a model, for \d+ videos/);
+    for (const stage of ['align', 'anomaly']) assert.match(r.stdout, new RegExp(`^${stage}\\s+\\d+\\s+[1-9]\\d*\\s`, 'm'), `funnel row of ${stage} with kept rows`);
     const table = /^output table: (\S+table\.json)/m.exec(r.stdout)?.[1];
     assert.ok(table && existsSync(table), `expected the select table on disk, got:\n${r.stdout}`);
     assert.match(r.stdout, /read only kept rows: duckdb -c ".+WHERE status = 'kept'"/);
