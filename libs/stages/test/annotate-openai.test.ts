@@ -84,7 +84,7 @@ describe('stage annotate, OpenAI-compatible paths (fake OpenAI server, real open
     }, [itemOf(0), itemOf(1)]);
     assert.deepEqual(out.map((o) => o.status), ['kept', 'kept'], JSON.stringify(out));
     assert.deepEqual(openai.stats.imagesPerRequest, [4, 4]);
-    assert.ok(openai.stats.receivedImages.every((im) => im.mimeType === 'image/jpeg' && Math.max(im.width, im.height) <= 96), JSON.stringify(openai.stats.receivedImages.slice(0, 2)));
+    assert.ok(openai.stats.receivedImages.every((im) => im.mimeType === 'image/jpeg' && im.width !== undefined && Math.max(im.width, im.height ?? 0) <= 96), JSON.stringify(openai.stats.receivedImages.slice(0, 2)));
     assert.equal(openai.stats.responseFormats.json_schema, 2);
     assert.match(prompts[0]!, /\[00:00:01\] We start the engine\.\n\[00:00:04\] And off we go\./);
     assert.match(prompts[0]!, /\[00:00:0\d\]/, 'each frame preceded by its time');
