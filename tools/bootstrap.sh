@@ -105,6 +105,13 @@ if [ "$mode" = test ] && ! command -v kubectl >/dev/null; then
   fi
 fi
 
+# Chromium for the explorer's browser tests (libs/explorer/test/browser*.test.ts drive it with playwright-core):
+# Debian's package, from the apt mirror CI reaches; FINEVIDEO_CHROMIUM may name another binary.
+if [ "$mode" = test ] && [ ! -x "${FINEVIDEO_CHROMIUM:-/usr/bin/chromium}" ]; then
+  apt_install chromium
+  [ -x /usr/bin/chromium ] || die "chromium: still missing after apt-get install chromium (the explorer's browser tests need it)"
+fi
+
 # 3. Dependencies exactly as locked. npm writes node_modules/.package-lock.json on every install.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "npm ci (node_modules is missing or older than package-lock.json)"

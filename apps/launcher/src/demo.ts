@@ -93,6 +93,8 @@ export async function demoCommand(options: DemoOptions, signal?: AbortSignal): P
       // The launcher needs Node 22; the bootstrap's exec puts the Node it installed first on PATH.
       `inspect: node bin/finevideo.mjs status ${ref}   (or: bash tools/bootstrap.sh exec node bin/finevideo.mjs status ${ref})`,
       `layout: ${runLayout(manifest.runId).root}/<stage>/{chunks,out,done,logs}/ and table.json`,
+      // The last line: the page over this run (funnel, dataset, videos), served on 127.0.0.1.
+      `explore: node bin/finevideo.mjs explore ${ref}   (then open the printed URL)`,
     ];
     return { exitCode: summary.exitCode, output: lines.join('\n') };
   } finally {
