@@ -14,7 +14,7 @@ export function bundleOptions(root, app, outfile) {
     sourcemap: true,
     tsconfig: join(root, 'tsconfig.base.json'),
     // Native or binary-carrying packages stay external and are installed in the image.
-    external: ['@duckdb/node-api', '@duckdb/node-bindings*', 'ffmpeg-static'],
+    external: ['@duckdb/node-api', '@duckdb/node-bindings*', '@resvg/resvg-js', 'ffmpeg-static'],
     // A dependency (ajv-formats-draft2019) requires "punycode": the npm package, not Node's deprecated
     // built-in of the same name (which prints a DeprecationWarning on every command).
     alias: { punycode: 'punycode/' },
