@@ -16,9 +16,10 @@ export interface ShardRow {
  * The video bytes are never in JavaScript: read_blob streams the files in the listed order straight into
  * the parquet writer, which flushes a row group every `rowGroupRows` rows. The `json` cell of each file is
  * a lookup in one map built from a small staged JSONL (a scalar subquery, evaluated once), not a join: a
- * join or POSITIONAL JOIN made DuckDB materialise every blob (out of memory at 512 MB on a 1.6 GB shard),
- * the lookup keeps peak RSS near 250-300 MB at any shard size (tools/bench/export.ts). Output is
- * deterministic: the same rows give the same bytes (resume gives the same hashes).
+ * join or POSITIONAL JOIN made DuckDB materialise every blob (out of memory at 512 MB on a 1.6 GB shard);
+ * base64 in JSON and UNION ALL of one read_blob per file also ran out of memory. With the lookup, one
+ * thread and a 768 MB limit, peak RSS stays under 1 GB whatever the shard size (tools/bench/export.ts).
+ * Output is deterministic: the same rows give the same bytes (resume gives the same hashes).
  */
 export async function writeShard(rows: readonly ShardRow[], scratchDir: string, outPath: string, rowGroupRows: number): Promise<void> {
   if (rows.length === 0) throw new Error('writeShard: expected at least one row, got none');
@@ -36,7 +37,20 @@ export async function writeShard(rows: readonly ShardRow[], scratchDir: string, 
   await once(sink, 'close');
   const lookup = `(SELECT map(list(file), list(json)) FROM read_json(${sqlString(staged)}, format = 'newline_delimited', columns = {file: 'VARCHAR', json: ${sqlString(exportJsonDuckDbType())}}))`;
   const files = rows.map((r) => sqlString(r.videoPath)).join(', ');
-  await runDuckDb(
-    `COPY (SELECT b.content AS mp4, ${lookup}[b.filename] AS json FROM read_blob([${files}]) b) TO ${sqlString(outPath)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE ${Math.max(1, Math.floor(rowGroupRows))})`,
-  );
+  // One thread and the export's own memory limit while the shard is written (then the process's settings
+  // again): two threads each held a vector of videos, and at 512 MB DuckDB failed on shards of 20 MB videos.
+  const saved = await runDuckDb(`SELECT current_setting('threads') AS threads, current_setting('memory_limit') AS memory`);
+  await runDuckDb(`SET threads = 1; SET memory_limit = ${sqlString(exportDuckDbMemory())}`);
+  try {
+    await runDuckDb(
+      `COPY (SELECT b.content AS mp4, ${lookup}[b.filename] AS json FROM read_blob([${files}]) b) TO ${sqlString(outPath)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE ${Math.max(1, Math.floor(rowGroupRows))})`,
+    );
+  } finally {
+    await runDuckDb(`SET threads = ${Number(saved[0]!.threads)}; SET memory_limit = ${sqlString(String(saved[0]!.memory))}`);
+  }
+}
+
+/** DuckDB's memory limit while a shard is written: FINEVIDEO_EXPORT_DUCKDB_MEMORY, 768MB unless set (peak RSS stays under 1 GB). */
+export function exportDuckDbMemory(): string {
+  return process.env.FINEVIDEO_EXPORT_DUCKDB_MEMORY || '768MB';
 }
