@@ -8,7 +8,7 @@ import {
   FrameSamplingError, JpegStreamSplitter, ffmpegPath, frameSamplingFilter, jpegDimensions, lastLines, plannedFrameCount, runProcess, sampleFrames,
   validateFrameSamplingOptions, type FrameSamplingOptions, type SampledFrame,
 } from '@finevideo/media';
-import { generateVideo, truncateCopy } from '@finevideo/testing';
+import { generateAudioOnly, generateVideo, truncateCopy } from '@finevideo/testing';
 
 /** A tiny but complete baseline JPEG (8x8 grey) made by ffmpeg, for the splitter tests. */
 async function tinyJpeg(dir: string): Promise<Buffer> {
@@ -159,6 +159,15 @@ describe('sampleFrames on generated videos (real ffmpeg)', function () {
     await writeFile(corrupt, Buffer.from('this is not a video at all, just text pretending to be one '.repeat(100)));
     await assert.rejects(sampleFrames(corrupt, { fps: 1, maxFrames: 4, maxSide: 64, durationSeconds: 5 }),
       (e: Error) => e instanceof FrameSamplingError && e.message.includes(corrupt) && /Invalid data found/.test(e.message));
+  });
+
+  it('an audio-only file: no video stream to sample', async () => {
+    const audio = join(dir, 'audio.m4a');
+    await generateAudioOnly(audio, 3);
+    await assert.rejects(sampleFrames(audio, { fps: 1, maxFrames: 4, maxSide: 64 }),
+      (e: Error) => e instanceof FrameSamplingError && e.message === `sampling frames of ${audio}: expected a video stream, got audio`);
+    await assert.rejects(sampleFrames(audio, { fps: 1, maxFrames: 4, maxSide: 64, durationSeconds: 3 }),
+      (e: Error) => e instanceof FrameSamplingError && e.message.includes(audio) && /matches no streams/.test(e.message));
   });
 
   it('a truncated file is an error, not frames from its first part only', async () => {
