@@ -1,28 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildWebAssets, ffmpegCoreDir, type WebAssets } from '../src/build-web.js';
 import { openExplorerSource, parseExplorerRef, startExplorer, type ExplorerServer } from '../src/index.js';
 import { parseRange } from '../src/media.js';
 import { parseVtt } from '../src/artifacts.js';
+import { raw } from './http.js';
 import { ANNOTATED, EXTRA_ROWS, MODEL_ANNOTATED, RUN_ID, VIDEO_IDS, makeFixture } from './fixture.js';
-
-/** A raw GET (or other method) with the exact path and headers given: fetch would normalise "..", and refuses to set Host. */
-export function raw(url: string, path: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path, method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (d: Buffer) => parts.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const json = (r: { body: Buffer }) => JSON.parse(r.body.toString('utf8')) as Record<string, unknown>;
 

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative, sep } from 'node:path';
+import { openStore } from '@finevideo/storage';
+import { setEnv, startS3rver, type S3rverHandle } from '@finevideo/testing';
+import { buildWebAssets, ffmpegCoreDir } from '../src/build-web.js';
+import { openExplorerSource, startExplorer, type ExplorerServer } from '../src/index.js';
+import { raw } from './http.js';
+import { ANNOTATED, RUN_ID, VIDEO_IDS, makeFixture } from './fixture.js';
+
+const files = (dir: string): string[] => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+
+describe('explorer HTTP API on S3 storage (s3rver): the index from downloaded parts, the video by S3 range requests', function () {
+  this.timeout(85_000);
+  let dir: string;
+  let s3: S3rverHandle;
+  let restore: () => void;
+  let server: ExplorerServer;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'explore-s3-'));
+    const local = join(dir, 'store');
+    await makeFixture(local);
+    s3 = await startS3rver({ buckets: ['runs'] });
+    restore = setEnv(s3.env);
+    const store = openStore('s3://runs/prefix');
+    for (const path of files(local)) await store.upload(relative(local, path).split(sep).join('/'), path);
+    const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
+    await buildWebAssets(join(import.meta.dirname, '..', 'web'), assets.dir);
+    server = await startExplorer(await openExplorerSource(`s3://runs/prefix/runs/${RUN_ID}`), { assets, cacheDir: join(dir, 'cache') });
+  });
+  after(async () => {
+    await server?.close();
+    restore?.();
+    await s3?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('GET /api/run and /api/videos read the run from S3 (parts cached locally for DuckDB)', async () => {
+    const run = JSON.parse((await raw(server.url, '/api/run')).body.toString()) as { runId: string; indexedVideos: number; stages: { stage: string; done: number }[] };
+    assert.equal(run.runId, RUN_ID);
+    assert.ok(run.indexedVideos > VIDEO_IDS.length);
+    const search = JSON.parse((await raw(server.url, '/api/videos?q=cherry')).body.toString()) as { rows: { video_id: string }[] };
+    assert.deepEqual(search.rows.map((r) => r.video_id), [VIDEO_IDS[2]]);
+    const detail = JSON.parse((await raw(server.url, `/api/videos/${ANNOTATED}`)).body.toString()) as { annotation: { source: string }; media: { size: number } };
+    assert.equal(detail.annotation.source, 'aligned');
+    assert.ok(detail.media.size > 0);
+  });
+
+  it('GET /media/<id>.mp4 from S3: whole, a byte range (206), past the end (416), missing (404)', async () => {
+    const file = readFileSync(join(dir, 'store', 'media', ANNOTATED, `${ANNOTATED}.mp4`));
+    const whole = await raw(server.url, `/media/${ANNOTATED}.mp4`);
+    assert.ok(whole.status === 200 && whole.body.equals(file));
+    const part = await raw(server.url, `/media/${ANNOTATED}.mp4`, { headers: { Range: 'bytes=1000-1999' } });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers['content-range'], `bytes 1000-1999/${file.length}`);
+    assert.ok(part.body.equals(file.subarray(1000, 2000)));
+    assert.equal((await raw(server.url, `/media/${ANNOTATED}.mp4`, { headers: { Range: `bytes=${file.length + 5}-` } })).status, 416);
+    assert.equal((await raw(server.url, '/media/gen00000001.mp4')).status, 404);
+    assert.equal((await raw(server.url, '/media/..%2F..%2Fx.mp4')).status, 400);
+  });
+});
