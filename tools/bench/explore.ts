@@ -1,0 +1,92 @@
+/**
+ * The explorer's queries at 100,000 videos (BENCH_EXPLORE_ROWS to change): a generated run of four stages
+ * (ytcommons, download, classify, select) with real parquet parts and markers; prints the time to build
+ * the index and of each API call the pages make (first page, a deep page, a title search, filters with a
+ * sort, the dataset summary, a video's page). Figures, not assertions.
+ *   npm run bench:explore
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parsePipelineConfig, runLayout, type ObjectStore } from '@finevideo/core';
+import { FileStore, runDuckDb, sqlString } from '@finevideo/storage';
+import { createRun } from '@finevideo/runtime';
+import { buildWebAssets, ffmpegCoreDir } from '../../libs/explorer/src/build-web.js';
+import { openExplorerSource, startExplorer } from '../../libs/explorer/src/index.js';
+
+const ROWS = Number(process.env.BENCH_EXPLORE_ROWS ?? 100_000);
+const CHUNKS = 20;
+
+const id = (expr: string) => `'b' || lpad(CAST(${expr} AS VARCHAR), 10, '0')`;
+
+/** One stage: CHUNKS parts of the rows `select` gives for range [lo, hi), with plan, markers and table. */
+async function stage(store: ObjectStore, root: string, name: string, select: (lo: number, hi: number) => string, items: number): Promise<void> {
+  const layout = runLayout('bench').stage(name);
+  const per = Math.ceil(items / CHUNKS);
+  const ranges = Array.from({ length: CHUNKS }, (_, index) => ({ index, start: index * per, end: Math.min(items, (index + 1) * per) }));
+  await store.put(layout.plan, JSON.stringify({ stage: name, type: name, kind: 'map', itemCount: items, chunkCount: CHUNKS, ranges, plannedAt: new Date().toISOString() }));
+  const parts: string[] = [];
+  for (const r of ranges) {
+    const part = layout.part(r.index, 0);
+    await store.put(part, '');
+    await runDuckDb(`COPY (${select(r.start, r.end)}) TO ${sqlString(join(root, part))} (FORMAT parquet)`);
+    const stats = { items: r.end - r.start, kept: r.end - r.start, dropped: 0, errors: 0, reasons: {}, counters: {} };
+    await store.put(layout.done(r.index), JSON.stringify({ stage: name, index: r.index, attempt: 1, startedAt: '', finishedAt: new Date().toISOString(), durationMs: 1, peakRssBytes: 1, stats, parts: [part] }));
+    parts.push(part);
+  }
+  await store.put(layout.table, JSON.stringify({ stage: name, sealedAt: new Date().toISOString(), stats: { items, kept: items, dropped: 0, errors: 0, reasons: {}, counters: {} }, parts }));
+}
+
+async function time<T>(label: string, fn: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  const result = await fn();
+  console.log(`${label.padEnd(58)} ${(performance.now() - started).toFixed(0).padStart(7)} ms`);
+  return result;
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'bench-explore-'));
+try {
+  const root = join(dir, 'store');
+  const store = new FileStore(root);
+  await createRun(parsePipelineConfig(`name: bench\nstorage: ${JSON.stringify(root)}\nexecutor: { kind: local }\nstages:\n  - { stage: ytcommons, params: { source: /x } }\n  - { stage: download }\n  - { stage: classify }\n  - { stage: select }\n`), store, 'bench');
+  const range = (lo: number, hi: number) => `FROM range(${lo}, ${hi}) t(i) WHERE true`;
+  await time(`generate ${ROWS.toLocaleString('en-US')} videos in 4 stages x ${CHUNKS} parts`, async () => {
+    await stage(store, root, 'ytcommons', (lo, hi) => `SELECT ${id('i')} AS video_id, 'video about topic ' || (i % 997) || ' number ' || i AS title, 'Channel ' || (i % 5000) AS channel,
+      CASE WHEN i % 5 = 0 THEN 'dropped' ELSE 'kept' END AS status, CASE WHEN i % 5 = 0 THEN 'not-english-original' END AS reason ${range(lo, hi)}`, ROWS);
+    await stage(store, root, 'download', (lo, hi) => `SELECT ${id('i')} AS video_id, 30 + (i * 7919) % 1200 AS duration,
+      CASE WHEN i % 50 = 1 THEN 'error' ELSE 'kept' END AS status, CASE WHEN i % 50 = 1 THEN 'not-found' END AS reason ${range(lo, hi)} AND i % 5 <> 0`, ROWS);
+    const cats = `['Science Explainers','Recipe Videos','Gameplay Tutorials','Academic Lectures','Painting Tutorials','Travel Vlogs'][1 + i % 6]`;
+    await stage(store, root, 'classify', (lo, hi) => `SELECT ${id('i')} AS video_id, ${cats} AS category, 'Top ' || (i % 3) AS top_level, 'kept' AS status, NULL AS reason,
+      30 + (i * 7919) % 1200 AS duration_seconds ${range(lo, hi)} AND i % 5 <> 0 AND i % 50 <> 1`, ROWS);
+    await stage(store, root, 'select', (lo, hi) => `SELECT ${id('i')} AS video_id, CASE WHEN i % 7 = 0 THEN 'kept' ELSE 'dropped' END AS status,
+      CASE WHEN i % 7 = 0 THEN NULL ELSE 'not-reached' END AS reason ${range(lo, hi)} AND i % 5 <> 0 AND i % 50 <> 1`, ROWS);
+  });
+  const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
+  await buildWebAssets(join(import.meta.dirname, '..', '..', 'libs', 'explorer', 'web'), assets.dir);
+  const server = await time('start: read markers, build the DuckDB index', async () => startExplorer(await openExplorerSource(join(root, 'runs', 'bench')), { assets, cacheDir: join(dir, 'cache') }));
+  try {
+    const get = (path: string) => time(`GET ${path}`, async () => {
+      const r = await fetch(new URL(path, server.url));
+      if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+      return r.json();
+    });
+    console.log(`indexed videos: ${server.index.indexedVideos.toLocaleString('en-US')}`);
+    // Twice: the first pass includes DuckDB's first-use costs; the second is what a user clicking around sees.
+    for (const pass of ['first', 'second']) {
+    console.log(`-- ${pass} pass`);
+    await get('/api/run');
+    await get('/api/dataset');
+    await get('/api/videos?page=1&pageSize=50');
+    await get('/api/videos?page=1500&pageSize=50&sort=title');
+    await get('/api/videos?q=topic%2042&pageSize=50');
+    await get(`/api/videos?category=${encodeURIComponent('Recipe Videos')}&status=kept&minDuration=600&sort=duration&dir=desc`);
+    await get('/api/videos?status=dropped&reason=not-reached&channel=Channel%2042');
+    await get('/api/channels?q=channel%204');
+    await get('/api/videos/b0000000007');
+    }
+  } finally {
+    await server.close();
+  }
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
