@@ -39,7 +39,9 @@ export function ffmpegCoreDir(): string {
 
 /** Bundles libs/explorer/web into `outDir` (written to a temporary folder and renamed: concurrent starts never see half a build). */
 export async function buildWebAssets(webDir: string, outDir: string): Promise<void> {
-  const { build } = await import('esbuild');
+  // A computed specifier: the launcher's bundle must not inline esbuild (it finds its native binary from its own path).
+  const esbuildPackage = 'esbuild';
+  const { build } = (await import(esbuildPackage)) as typeof import('esbuild');
   const require = createRequire(import.meta.url);
   const tmp = `${outDir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   await mkdir(tmp, { recursive: true });
