@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { alignedContentMetadataSchema, type ExportJson } from '@finevideo/dataset';
 import { runDuckDb, sqlString } from '@finevideo/storage';
-import { writeShard, type ShardRow } from '@finevideo/stages/export';
+import { exportDuckDbMemory, writeShard, type ShardRow } from '@finevideo/stages/export';
 
 const { values } = parseArgs({
   options: {
@@ -57,7 +57,7 @@ if (values.child) {
   process.exit(0);
 }
 
-console.log(`export shard benchmark: ${videoMb} MB videos, ${rowGroupRows} rows per row group, DuckDB memory limit ${process.env.FINEVIDEO_DUCKDB_MEMORY || '512MB'}`);
+console.log(`export shard benchmark: ${videoMb} MB videos, ${rowGroupRows} rows per row group, DuckDB memory limit while writing ${exportDuckDbMemory()}, one thread`);
 for (const sizeMb of values['sizes-mb']!.split(',').map(Number)) {
   const dir = await mkdtemp(join(tmpdir(), 'bench-export-'));
   try {

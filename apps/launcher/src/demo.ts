@@ -35,7 +35,19 @@ async function selectionLines(store: ObjectStore, runId: string, storage: string
   const categories = Object.entries(report.byCategory).map(([name, c]) => `${name} ${c.videos}`).join(', ');
   return [
     `result: ${report.videos} videos selected for the dataset, ${report.selectedHours.toFixed(2)} of the ${report.targetHours} target hours (${categories}); report: ${join(storage, key)}`,
-    'next: annotation, scene alignment and export as a Hugging Face dataset are planned, not built yet, so a run ends with this selection.',
+  ];
+}
+
+/** Where the exported dataset is and how to load it, when the run exported one (export-card wrote its card). */
+async function datasetLines(store: ObjectStore, runId: string, storage: string): Promise<string[]> {
+  const root = `export/${runId}`;
+  if (!(await store.exists(`${root}/README.md`))) return [];
+  const dir = join(storage, root);
+  return [
+    `dataset: ${dir} (README.md card, data/<category>/train-*.parquet with mp4 + json, index.parquet, categories.png)`,
+    `load it: python -c 'import datasets; ds = datasets.load_dataset("parquet", data_dir="${join(dir, 'data')}", split="train"); print(ds)'`,
+    `   or: duckdb -c "SELECT category, count(*) AS videos, sum(duration_seconds) / 3600 AS hours FROM '${join(dir, 'index.parquet')}' GROUP BY ALL"`,
+    `publish: HF_TOKEN=... node bin/finevideo.mjs publish ${dir} --repo <namespace>/<name> [--private]`,
   ];
 }
 
@@ -88,7 +100,7 @@ export async function demoCommand(options: DemoOptions, signal?: AbortSignal): P
     const summary = summarize(manifest, store, all, options, signal);
     if (options.json) return summary;
     const ref = runRef(store.uri, manifest.runId);
-    const lines = [summary.output, ...(await selectionLines(store, manifest.runId, demoConfig.storage)),
+    const lines = [summary.output, ...(await selectionLines(store, manifest.runId, demoConfig.storage)), ...(await datasetLines(store, manifest.runId, demoConfig.storage)),
       `media: ${join(demoConfig.storage, 'media')} (downloaded videos, info JSON, subtitles)`,
       // The launcher needs Node 22; the bootstrap's exec puts the Node it installed first on PATH.
       `inspect: node bin/finevideo.mjs status ${ref}   (or: bash tools/bootstrap.sh exec node bin/finevideo.mjs status ${ref})`,

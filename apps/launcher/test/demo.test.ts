@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { runCliAsync } from './helpers.js';
 
 describe('finevideo demo (the README\'s first command, after the bootstrap)', function () {
@@ -22,6 +23,11 @@ describe('finevideo demo (the README\'s first command, after the bootstrap)', fu
     const result = /^result: (\d+) videos selected for the dataset, [\d.]+ of the 0\.5 target hours \(.+\); report: (\S+report\.json)$/m.exec(r.stdout);
     assert.ok(result, `expected the selection in words, got:\n${r.stdout}`);
     assert.ok(Number(result[1]) > 0 && existsSync(result[2]!));
-    assert.match(r.stdout, /^next: annotation, scene alignment and export .* planned, not built yet/m);
+    // The dataset: export's shards and export-card's card, where they are and how to load them.
+    assert.match(r.stdout, /^export\s+\d+\s+[1-9]\d*\s/m, 'funnel row of export with kept rows');
+    const dataset = /^dataset: (\S+) \(/m.exec(r.stdout)?.[1];
+    assert.ok(dataset && existsSync(join(dataset, 'README.md')) && existsSync(join(dataset, 'index.parquet')) && existsSync(join(dataset, 'data')), `expected the exported dataset, got:\n${r.stdout}`);
+    assert.match(r.stdout, /datasets\.load_dataset\("parquet", data_dir=".+\/data", split="train"\)/);
+    assert.match(r.stdout, /duckdb -c "SELECT category, .+index\.parquet/);
   });
 });

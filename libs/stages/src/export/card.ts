@@ -107,12 +107,14 @@ export function renderCard(facts: CardFacts): string {
 
   lines.push('## Models and backends', '');
   if (!facts.backends.length) lines.push('No stage of this run recorded a model or backend.');
+  const noted = new Set<string>();
   for (const b of facts.backends) {
     const values = Object.entries(b.values).sort((x, y) => y[1] - x[1]);
     const text = values.map(([k, v]) => `\`${k}\` (${v} videos)`).join(', ');
     lines.push(`- ${b.stage} (${b.type}), ${b.column}: ${text}`);
     for (const [k] of values) {
-      if (BASELINE.test(k)) {
+      if (BASELINE.test(k) && !noted.has(`${b.stage}:${k}`)) {
+        noted.add(`${b.stage}:${k}`);
         lines.push(`  - **\`${k}\` is a baseline, not a model**: ${b.type === 'classify' ? 'categories come from matching taxonomy words in the metadata, not from an LLM' : 'these annotations are placeholders made without a vision model'}; do not train on them as if a model had produced them.`);
       }
     }
@@ -157,8 +159,9 @@ async function partFacts(store: ObjectStore, parts: readonly string[], backendCo
       const kept = columns.has('status') ? ` WHERE status = 'kept'` : '';
       const duration = durationExpression(columns);
       if (duration) {
-        const r = await runDuckDb(`SELECT sum(${duration}) AS s FROM ${src}${kept}`);
-        seconds = (seconds ?? 0) + Number(r[0]?.s ?? 0);
+        const r = await runDuckDb(`SELECT sum(${duration}) AS s, count(${duration}) AS n FROM ${src}${kept}`);
+        // A column without any value (a stage that could not measure it) says nothing about hours.
+        if (Number(r[0]?.n ?? 0) > 0) seconds = (seconds ?? 0) + Number(r[0]?.s ?? 0);
       }
       for (const column of backendColumns) {
         if (!columns.has(column)) continue;

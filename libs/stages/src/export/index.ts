@@ -8,7 +8,7 @@ import { sourceRefOf, withSourceText, type SourceRef } from '../ytcommons/source
 import { writeShard, type ShardRow } from './shard.js';
 import { parseVtt } from './vtt.js';
 
-export { writeShard, type ShardRow } from './shard.js';
+export { exportDuckDbMemory, writeShard, type ShardRow } from './shard.js';
 export { parseVtt } from './vtt.js';
 
 export const exportParams = z.strictObject({
