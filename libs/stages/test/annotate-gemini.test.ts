@@ -32,10 +32,10 @@ describe('stage annotate, gemini backend (fake Gemini API through the real @goog
   });
 
   it('with 5% injected faults every video is annotated exactly once, every stored annotation passes the schema, every upload is deleted, and cost adds up to the reported usage', async () => {
-    fake = await startFakeGemini({ faults: { rate: 0.05, seed: 7, slowMs: 5_000 }, latencyMs: [2, 20], thoughtsTokens: 50 });
+    fake = await startFakeGemini({ faults: { rate: 0.05, seed: 7, slowMs: 10_000 }, latencyMs: [2, 20], thoughtsTokens: 50 });
     const n = 60;
     const { store, dir } = await storeWithVideos(n);
-    const { out, counters } = await annotateAll(store, params({ requestTimeoutSec: 1 }), Array.from({ length: n }, (_, i) => itemOf(i)));
+    const { out, counters } = await annotateAll(store, params({ requestTimeoutSec: 4 }), Array.from({ length: n }, (_, i) => itemOf(i)));
     assert.equal(out.length, n);
     assert.deepEqual(out.filter((o) => o.status !== 'kept').map((o) => ('reason' in o ? o.reason : o.status)), [], 'no error rows');
     const s = fake.stats;

@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { ConfigError, isVideoId, mediaLayout, type ItemContext, type MapStage, type Outcome, type Row } from '@finevideo/core';
 import type { ContentMetadata } from '@finevideo/dataset';
+import { Semaphore } from '@finevideo/llm';
 import { parseDuration } from '../worddensity/index.js';
 import { sourceRefOf, withSourceText } from '../ytcommons/source-text.js';
 import { BASELINE_LABEL, baselineBackend } from './backends/baseline.js';
@@ -100,7 +101,8 @@ async function askValidated(session: Session, ctx: ItemContext<AnnotateParams>):
   const v1 = validateAnswer(first.raw, max);
   if (v1.ok) return { ok: true, annotation: v1.annotation, requests: 1, repaired: false };
   ctx.count('annotate_repairs');
-  const concise = first.truncated || v1.kind !== 'schema';
+  // Sending a huge answer back costs more than asking again concisely.
+  const concise = first.truncated || v1.kind !== 'schema' || first.raw.length > 200_000;
   const second = await session.ask({ concise, repair: { raw: first.raw, problems: v1.problems } });
   const v2 = validateAnswer(second.raw, max);
   if (v2.ok) return { ok: true, annotation: v2.annotation, requests: 2, repaired: true };
@@ -122,6 +124,23 @@ export async function annotateItem(item: AnnotateItem, ctx: ItemContext<Annotate
       return { status: 'kept', row: { ...base, annotation_key: annotationLayout(id).annotation, scenes: cached.scenes, cached: true, requests: 0, repaired: false, input_tokens: 0, output_tokens: 0, cost_usd: 0 } };
     }
   }
+  // Per process, the requests in flight are bounded here (not by the item window, see itemConcurrency).
+  return slotsFor(p.backend === 'baseline' ? 1 : p.concurrency).run(() => {
+    ctx.signal.throwIfAborted();
+    return annotateUncached(item, ctx, base, provenance);
+  });
+}
+
+const slots = new Map<number, Semaphore>();
+function slotsFor(limit: number): Semaphore {
+  let s = slots.get(limit);
+  if (!s) slots.set(limit, (s = new Semaphore(limit)));
+  return s;
+}
+
+async function annotateUncached(item: AnnotateItem, ctx: ItemContext<AnnotateParams>, base: Row, provenance: ReturnType<typeof provenanceOf>): Promise<Outcome> {
+  const p = ctx.params;
+  const id = item.video_id;
   if (item.missing_metadata) ctx.count('annotate_no_metadata');
   const backend = BACKENDS[p.backend];
   const usage = emptyUsage();
@@ -162,6 +181,8 @@ export async function annotateItem(item: AnnotateItem, ctx: ItemContext<Annotate
   }
 }
 
+const WINDOW_FACTOR = 4;
+
 const num = (v: unknown) => (v === null || v === undefined || v === '' || Number.isNaN(Number(v)) ? undefined : Number(v));
 
 /** Stage 7: FineVideo's content_metadata for each selected video, schema-checked, stored at annotations/<id>.json. */
@@ -173,8 +194,11 @@ export const annotateStage: MapStage<AnnotateParams, AnnotateItem, Row> = {
   image: 'finevideo/stage-annotate',
   resources: { pool: 'cpu', cpu: '1', memory: '2Gi' },
   defaultItemsPerChunk: 200,
-  // Model backends wait on the network (20-60 s a video); the baseline decodes video on this CPU.
-  itemConcurrency: (p) => (p.backend === 'baseline' ? 1 : p.concurrency),
+  // Model backends wait on the network (20-60 s a video, widely spread); the baseline decodes video on
+  // this CPU. The worker starts an item only when its oldest finishes (output stays in order), so with
+  // a window of `concurrency` one slow video would idle the others: the window is 4x wider and a
+  // semaphore in annotateItem keeps `concurrency` requests in flight (measured in tools/bench/annotate.ts).
+  itemConcurrency: (p) => (p.backend === 'baseline' ? 1 : p.concurrency * WINDOW_FACTOR),
   inputColumns: ['video_id', 'duration_seconds'],
   async *listItems(ctx) {
     const p = ctx.params;

@@ -62,7 +62,7 @@ export const annotateParams = z.strictObject({
   transcriptChars: z.number().int().min(0).default(20_000),
   maxOutputTokens: z.number().int().positive().default(16_384),
   /** Requests in flight at once in one worker (model backends wait 20-60 s per video). */
-  concurrency: z.number().int().min(1).max(1024).default(32),
+  concurrency: z.number().int().min(1).max(1024).default(64),
   /** Attempts per request, the first included (the original: 5, from 2 s doubling). */
   maxAttempts: z.number().int().min(1).max(20).default(5),
   retryBaseDelayMs: z.number().int().min(0).default(2_000),

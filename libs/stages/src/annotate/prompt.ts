@@ -64,5 +64,14 @@ export function buildPrompt(template: string, fields: PromptFields): string {
 
 /** What the answer depends on besides the video: the template and the schema (cache provenance). */
 export function promptHash(template: string): string {
-  return createHash('sha256').update(template).update('\0').update(JSON.stringify(annotationJsonSchema())).digest('hex').slice(0, 16);
+  let hash = hashes.get(template);
+  if (hash === undefined) {
+    hash = createHash('sha256').update(template).update('\0').update(schemaText).digest('hex').slice(0, 16);
+    hashes.set(template, hash);
+  }
+  return hash;
 }
+
+// Once per process: generating the JSON Schema per video cost CPU that 32 requests in flight compete for.
+const schemaText = JSON.stringify(annotationJsonSchema());
+const hashes = new Map<string, string>();
