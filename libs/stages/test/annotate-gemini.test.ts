@@ -31,15 +31,33 @@ describe('stage annotate, gemini backend (fake Gemini API through the real @goog
     geminiBaseUrl: fake!.baseUrl, geminiApiKeyEnv: KEY_ENV, model: 'gemini-2.5-flash', filePollMs: 5, retryBaseDelayMs: 5, maxRetryDelayMs: 200, concurrency: 16, ...extra,
   });
 
+  // FAILED processing (once: uploaded again; twice: an error row by design) has its own test below.
   it('with 5% injected faults every video is annotated exactly once, every stored annotation passes the schema, every upload is deleted, and cost adds up to the reported usage', async () => {
-    fake = await startFakeGemini({ faults: { rate: 0.05, seed: 7, slowMs: 10_000 }, latencyMs: [2, 20], thoughtsTokens: 50 });
-    const n = 60;
+    // 5% of calls faulted, decided by a hash of (video, call number) so the outcome does not depend on
+    // the order concurrent requests arrive in; a bad answer only on a first call, so its repair can succeed.
+    const hash = (text: string) => [...text].reduce((a, c) => (Math.imul(a, 31) + c.charCodeAt(0)) >>> 0, 17);
+    const transient = ['429', '500', '503', 'slow'] as const;
+    const all = [...transient, 'invalid-json', 'schema-invalid', 'truncated'] as const;
+    fake = await startFakeGemini({
+      faults: {
+        rate: 1, kinds: [...all], slowMs: 10_000,
+        decide: (r) => {
+          const x = hash(`${r.files[0]!.displayName}:${r.attempt}:7`) % 1000;
+          if (x >= 50) return undefined;
+          const kinds = r.attempt === 1 ? all : transient;
+          return kinds[x % kinds.length];
+        },
+      },
+      latencyMs: [2, 20], thoughtsTokens: 50,
+    });
+    const n = 100;
     const { store, dir } = await storeWithVideos(n);
     const { out, counters } = await annotateAll(store, params({ requestTimeoutSec: 4 }), Array.from({ length: n }, (_, i) => itemOf(i)));
     assert.equal(out.length, n);
     assert.deepEqual(out.filter((o) => o.status !== 'kept').map((o) => ('reason' in o ? o.reason : o.status)), [], 'no error rows');
     const s = fake.stats;
-    assert.ok(Object.values(s.faults).reduce((a, b) => a + b, 0) > 0, `faults were injected: ${JSON.stringify(s.faults)}`);
+    const injected = Object.values(s.faults).reduce((a, b) => a + b, 0);
+    assert.ok(injected >= 3 && s.generateCalls.ok === n, `faults were injected: ${JSON.stringify(s.faults)}, ${JSON.stringify(s.generateCalls)}`);
     for (let i = 0; i < n; i++) {
       assert.equal(s.okByDisplayName.get(videoId(i)), 1, `${videoId(i)} answered once`);
       const text = await store.getText(annotationLayout(videoId(i)).annotation);
@@ -153,6 +171,17 @@ describe('stage annotate, gemini backend (fake Gemini API through the real @goog
     assert.match(second(videoId(0)), /scenes/);
     assert.match(second(videoId(1)), /Be concise/);
     assert.doesNotMatch(second(videoId(1)), /does not match/);
+  });
+
+  it('an upload that ends FAILED once is uploaded again and annotated', async () => {
+    const seen = new Set<string>();
+    fake = await startFakeGemini({ fileState: (f) => (seen.has(f.displayName!) ? 'ACTIVE' : (seen.add(f.displayName!), 'FAILED')) });
+    const { store } = await storeWithVideos(3);
+    const { out, counters } = await annotateAll(store, params(), [0, 1, 2].map(itemOf));
+    assert.deepEqual(out.map((o) => o.status), ['kept', 'kept', 'kept']);
+    assert.equal(fake.stats.uploads, 6);
+    assert.equal(counters.annotate_file_failed_retries, 3);
+    assert.deepEqual([...fake.stats.aliveFiles], []);
   });
 
   it('an upload that ends FAILED is uploaded once more; FAILED twice is an error row; both files deleted', async () => {
