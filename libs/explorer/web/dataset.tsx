@@ -76,7 +76,7 @@ function StatusBadge(props: { status: string | null; selected: boolean | null })
 
 export function Dataset(props: { params: URLSearchParams }) {
   const [data, setData] = useState<DatasetView | null>(null);
-  const [page, setPage] = useState<VideoPage | null>(null);
+  const [page, setPage] = useState<(VideoPage & { key: string }) | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [channels, setChannels] = useState<string[]>([]);
   const params = props.params;
@@ -99,8 +99,9 @@ export function Dataset(props: { params: URLSearchParams }) {
     query.set('pageSize', String(PAGE_SIZE));
     query.set('sort', sort);
     query.set('dir', dir);
+    const key = params.toString();
     getJson<VideoPage>(`/api/videos?${query}`, controller.signal).then((p) => {
-      setPage(p);
+      setPage({ ...p, key });
       setError(null);
     }, (e: Error) => {
       if (!controller.signal.aborted) setError(e.message);
@@ -139,6 +140,8 @@ export function Dataset(props: { params: URLSearchParams }) {
     </th>
   );
   const active = FILTERS.some((f) => filters[f]);
+  // The rows on screen belong to the last answer; until the new one arrives, say so instead of a stale count.
+  const current = page !== null && page.key === params.toString();
 
   return (
     <section>
@@ -189,9 +192,9 @@ export function Dataset(props: { params: URLSearchParams }) {
         {active && <button type="button" class="link" onClick={() => { setSearch(''); location.replace('#/dataset'); }}>Clear filters</button>}
       </form>
       {error && <p class="error" role="alert">{error}</p>}
-      <p class="small muted" aria-live="polite" id="result-count">{page ? `${count(page.total)} video${page.total === 1 ? '' : 's'}${active ? ' match' : ''} · page ${pageNo} of ${count(pages)}` : 'Loading…'}</p>
+      <p class="small muted" aria-live="polite" id="result-count">{page && current ? `${count(page.total)} video${page.total === 1 ? '' : 's'}${active ? ' match' : ''} · page ${pageNo} of ${count(pages)}` : 'Loading…'}</p>
       <div class="table-wrap">
-        <table class="grid videos" aria-labelledby="videos-heading" aria-describedby="result-count">
+        <table class={current ? 'grid videos' : 'grid videos stale'} aria-busy={!current} aria-labelledby="videos-heading" aria-describedby="result-count">
           <thead>
             <tr>
               {sortHeader('title', 'title')}

@@ -154,7 +154,7 @@ export function Overview() {
           <thead>
             <tr>
               <th scope="col">stage</th><th scope="col">chunks</th><th scope="col" class="num">in</th><th scope="col" class="num">kept</th>
-              <th scope="col" class="num">hours kept</th><th scope="col">dropped by reason</th><th scope="col">errors by reason</th>
+              <th scope="col" class="num">hours in</th><th scope="col" class="num">hours kept</th><th scope="col">dropped by reason</th><th scope="col">errors by reason</th>
               {costKeys.length > 0 && <th scope="col">cost</th>}
             </tr>
           </thead>
@@ -165,6 +165,7 @@ export function Overview() {
                 <td><Progress s={s} /></td>
                 <td class="num">{count(s.stats.items)}</td>
                 <td class="num">{count(s.stats.kept)}</td>
+                <td class="num">{hours(run.funnelHours.filter((f) => f.stage === s.stage).reduce((a, f) => a + f.hours, 0))}</td>
                 <td class="num">{hours(hoursOf(s.stage, 'kept'))}</td>
                 <td><ReasonList stage={s.stage} kind="dropped" reasons={reasonsOf(s, 'dropped')} /></td>
                 <td><ReasonList stage={s.stage} kind="error" reasons={reasonsOf(s, 'error')} /></td>
