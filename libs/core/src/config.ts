@@ -31,6 +31,16 @@ export const localExecutorSchema = z.strictObject({
   retryBackoffSeconds: z.number().min(0).optional(),
   /** Cap of the pause before a retry; default 60. */
   retryBackoffMaxSeconds: z.number().min(0).optional(),
+  /**
+   * Streaming runs (several stages at once): chunks running at once per pool. cpu defaults to
+   * parallelism, gpu to 1, network (network-bound stages such as download, which may oversubscribe
+   * the CPUs) to twice parallelism.
+   */
+  slots: z.strictObject({
+    cpu: z.number().int().positive().optional(),
+    gpu: z.number().int().min(0).optional(),
+    network: z.number().int().positive().optional(),
+  }).optional(),
 });
 export type LocalExecutorConfig = z.infer<typeof localExecutorSchema>;
 
@@ -56,6 +66,12 @@ export const stageConfigSchema = z.strictObject({
   errorPolicy: errorPolicySchema.default(DEFAULT_ERROR_POLICY),
   /** A first stage whose input may be empty (otherwise no input is an error). */
   allowEmptyInput: z.boolean().default(false),
+  /**
+   * Stream from the previous map stage: chunk k is planned from the kept rows of upstream chunk k
+   * (or a group of them, or a share of one) as soon as those are done. Default: the pipeline's
+   * `streaming`; a global stage (select) and the stage after it are barriers either way.
+   */
+  follow: z.boolean().optional(),
 });
 export type StageConfig = z.infer<typeof stageConfigSchema>;
 
@@ -67,6 +83,8 @@ export const pipelineConfigSchema = z.strictObject({
   runId: safeName.optional(),
   executor: executorSchema.default({ kind: 'local', parallelism: 2, retries: 2 }),
   stages: z.array(stageConfigSchema).min(1),
+  /** Every map stage that follows a map stage streams from it (see a stage's `follow`). */
+  streaming: z.boolean().optional(),
 });
 export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;
 

@@ -8,6 +8,11 @@ export interface ResourceClass {
   cpu: string;
   memory: string;
   gpu?: number;
+  /**
+   * 'network': the stage waits on the network (download). The local executor runs its chunks in
+   * network slots, which may oversubscribe the CPUs, so they overlap with CPU stages.
+   */
+  class?: 'network';
 }
 
 export type Row = Record<string, unknown>;

@@ -14,6 +14,7 @@ import {
   type ChunkMarker, type FailedChunks, type RetryRequest, type RunManifest, type StagePlan,
 } from './run-state.js';
 import { keptRows } from './table.js';
+import { duckdbThreadsFor, followingStages, poolSlotsOf, runStreaming, type StreamStageState, type WavePolicy } from './scheduler.js';
 
 /** Looks a stage type up; the launcher passes the registry in, so executors never import stages. */
 export type StageResolver = (type: string) => AnyStage;
@@ -257,6 +258,8 @@ export interface PipelineRunOptions extends EngineOptions {
   workerEnv: Record<string, string>;
   /** Stop after this stage (inclusive). */
   untilStage?: string;
+  /** Streaming runs on Kubernetes: ready chunks are submitted in waves of Indexed Jobs. */
+  waves?: WavePolicy;
 }
 
 /** Runs (or resumes) every stage of a run in order: plan, execute pending chunks, seal the table. */
@@ -264,6 +267,7 @@ export async function runPipeline(manifest: RunManifest, options: PipelineRunOpt
   const { store, log } = options;
   const stages = pipelineStages(manifest.config);
   if (options.untilStage !== undefined) checkStageName(manifest.config, options.untilStage, '--until');
+  if (followingStages(manifest.config, options.resolveStage).some(Boolean)) return runPipelineStreaming(manifest, options);
   const outcomes: StageOutcome[] = [];
   for (const [position, stageCfg] of stages.entries()) {
     if (options.signal?.aborted) break;
@@ -311,6 +315,69 @@ export async function runPipeline(manifest: RunManifest, options: PipelineRunOpt
     if (options.untilStage === stageCfg.name) break;
   }
   return outcomes;
+}
+
+/**
+ * runPipeline for a pipeline with following stages: one scheduler runs the chunks of every ready
+ * stage (see scheduler.ts); the outcomes are those of runPipeline, stage by stage, up to the first
+ * stage left unfinished.
+ */
+async function runPipelineStreaming(manifest: RunManifest, options: PipelineRunOptions): Promise<StageOutcome[]> {
+  const { store, log, executor } = options;
+  const slots = poolSlotsOf(manifest.config);
+  const local = executor.kind === 'local';
+  // Each wave of a stage after the first is a new submission (new Job names on Kubernetes).
+  const submitted = new Set<string>();
+  const states = await runStreaming({
+    manifest, store, log, resolveStage: options.resolveStage, executorKind: executor.kind, slots,
+    ...(options.waves && !local ? { waves: options.waves } : {}),
+    ...(options.untilStage !== undefined ? { untilStage: options.untilStage } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    hooks: {
+      nextAttempt: (stageName) => nextAttempt(store, manifest.runId, stageName),
+      planWhole: (s) => planStage(manifest, s.cfg, s.previous?.cfg, options),
+      seal: async (s) => {
+        const sealed = await sealStageCounting(store, manifest.runId, s.cfg.name, s.plan!);
+        if (s.plan!.follows && s.plan!.itemCount !== sealed.stats.items) {
+          s.plan = { ...s.plan!, itemCount: sealed.stats.items };
+          await store.put(runLayout(manifest.runId).stage(s.cfg.name).plan, JSON.stringify(s.plan, null, 2));
+        }
+        return sealed;
+      },
+      run: async (s, indexes, signal, onProgress) => {
+        let attempt = s.attempt ?? (await nextAttempt(store, manifest.runId, s.cfg.name));
+        if (!local && submitted.has(s.cfg.name)) attempt = s.attempt = await nextAttempt(store, manifest.runId, s.cfg.name);
+        submitted.add(s.cfg.name);
+        const env = local ? { FINEVIDEO_DUCKDB_THREADS: duckdbThreadsFor(slots.cpu + slots.gpu), ...options.workerEnv } : options.workerEnv;
+        return executor.runStage({
+          runId: manifest.runId, storage: store.uri, stageName: s.cfg.name, stageType: s.cfg.stage, image: s.stage.image, resources: s.stage.resources,
+          chunkCount: s.plan!.chunkCount, indexes, attempt, env, ...(signal ? { signal } : {}), onProgress,
+        });
+      },
+    },
+  });
+  const outcomes: StageOutcome[] = [];
+  for (const s of states) {
+    if (s.error) throw s.error;
+    if (!s.plan) break;
+    if (s.sealed) {
+      outcomes.push({ stage: s.cfg.name, plan: s.plan, stats: s.sealed.stats, failed: [], failedItems: s.sealed.failedItems, tableKey: runLayout(manifest.runId).stage(s.cfg.name).table });
+      continue;
+    }
+    const cancelled = options.signal?.aborted === true;
+    outcomes.push({ stage: s.cfg.name, plan: s.plan, stats: emptyStats(), failed: failedOf(s), ...(cancelled ? { cancelled } : {}) });
+    const left = s.plan.chunkCount - s.done.size;
+    if (cancelled) log.warn(`stage ${s.cfg.name}: cancelled with ${left} of ${s.plan.chunkCount} chunks not done; run "finevideo resume" to finish them`);
+    else log.error(`stage ${s.cfg.name}: ${left} of ${s.plan.chunkCount} chunks not done (${s.failed.size} failed); fix the cause and run "finevideo resume"`);
+    break;
+  }
+  return outcomes;
+}
+
+function failedOf(s: StreamStageState): StageOutcome['failed'] {
+  if (s.failed.size) return [...s.failed].filter(([index]) => !s.done.has(index)).sort((a, b) => a[0] - b[0]).map(([index, f]) => ({ index, ...f }));
+  return s.plan!.ranges.filter((r) => !s.done.has(r.index)).map((r) => ({ index: r.index, reason: 'no completion marker' }));
 }
 
 const attemptsKey = (runId: string, stageName: string) => `${runLayout(runId).stage(stageName).root}/attempts.json`;

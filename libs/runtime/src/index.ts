@@ -9,3 +9,4 @@ export * from './table.js';
 export * from './local-executor.js';
 export * from './engine.js';
 export * from './lease.js';
+export * from './scheduler.js';

@@ -11,6 +11,8 @@ import type { Executor, StageRunRequest, StageRunResult } from './executor.js';
 import { workerCommand } from './worker-command.js';
 import { pidAlive } from './pid-alive.js';
 
+let logDirSerial = 0;
+
 export const LOCAL_EXECUTOR_DEFAULTS = {
   killGraceSeconds: 10,
   retryBackoffSeconds: 2,
@@ -188,7 +190,8 @@ export class LocalExecutor implements Executor {
       if (reportTimer) return;
       reportTimer = setTimeout(report, Math.max(0, 500 - (Date.now() - reportedAt)));
     };
-    const logDir = join(tmpdir(), `finevideo-logs-${request.runId}-${request.stageName}-${process.pid}`);
+    // Unique per call: a streaming run has several calls of one stage in flight.
+    const logDir = join(tmpdir(), `finevideo-logs-${request.runId}-${request.stageName}-${++logDirSerial}-${process.pid}`);
     await mkdir(logDir, { recursive: true });
     const maxAttempts = this.options.retries + 1;
     const runIndex = async (index: number) => {

@@ -27,6 +27,13 @@ export interface StagePlan {
   chunkCount: number;
   ranges: { index: number; start: number; end: number }[];
   plannedAt: string;
+  /**
+   * A following (streamed) stage: chunk k is planned from the kept rows of upstream chunks as they
+   * finish. `group` upstream chunks make one chunk, or one upstream chunk is shared among `split`
+   * chunks (one of them is 1). Its ranges then name upstream chunks ([start, end)), and itemCount is
+   * counted when the stage is sealed (0 until then). chunks/<k>.jsonl is written when k is planned.
+   */
+  follows?: { stage: string; group: number; split: number; itemsPerChunk: number };
 }
 
 export async function readRunManifest(store: ObjectStore, runId: string): Promise<RunManifest> {

@@ -221,7 +221,7 @@ export const downloadStage: MapStage<DownloadParams, DownloadItem, DownloadRow> 
   description: 'Fetches each video, its English subtitles (VTT) and info JSON with yt-dlp into media/<id>/; failures become rows with an error class.',
   params: downloadParams,
   image: 'finevideo/stage-download',
-  resources: { pool: 'cpu', cpu: '1', memory: '1Gi' },
+  resources: { pool: 'cpu', cpu: '1', memory: '1Gi', class: 'network' },
   defaultItemsPerChunk: 50,
   itemConcurrency: (params) => params.concurrency,
   // Only the id is read from the previous table: reading every column cost 26 s instead of 3 s at 2,000,000 rows.

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parsePipelineConfig, runLayout, type Row } from '@finevideo/core';
+import { FileStore } from '@finevideo/storage';
+import {
+  LocalExecutor, createLogger, createRun, followPlan, followUnits, readPlan, runChunk, runPipeline, runStatus, stageRows,
+  type Executor, type StageRunRequest, type StageRunResult,
+} from '@finevideo/runtime';
+import { measureStage, resolveStreamingStage } from './fixtures/streaming-stages.js';
+
+const log = createLogger({}, false);
+
+const pipelineYaml = (dir: string, streaming: boolean, executor = '{ kind: local, parallelism: 1, retries: 0, slots: { cpu: 1, network: 2 } }') => `name: s
+storage: ${dir}
+executor: ${executor}
+${streaming ? 'streaming: true\n' : ''}stages:
+  - stage: numbers
+    params: { upTo: 60 }
+  - stage: fetch
+  - stage: measure
+  - stage: total
+`;
+
+interface Event { stage: string; index: number; at: 'start' | 'end'; pool: string }
+
+/**
+ * Runs chunks in this process (runChunk, as a worker does) and records when each starts and ends,
+ * so the test sees which stages overlapped and how many chunks of each pool ran at once.
+ * `stopAfter`: aborts the run once that many chunks finished (a launcher killed mid-run).
+ */
+class InProcessExecutor implements Executor {
+  readonly kind = 'local';
+  events: Event[] = [];
+  finished = 0;
+  /** Chunks that wait (at most 20 s) until a chunk of another stage started: overlap the test can rely on, not a timing. */
+  gates: { stage: string; index: number; until: string }[] = [];
+  constructor(private readonly store: FileStore, private readonly stopAfter?: { chunks: number; controller: AbortController }) {}
+  private async passGate(stage: string, index: number): Promise<void> {
+    const gate = this.gates.find((g) => g.stage === stage && g.index === index);
+    for (const start = Date.now(); gate && Date.now() - start < 20_000; await new Promise((r) => setTimeout(r, 10))) {
+      if (this.events.some((e) => e.stage === gate.until && e.at === 'start')) return;
+    }
+  }
+  async runStage(request: StageRunRequest): Promise<StageRunResult> {
+    const result: StageRunResult = { succeeded: [], failed: [] };
+    const pool = request.resources.class ?? request.resources.pool;
+    for (const index of request.indexes) {
+      if (request.signal?.aborted) {
+        result.failed.push({ index, reason: 'cancelled' });
+        continue;
+      }
+      this.events.push({ stage: request.stageName, index, at: 'start', pool });
+      await this.passGate(request.stageName, index);
+      await runChunk(resolveStreamingStage(request.stageType), { store: this.store, runId: request.runId, stageName: request.stageName, chunkIndex: index, attempt: request.attempt, log });
+      this.events.push({ stage: request.stageName, index, at: 'end', pool });
+      result.succeeded.push(index);
+      if (this.stopAfter && ++this.finished === this.stopAfter.chunks) this.stopAfter.controller.abort();
+    }
+    return result;
+  }
+}
+
+/** Most chunks of each pool running at once. */
+function peakByPool(events: Event[]): Record<string, number> {
+  const now: Record<string, number> = {};
+  const peak: Record<string, number> = {};
+  for (const e of events) {
+    now[e.pool] = (now[e.pool] ?? 0) + (e.at === 'start' ? 1 : -1);
+    peak[e.pool] = Math.max(peak[e.pool] ?? 0, now[e.pool]!);
+  }
+  return peak;
+}
+
+async function allRows(store: FileStore, runId: string, stage: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  for await (const row of stageRows(store, runId, stage)) rows.push(row);
+  return rows;
+}
+
+describe('streaming between map stages', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let trace: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'finevideo-streaming-'));
+    trace = join(dir, 'trace.txt');
+    process.env.STREAMING_TEST_TRACE = trace;
+    process.env.STREAMING_TEST_DELAY_MS = '2';
+  });
+  afterEach(async () => {
+    delete process.env.STREAMING_TEST_TRACE;
+    delete process.env.STREAMING_TEST_DELAY_MS;
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const run = async (root: string, streaming: boolean, executor: Executor, signal?: AbortSignal) => {
+    const store = new FileStore(root);
+    const config = parsePipelineConfig(pipelineYaml(root, streaming));
+    const manifest = await createRun(config, store, 'r');
+    const outcomes = await runPipeline(manifest, { store, log, resolveStage: resolveStreamingStage, executor, workerEnv: {}, ...(signal ? { signal } : {}) });
+    return { store, outcomes };
+  };
+
+  it('sizes a following plan from its upstream plan: groups of small chunks, shares of big ones', () => {
+    const cfg = { stage: 'measure', name: 'measure', params: {}, errorPolicy: { maxConsecutive: 5, maxChunkShare: 0.5, minItems: 10, maxStageShare: 0.2 }, allowEmptyInput: false };
+    const upstream = { stage: 'fetch', type: 'fetch', kind: 'map' as const, itemCount: 60, chunkCount: 5, ranges: [], plannedAt: '' };
+    const shared = followPlan(cfg, measureStage, upstream);
+    assert.deepEqual(shared.follows, { stage: 'fetch', group: 1, split: 3, itemsPerChunk: 4 });
+    assert.equal(shared.chunkCount, 15);
+    assert.deepEqual(followUnits(shared).upstreamOf(4), [4, 5]);
+    assert.deepEqual(followUnits(shared).chunksOf(4), [12, 15]);
+    const grouped = followPlan({ ...cfg, itemsPerChunk: 25 }, measureStage, upstream);
+    assert.deepEqual(grouped.follows, { stage: 'fetch', group: 2, split: 1, itemsPerChunk: 24 });
+    assert.equal(grouped.chunkCount, 3);
+    assert.deepEqual(grouped.ranges.at(-1), { index: 2, start: 4, end: 5 });
+  });
+
+  it('overlaps stages within each pool budget and ends with the tables of a stage-by-stage run', async () => {
+    const streamed = new InProcessExecutor(new FileStore(join(dir, 'a')));
+    // Without streaming these would wait in vain (20 s) and the order checks below would fail.
+    streamed.gates = [{ stage: 'numbers', index: 9, until: 'fetch' }, { stage: 'fetch', index: 4, until: 'measure' }];
+    const a = await run(join(dir, 'a'), true, streamed);
+    assert.deepEqual(a.outcomes.map((o) => [o.stage, o.failed.length]), [['numbers', 0], ['fetch', 0], ['measure', 0], ['total', 0]]);
+    const b = await run(join(dir, 'b'), false, new InProcessExecutor(new FileStore(join(dir, 'b'))));
+    for (const stage of ['numbers', 'fetch', 'measure', 'total']) {
+      assert.deepEqual(await allRows(a.store, 'r', stage), await allRows(b.store, 'r', stage), `${stage}: the same rows in the same order`);
+    }
+    // Odd n of 1..60 without the multiples of 7 (dropped) and 11 (an error row).
+    const kept = Array.from({ length: 60 }, (_, i) => i + 1).filter((n) => n % 2 && n % 7 && n !== 11);
+    assert.deepEqual(await allRows(a.store, 'r', 'total'), [{ count: kept.length, sum: kept.reduce((t, n) => t + n * n, 0), status: 'kept', reason: null }]);
+    const plan = await readPlan(a.store, 'r', 'measure');
+    assert.equal(plan?.follows?.split, 3, 'measure streamed in shares of fetch chunks');
+    assert.equal(plan?.itemCount, 51, 'a streamed plan counts its items when sealed');
+    // Overlap: fetch (network pool) started before numbers finished; measure before fetch finished.
+    const first = (stage: string, at: Event['at']) => streamed.events.findIndex((e) => e.stage === stage && e.at === at);
+    if (process.env.STREAMING_TEST_DEBUG) console.log(streamed.events.map((e) => `${e.at === 'start' ? '+' : '-'}${e.stage}${e.index}`).join(' '));
+    const last = (stage: string) => streamed.events.findLastIndex((e) => e.stage === stage && e.at === 'end');
+    assert.ok(first('fetch', 'start') < last('numbers'), 'fetch ran while numbers was still running');
+    assert.ok(first('measure', 'start') > last('numbers'), 'measure waited for the numbers table it reads whole');
+    assert.ok(first('measure', 'start') < last('fetch'), 'measure ran while fetch was still running');
+    assert.ok(first('total', 'start') > last('measure'), 'the global stage is a barrier');
+    const peak = peakByPool(streamed.events);
+    assert.ok(peak.cpu! <= 1 && peak.network! <= 2, `pool budget kept: ${JSON.stringify(peak)}`);
+    let running = 0;
+    let both = 0;
+    for (const e of streamed.events) both = Math.max(both, (running += e.at === 'start' ? 1 : -1));
+    assert.equal(both, 2, 'a CPU chunk and a network chunk ran at once');
+    // Every item of every stage once.
+    const lines = (await readFile(trace, 'utf8')).trim().split('\n');
+    assert.equal(new Set(lines).size, lines.length / 2, 'each item processed once per run (two runs)');
+  });
+
+  it('a run killed mid-stream resumes to every chunk done once and the same tables', async () => {
+    const root = join(dir, 'k');
+    const controller = new AbortController();
+    const killed = await run(root, true, new InProcessExecutor(new FileStore(root), { chunks: 9, controller }), controller.signal);
+    assert.equal(killed.outcomes.at(-1)?.cancelled, true);
+    const status = await runStatus(killed.store, 'r');
+    const byStage = Object.fromEntries(status.stages.map((s) => [s.stage, s]));
+    assert.equal(status.complete, false);
+    assert.ok(byStage.numbers!.done < byStage.numbers!.chunks && byStage.fetch!.done > 0, `stages overlap when killed: ${JSON.stringify(status.stages.map((s) => [s.stage, s.done, s.chunks]))}`);
+    const resumed = await run(root, true, new InProcessExecutor(new FileStore(root)));
+    assert.deepEqual(resumed.outcomes.map((o) => [o.stage, o.failed.length]), [['numbers', 0], ['fetch', 0], ['measure', 0], ['total', 0]]);
+    const lines = (await readFile(trace, 'utf8')).trim().split('\n');
+    const counts = new Map<string, number>();
+    for (const l of lines) counts.set(l, (counts.get(l) ?? 0) + 1);
+    assert.deepEqual([...counts].filter(([, n]) => n !== 1), [], 'every item processed exactly once across kill and resume');
+    assert.equal(lines.filter((l) => l.startsWith('numbers ')).length, 60);
+    const reference = await run(join(dir, 'ref'), false, new InProcessExecutor(new FileStore(join(dir, 'ref'))));
+    for (const stage of ['fetch', 'measure', 'total']) assert.deepEqual(await allRows(resumed.store, 'r', stage), await allRows(reference.store, 'r', stage), stage);
+    const after = await runStatus(resumed.store, 'r');
+    assert.equal(after.complete, true);
+    assert.ok(after.stages.every((s) => s.done === s.chunks && s.failed === 0));
+  });
+
+  it('runs worker processes with the local executor: each pool within its slots', async () => {
+    const root = join(dir, 'p');
+    const store = new FileStore(root);
+    const worker = fileURLToPath(new URL('./fixtures/streaming-worker.ts', import.meta.url));
+    const executor = new LocalExecutor({ parallelism: 1, retries: 0, store, command: (type) => ({ command: process.execPath, args: ['--import', 'tsx', worker, type] }) });
+    // Small: every chunk is a process started through tsx (seconds each on a busy machine).
+    const config = parsePipelineConfig(`name: s\nstorage: ${root}\nexecutor: { kind: local, parallelism: 1, retries: 0 }\nstreaming: true\nstages:\n  - stage: numbers\n    params: { upTo: 18 }\n  - stage: fetch\n    itemsPerChunk: 6\n`);
+    const manifest = await createRun(config, store, 'r');
+    const running = new Map<string, number>();
+    const overlapped = new Set<string>();
+    const outcomes = await runPipeline(manifest, {
+      store, log, resolveStage: resolveStreamingStage, executor, workerEnv: {},
+      onProgress: (stage, p) => {
+        running.set(stage, p.running);
+        const busy = [...running].filter(([, n]) => n > 0).map(([s]) => s);
+        if (busy.length > 1) overlapped.add(busy.join('+'));
+      },
+    });
+    assert.deepEqual(outcomes.map((o) => [o.stage, o.failed.length]), [['numbers', 0], ['fetch', 0]]);
+    assert.equal((await readPlan(store, 'r', 'fetch'))?.chunkCount, 3);
+    assert.ok(overlapped.size > 0, 'two stages had chunks running at once');
+    assert.ok(await store.exists(runLayout('r').stage('fetch').logs(0)), 'chunk logs kept');
+  });
+});
