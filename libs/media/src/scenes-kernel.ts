@@ -67,16 +67,16 @@ function linearAxis(sourceSize: number, targetSize: number) {
 /**
  * Shrinks packed BGR frames exactly as cv2.resize(frame, (w, h), interpolation=INTER_LINEAR) does
  * in OpenCV 4.x for 8-bit, 3-channel images. Buffers are allocated once and reused per frame.
+ *
+ * Bilinear shrinking reads two columns and two rows per output pixel, so for factors of 3 and more
+ * the decoder can hand over only those pixels ("gathered": a 2w x 2h image, see gatherMaps), which
+ * is far less to move through a pipe than the whole frame.
  */
 export class LinearDownscaler {
-  private readonly areaFast2x: boolean;
-  private readonly xOffset: Int32Array;
-  private readonly xWeight0: Int32Array;
-  private readonly xWeight1: Int32Array;
-  private readonly xClamped: Uint8Array;
-  private readonly yOffset: Int32Array;
-  private readonly yWeight0: Int32Array;
-  private readonly yWeight1: Int32Array;
+  /** OpenCV switches INTER_LINEAR to its exact "area fast" 2x2 average when both scales are exactly 2. */
+  readonly areaFast2x: boolean;
+  private readonly x: ReturnType<typeof linearAxis>;
+  private readonly y: ReturnType<typeof linearAxis>;
   private readonly row0: Int32Array;
   private readonly row1: Int32Array;
 
@@ -84,53 +84,75 @@ export class LinearDownscaler {
     readonly sourceWidth: number, readonly sourceHeight: number,
     readonly targetWidth: number, readonly targetHeight: number,
   ) {
-    // OpenCV switches INTER_LINEAR to its exact "area fast" 2x2 average when both scales are exactly 2.
     const scaleX = 1 / (targetWidth / sourceWidth);
     const scaleY = 1 / (targetHeight / sourceHeight);
     this.areaFast2x = Math.abs(scaleX - 2) < Number.EPSILON && Math.abs(scaleY - 2) < Number.EPSILON;
-    const x = linearAxis(sourceWidth, targetWidth);
-    const y = linearAxis(sourceHeight, targetHeight);
-    this.xOffset = x.offset; this.xWeight0 = x.weight0; this.xWeight1 = x.weight1; this.xClamped = x.clamped;
-    this.yOffset = y.offset; this.yWeight0 = y.weight0; this.yWeight1 = y.weight1;
-    const rowBytes = targetWidth * 3;
-    this.row0 = new Int32Array(rowBytes);
-    this.row1 = new Int32Array(rowBytes);
+    this.x = linearAxis(sourceWidth, targetWidth);
+    this.y = linearAxis(sourceHeight, targetHeight);
+    this.row0 = new Int32Array(targetWidth * 3);
+    this.row1 = new Int32Array(targetWidth * 3);
   }
 
-  /** Writes the shrunk frame (targetWidth x targetHeight x 3) into `target`. */
+  /** Whether gathered input (gatherMaps) is supported: not for the 2x area path, which reads every pixel. */
+  get canGather(): boolean {
+    return !this.areaFast2x;
+  }
+
+  /**
+   * Source coordinates of the gathered image (2 * targetWidth x 2 * targetHeight): column 2i holds
+   * the first column output column i reads, 2i + 1 the second (clamped to the frame); rows likewise.
+   */
+  gatherMaps(): { width: number; height: number; columns: Uint16Array; rows: Uint16Array } {
+    const columns = new Uint16Array(this.targetWidth * 2);
+    for (let d = 0; d < this.targetWidth; d++) {
+      columns[2 * d] = this.x.offset[d]!;
+      columns[2 * d + 1] = Math.min(this.x.offset[d]! + 1, this.sourceWidth - 1);
+    }
+    const rows = new Uint16Array(this.targetHeight * 2);
+    for (let d = 0; d < this.targetHeight; d++) {
+      rows[2 * d] = this.y.offset[d]!;
+      rows[2 * d + 1] = Math.min(this.y.offset[d]! + 1, this.sourceHeight - 1);
+    }
+    return { width: this.targetWidth * 2, height: this.targetHeight * 2, columns, rows };
+  }
+
+  /** Shrinks a whole frame (sourceWidth x sourceHeight x 3) into `target`. */
   resize(source: Uint8Array, target: Uint8Array): void {
     if (this.areaFast2x) return this.resizeArea2x(source, target);
-    const { sourceWidth, sourceHeight, targetWidth, targetHeight, row0, row1 } = this;
-    const sourceStride = sourceWidth * 3;
-    const rowBytes = targetWidth * 3;
-    let out = 0;
-    for (let dy = 0; dy < targetHeight; dy++) {
-      const sy = this.yOffset[dy]!;
-      this.horizontal(source, sy * sourceStride, row0);
-      this.horizontal(source, Math.min(sy + 1, sourceHeight - 1) * sourceStride, row1);
-      const b0 = this.yWeight0[dy]!;
-      const b1 = this.yWeight1[dy]!;
-      // OpenCV's SIMD vertical pass (16-bit high products of (row >> 4) and the weight, then
-      // (x + 2) >> 2), which cv2 output matches on every byte of a row, tail included.
-      for (let i = 0; i < rowBytes; i++) {
-        const v = ((((row0[i]! >> 4) * b0) >> 16) + (((row1[i]! >> 4) * b1) >> 16) + 2) >> 2;
-        target[out++] = v < 0 ? 0 : v > 255 ? 255 : v;
-      }
+    const stride = this.sourceWidth * 3;
+    const last = this.sourceHeight - 1;
+    for (let dy = 0; dy < this.targetHeight; dy++) {
+      const sy = this.y.offset[dy]!;
+      this.horizontal(source, sy * stride, false, this.row0);
+      this.horizontal(source, Math.min(sy + 1, last) * stride, false, this.row1);
+      this.vertical(dy, target);
     }
   }
 
-  private horizontal(source: Uint8Array, rowStart: number, row: Int32Array): void {
-    const { targetWidth, xOffset, xWeight0, xWeight1, xClamped } = this;
+  /** Shrinks a gathered image (see gatherMaps) into `target`; same bytes as resize() on the frame. */
+  resizeGathered(gathered: Uint8Array, target: Uint8Array): void {
+    const stride = this.targetWidth * 6;
+    for (let dy = 0; dy < this.targetHeight; dy++) {
+      this.horizontal(gathered, 2 * dy * stride, true, this.row0);
+      this.horizontal(gathered, (2 * dy + 1) * stride, true, this.row1);
+      this.vertical(dy, target);
+    }
+  }
+
+  /** OpenCV's horizontal pass: two taps with 11-bit weights, kept as integers. */
+  private horizontal(source: Uint8Array, rowStart: number, gathered: boolean, row: Int32Array): void {
+    const { offset, weight0, weight1, clamped } = this.x;
+    const width = this.targetWidth;
     let o = 0;
-    for (let dx = 0; dx < targetWidth; dx++) {
-      const s = rowStart + xOffset[dx]! * 3;
-      if (xClamped[dx]) {
+    for (let dx = 0; dx < width; dx++) {
+      const s = rowStart + (gathered ? dx * 6 : offset[dx]! * 3);
+      if (clamped[dx]) {
         row[o++] = source[s]! * COEF_SCALE;
         row[o++] = source[s + 1]! * COEF_SCALE;
         row[o++] = source[s + 2]! * COEF_SCALE;
       } else {
-        const a0 = xWeight0[dx]!;
-        const a1 = xWeight1[dx]!;
+        const a0 = weight0[dx]!;
+        const a1 = weight1[dx]!;
         row[o++] = source[s]! * a0 + source[s + 3]! * a1;
         row[o++] = source[s + 1]! * a0 + source[s + 4]! * a1;
         row[o++] = source[s + 2]! * a0 + source[s + 5]! * a1;
@@ -138,18 +160,34 @@ export class LinearDownscaler {
     }
   }
 
+  /**
+   * OpenCV's SIMD vertical pass (16-bit high products of (row >> 4) and the weight, then
+   * (x + 2) >> 2), which cv2 output matches on every byte of a row, tail included.
+   */
+  private vertical(dy: number, target: Uint8Array): void {
+    const { row0, row1 } = this;
+    const b0 = this.y.weight0[dy]!;
+    const b1 = this.y.weight1[dy]!;
+    const rowBytes = this.targetWidth * 3;
+    let out = dy * rowBytes;
+    for (let i = 0; i < rowBytes; i++) {
+      const v = ((((row0[i]! >> 4) * b0) >> 16) + (((row1[i]! >> 4) * b1) >> 16) + 2) >> 2;
+      target[out++] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+  }
+
   private resizeArea2x(source: Uint8Array, target: Uint8Array): void {
     const { sourceWidth, targetWidth, targetHeight } = this;
     const stride = sourceWidth * 3;
+    const rowBytes = targetWidth * 3;
     let out = 0;
     for (let dy = 0; dy < targetHeight; dy++) {
-      const top = dy * 2 * stride;
-      const bottom = top + stride;
-      for (let dx = 0; dx < targetWidth; dx++) {
-        const s = dx * 6;
-        for (let c = 0; c < 3; c++) {
-          target[out++] = (source[top + s + c]! + source[top + s + 3 + c]! + source[bottom + s + c]! + source[bottom + s + 3 + c]! + 2) >> 2;
-        }
+      let top = dy * 2 * stride;
+      let bottom = top + stride;
+      for (let i = 0; i < rowBytes; i += 3, top += 6, bottom += 6) {
+        target[out++] = (source[top]! + source[top + 3]! + source[bottom]! + source[bottom + 3]! + 2) >> 2;
+        target[out++] = (source[top + 1]! + source[top + 4]! + source[bottom + 1]! + source[bottom + 4]! + 2) >> 2;
+        target[out++] = (source[top + 2]! + source[top + 5]! + source[bottom + 2]! + source[bottom + 5]! + 2) >> 2;
       }
     }
   }
@@ -166,11 +204,19 @@ for (let i = 1; i < 256; i++) {
 }
 
 /**
- * Converts packed BGR to planar H, S, V as cv2.cvtColor(frame, COLOR_BGR2HSV) does for 8-bit images,
- * then returns the sums of absolute differences against the previous planes (Python ints there; exact
- * here since a sum stays far below 2^53).
+ * Converts packed BGR to planar H, S, V as cv2.cvtColor(frame, COLOR_BGR2HSV) does for 8-bit images
+ * (H in [0, 180)), writing the planes and, in the same pass, summing the absolute differences with
+ * the previous frame's planes (PySceneDetect's numpy sums, exact here: far below 2^53).
  */
-export function hsvPlanes(bgr: Uint8Array, pixels: number, hue: Uint8Array, saturation: Uint8Array, value: Uint8Array): void {
+export function hsvAndDifferences(
+  bgr: Uint8Array, pixels: number,
+  hue: Uint8Array, saturation: Uint8Array, value: Uint8Array,
+  previousHue: Uint8Array, previousSaturation: Uint8Array, previousValue: Uint8Array,
+  sums: Float64Array,
+): void {
+  let hueSum = 0;
+  let saturationSum = 0;
+  let valueSum = 0;
   for (let p = 0, i = 0; p < pixels; p++, i += 3) {
     const b = bgr[i]!;
     const g = bgr[i + 1]!;
@@ -187,20 +233,25 @@ export function hsvPlanes(bgr: Uint8Array, pixels: number, hue: Uint8Array, satu
     else h = r - g + 4 * diff;
     h = (h * HUE_DIVISOR[diff]! + HSV_ROUND) >> HSV_SHIFT;
     if (h < 0) h += 180;
+    const dh = h - previousHue[p]!;
+    const ds = s - previousSaturation[p]!;
+    const dv = v - previousValue[p]!;
+    hueSum += dh < 0 ? -dh : dh;
+    saturationSum += ds < 0 ? -ds : ds;
+    valueSum += dv < 0 ? -dv : dv;
     hue[p] = h;
     saturation[p] = s;
     value[p] = v;
   }
+  sums[0] = hueSum;
+  sums[1] = saturationSum;
+  sums[2] = valueSum;
 }
 
-/** Sum of |a - b| over two planes of equal length. */
-export function absoluteDifferenceSum(a: Uint8Array, b: Uint8Array, length: number): number {
-  let sum = 0;
-  for (let i = 0; i < length; i++) {
-    const d = a[i]! - b[i]!;
-    sum += d < 0 ? -d : d;
-  }
-  return sum;
+/** cv2.cvtColor(frame, COLOR_BGR2HSV) for 8-bit images, to planes (hsvAndDifferences without the sums). */
+export function hsvPlanes(bgr: Uint8Array, pixels: number, hue: Uint8Array, saturation: Uint8Array, value: Uint8Array): void {
+  // Each pixel's old value is read before it is overwritten, so the planes can be their own "previous".
+  hsvAndDifferences(bgr, pixels, hue, saturation, value, hue, saturation, value, new Float64Array(3));
 }
 
 /**

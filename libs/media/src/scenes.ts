@@ -12,13 +12,14 @@
  */
 import { resolve } from 'node:path';
 import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { ffmpegPath, ffprobePath } from './binaries.js';
 import { lastLines, runProcess, describeExit, toolEnv } from './process.js';
 import { parseRate } from './probe.js';
 import { DecodeError } from './freeze.js';
-import { LinearDownscaler, absoluteDifferenceSum, contentScore, detectorSize, hsvPlanes } from './scenes-kernel.js';
+import { LinearDownscaler, contentScore, detectorSize, hsvAndDifferences } from './scenes-kernel.js';
 
-export { detectorSize, downscaleFactor, DOWNSCALE_MIN_WIDTH } from './scenes-kernel.js';
+export * from './scenes-kernel.js';
 
 export interface ContentDetectorOptions {
   /** ContentDetector threshold (FineVideo used 15; PySceneDetect's own default is 27). */
@@ -113,6 +114,7 @@ export class ContentDetector {
   private previous: [Uint8Array, Uint8Array, Uint8Array];
   private hasPrevious = false;
   private readonly flash: FlashFilter;
+  private readonly sums = new Float64Array(3);
   readonly cuts: number[] = [];
 
   constructor(readonly width: number, readonly height: number, options: ContentDetectorOptions = {}) {
@@ -130,17 +132,10 @@ export class ContentDetector {
   /** Scores frame `frame` (0.0 for the first) and records a cut when the flash filter emits one. */
   processFrame(frame: number, bgr: Uint8Array): number {
     const [hue, saturation, value] = this.current;
-    hsvPlanes(bgr, this.pixels, hue, saturation, value);
-    let score = 0;
-    if (this.hasPrevious) {
-      const [prevHue, prevSaturation, prevValue] = this.previous;
-      score = contentScore(
-        absoluteDifferenceSum(hue, prevHue, this.pixels),
-        absoluteDifferenceSum(saturation, prevSaturation, this.pixels),
-        absoluteDifferenceSum(value, prevValue, this.pixels),
-        this.pixels,
-      );
-    }
+    const [previousHue, previousSaturation, previousValue] = this.previous;
+    const { sums } = this;
+    hsvAndDifferences(bgr, this.pixels, hue, saturation, value, previousHue, previousSaturation, previousValue, sums);
+    const score = this.hasPrevious ? contentScore(sums[0]!, sums[1]!, sums[2]!, this.pixels) : 0;
     // PySceneDetect returns 0.0 for the first frame but still runs it through the filter.
     const swap = this.previous;
     this.previous = this.current;
@@ -209,17 +204,41 @@ export function opencvConversionFilter(pixelFormat: string): string {
   return `scale=in_color_matrix=bt601:out_color_matrix=bt601:in_range=${range}:flags=bicubic`;
 }
 
+/**
+ * Where gathered pixels come from: for shrink factors of 3 and more ffmpeg's remap filter keeps only
+ * the two columns and two rows each output pixel reads (maps on file descriptors 3 and 4), so the
+ * pipe carries about 4 / factor^2 of the frame. The pixels are the converted frame's own bytes.
+ */
+export interface GatherMaps {
+  width: number;
+  height: number;
+  columns: Uint16Array;
+  rows: Uint16Array;
+}
+
 /** ffmpeg arguments decoding the first video stream of `file` to BGR24 frames as cv2 reads them. */
-export function decodeArguments(file: string, pixelFormat: string): string[] {
+export function decodeArguments(file: string, pixelFormat: string, gather?: GatherMaps): string[] {
+  const input = ['-nostdin', '-hide_banner', '-v', 'error', '-i', `file:${file}`];
+  // Every decoded frame once, in order, as OpenCV's grab() returns them (no CFR duplication).
+  const output = ['-an', '-sn', '-dn', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'bgr24', 'pipe:1'];
+  if (!gather) return [...input, '-map', '0:v:0', '-vf', opencvConversionFilter(pixelFormat), ...output];
+  const map = ['-f', 'rawvideo', '-pix_fmt', 'gray16le', '-s', `${gather.width}x${gather.height}`];
   return [
-    '-nostdin', '-hide_banner', '-v', 'error',
-    '-i', `file:${file}`,
-    '-map', '0:v:0', '-an', '-sn', '-dn',
-    // Every decoded frame once, in order, as OpenCV's grab() returns them (no CFR duplication).
-    '-fps_mode', 'passthrough',
-    '-vf', opencvConversionFilter(pixelFormat),
-    '-f', 'rawvideo', '-pix_fmt', 'bgr24', 'pipe:1',
+    ...input, ...map, '-i', 'pipe:3', ...map, '-i', 'pipe:4',
+    '-filter_complex', `[0:v:0]${opencvConversionFilter(pixelFormat)},format=bgr24[frames];[frames][1:v][2:v]remap[gathered]`,
+    '-map', '[gathered]', ...output,
   ];
+}
+
+/** One gray16le map frame: the x (or y) source coordinate of every gathered pixel. */
+function mapFrame(gather: GatherMaps, axis: 'x' | 'y'): Buffer {
+  const data = Buffer.alloc(gather.width * gather.height * 2);
+  for (let row = 0, o = 0; row < gather.height; row++) {
+    for (let column = 0; column < gather.width; column++, o += 2) {
+      data.writeUInt16LE(axis === 'x' ? gather.columns[column]! : gather.rows[row]!, o);
+    }
+  }
+  return data;
 }
 
 /**
@@ -234,15 +253,24 @@ export async function detectScenes(path: string, options: DetectScenesOptions = 
   const size = detectorSize(stream.width, stream.height);
   const detector = new ContentDetector(size.width, size.height, options);
   const downscaler = size.factor > 1 ? new LinearDownscaler(stream.width, stream.height, size.width, size.height) : undefined;
-  const frameBytes = stream.width * stream.height * 3;
+  const gather = downscaler?.canGather && size.factor >= 3 ? downscaler.gatherMaps() : undefined;
+  const frameBytes = gather ? gather.width * gather.height * 3 : stream.width * stream.height * 3;
   const frame = Buffer.allocUnsafe(frameBytes);
   const small = downscaler ? new Uint8Array(size.width * size.height * 3) : frame;
 
-  const child = spawn(ffmpegPath(), decodeArguments(file, stream.pixelFormat), {
-    env: toolEnv(), stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(ffmpegPath(), decodeArguments(file, stream.pixelFormat, gather), {
+    env: toolEnv(), stdio: gather ? ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
   });
+  if (gather) {
+    for (const [fd, axis] of [[3, 'x'], [4, 'y']] as const) {
+      const pipe = child.stdio[fd] as Writable;
+      // ffmpeg may stop reading (a decode error); its exit is reported below, not this write.
+      pipe.on('error', () => undefined);
+      pipe.end(mapFrame(gather, axis));
+    }
+  }
   let stderrTail = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderrTail = (stderrTail + chunk).slice(-4_000); });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderrTail = (stderrTail + chunk).slice(-4_000); });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit, rejectExit) => {
     child.once('error', (error) => rejectExit(new Error(`scene detection of ${file}: ffmpeg could not start: ${error.message}`)));
     child.once('close', (code, signal) => resolveExit({ code, signal }));
@@ -263,7 +291,8 @@ export async function detectScenes(path: string, options: DetectScenesOptions = 
         filled += take;
         offset += take;
         if (filled === frameBytes) {
-          if (downscaler) downscaler.resize(frame, small);
+          if (gather) downscaler!.resizeGathered(frame, small);
+          else if (downscaler) downscaler.resize(frame, small);
           const score = detector.processFrame(frameNumber, small);
           options.onFrameScore?.(frameNumber, score);
           frameNumber++;
