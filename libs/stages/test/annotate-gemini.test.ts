@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { SystemicError } from '@finevideo/core';
+import { SystemicError, parsePipelineConfig, runLayout } from '@finevideo/core';
+import { createRun, runChunk } from '@finevideo/runtime';
+import { readParquetRows } from '@finevideo/storage';
 import { contentMetadataSchema } from '@finevideo/dataset';
 import { HOSTILE_KINDS, hostileAnnotation, sampleAnnotation, startFakeGemini, type FakeGemini } from '@finevideo/testing';
-import { DEFAULT_PRICES, annotationLayout } from '@finevideo/stages/annotate';
+import { DEFAULT_PRICES, annotateStage, annotationLayout } from '@finevideo/stages/annotate';
 import { annotateAll, itemOf, rowOf, storeWithVideos, videoId } from './annotate-helpers.js';
 
 const KEY_ENV = 'FINEVIDEO_TEST_GEMINI_KEY';
@@ -84,6 +86,26 @@ describe('stage annotate, gemini backend (fake Gemini API through the real @goog
     const written = (await filesUnder(dir)).filter((f) => !f.startsWith('media/'));
     assert.equal(written.length, 2 * n);
     assert.ok(written.every((f) => /^annotations\/vid\d{8}\.(json|provenance\.json)$/.test(f)), written.join(', '));
+  });
+
+  it('through the worker runtime: a chunk writes parquet rows with token and cost columns and a marker whose counters add up', async () => {
+    fake = await startFakeGemini();
+    const { store } = await storeWithVideos(4);
+    const config = parsePipelineConfig(`name: t\nstorage: ${store.uri}\nstages:\n  - stage: annotate\n    params: { geminiBaseUrl: "${fake.baseUrl}", geminiApiKeyEnv: ${KEY_ENV}, model: gemini-2.5-flash, filePollMs: 5 }\n`);
+    await createRun(config, store, 'run-a');
+    const layout = runLayout('run-a').stage('annotate');
+    await store.put(layout.chunk(0), [0, 1, 2, 3].map((i) => JSON.stringify(itemOf(i))).join('\n'));
+    const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+    await runChunk(annotateStage, { store, runId: 'run-a', stageName: 'annotate', chunkIndex: 0, attempt: 1, log: quiet });
+    const marker = JSON.parse((await store.getText(layout.done(0)))!) as { parts: string[]; stats: { kept: number; counters: Record<string, number> } };
+    const rows: Record<string, unknown>[] = [];
+    for (const part of marker.parts) for await (const row of readParquetRows(store, part)) rows.push(row);
+    assert.deepEqual(rows.map((r) => [r.video_id, r.status, r.annotator, r.annotation_key]), [0, 1, 2, 3].map((i) => [videoId(i), 'kept', 'gemini', `annotations/${videoId(i)}.json`]));
+    assert.equal(marker.stats.kept, 4);
+    assert.equal(marker.stats.counters.annotate_input_tokens, fake.stats.usage.promptTokenCount);
+    const cost = rows.reduce((a, r) => a + Number(r.cost_usd), 0);
+    assert.ok(Math.abs(marker.stats.counters.annotate_cost_microusd! - cost * 1e6) <= 4);
+    assert.deepEqual([...fake.stats.aliveFiles], []);
   });
 
   it('the cache skips stored videos (no request), a different prompt or force asks again, and a baseline annotation never satisfies a gemini run', async () => {
