@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { openExplorerSource, startExplorer, isLoopbackHost, type ExplorerServer } from '@finevideo/explorer';
+import type { ExplorerServer } from '@finevideo/explorer';
 
 export interface ExploreOptions {
   port?: number;
@@ -17,6 +17,8 @@ export const portNumber = (value: string): number => {
  * on 127.0.0.1 unless --host says otherwise. Runs until Ctrl-C; returns the server for tests.
  */
 export async function exploreCommand(ref: string, options: ExploreOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<ExplorerServer> {
+  // Loaded here, not when the launcher starts: the server, DuckDB and the AWS SDK are for this command only.
+  const { openExplorerSource, startExplorer, isLoopbackHost } = await import('@finevideo/explorer');
   const host = options.host ?? '127.0.0.1';
   if (!isLoopbackHost(host)) {
     log(`finevideo explore: warning: listening on ${host}, not loopback: anyone who can reach this machine on that address can read the run, its videos and annotations (there is no login)`);

@@ -2,6 +2,9 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ObjectStore, S3Options } from '@finevideo/core';
+import { parseS3Uri } from '@finevideo/storage';
+import { s3ClientFor } from '@finevideo/storage/s3';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 /** A byte range of an object: inclusive start and end, as HTTP Range headers count. */
 export interface ByteRange {
@@ -59,21 +62,16 @@ export function rangeReader(store: ObjectStore, s3: S3Options = {}): RangeReader
   return s3RangeReader(store.uri, s3);
 }
 
-/** S3: the SDK is loaded on first use, with the client settings the store uses (the standard AWS variables). */
+/** S3: GetObject with a Range header, with the client settings the store uses (the run's s3 options, the standard AWS variables). */
 function s3RangeReader(uri: string, options: S3Options): RangeReader {
-  type S3 = typeof import('@aws-sdk/client-s3');
-  let loaded: Promise<{ sdk: S3; client: import('@aws-sdk/client-s3').S3Client; bucket: string; prefix: string }> | undefined;
-  const load = () =>
-    (loaded ??= Promise.all([import('@aws-sdk/client-s3'), import('@finevideo/storage/s3'), import('@finevideo/storage')]).then(([sdk, s3, storage]) => {
-      const { bucket, prefix } = storage.parseS3Uri(uri);
-      return { sdk, client: s3.s3ClientFor(options), bucket, prefix };
-    }));
-  const fullKey = (prefix: string, key: string) => (prefix ? `${prefix}/${key}` : key);
+  const { bucket, prefix } = parseS3Uri(uri);
+  let client: S3Client | undefined;
+  const s3 = () => (client ??= s3ClientFor(options));
+  const fullKey = (key: string) => (prefix ? `${prefix}/${key}` : key);
   return {
     async size(key) {
-      const { sdk, client, bucket, prefix } = await load();
       try {
-        const head = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: fullKey(prefix, key) }));
+        const head = await s3().send(new HeadObjectCommand({ Bucket: bucket, Key: fullKey(key) }));
         return head.ContentLength ?? 0;
       } catch (e) {
         const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -82,10 +80,7 @@ function s3RangeReader(uri: string, options: S3Options): RangeReader {
       }
     },
     async read(key, range) {
-      const { sdk, client, bucket, prefix } = await load();
-      const r = await client.send(new sdk.GetObjectCommand({
-        Bucket: bucket, Key: fullKey(prefix, key), ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
-      }));
+      const r = await s3().send(new GetObjectCommand({ Bucket: bucket, Key: fullKey(key), ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }));
       return r.Body as Readable;
     },
   };

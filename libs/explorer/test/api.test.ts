@@ -1,36 +1,29 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildWebAssets, ffmpegCoreDir, type WebAssets } from '../src/build-web.js';
-import { openExplorerSource, parseExplorerRef, startExplorer, type ExplorerServer } from '../src/index.js';
+import type { WebAssets } from '../src/build-web.js';
+import { parseExplorerRef, type ExplorerServer } from '../src/index.js';
 import { parseRange } from '../src/media.js';
 import { parseVtt } from '../src/artifacts.js';
 import { raw } from './http.js';
-import { ANNOTATED, EXTRA_ROWS, MODEL_ANNOTATED, RUN_ID, VIDEO_IDS, makeFixture } from './fixture.js';
+import { ANNOTATED, EXTRA_ROWS, MODEL_ANNOTATED, RUN_ID, VIDEO_IDS, serveFixture } from './fixture.js';
 
 const json = (r: { body: Buffer }) => JSON.parse(r.body.toString('utf8')) as Record<string, unknown>;
 
 describe('explorer HTTP API (a generated run on a folder store)', function () {
   this.timeout(80_000);
-  let dir: string;
+  let served: Awaited<ReturnType<typeof serveFixture>>;
   let server: ExplorerServer;
+  let dir: string;
   let assets: WebAssets;
   let url: string;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'explore-api-'));
-    await makeFixture(join(dir, 'store'));
-    assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
-    await buildWebAssets(join(import.meta.dirname, '..', 'web'), assets.dir);
-    server = await startExplorer(await openExplorerSource(join(dir, 'store', 'runs', RUN_ID)), { assets, cacheDir: join(dir, 'cache') });
+    served = await serveFixture('explore-api-');
+    ({ server, dir, assets } = served);
     url = server.url;
   });
-  after(async () => {
-    await server?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(async () => served?.close());
 
   it('GET /api/run: stages with chunk progress, the funnel from markers, hours from the index, cost counters, the anomaly report; a run with a chunk left is not complete', async () => {
     const r = await raw(url, '/api/run');

@@ -1,26 +1,19 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { buildWebAssets, ffmpegCoreDir } from '../src/build-web.js';
-import { openExplorerSource, startExplorer, type ExplorerServer } from '../src/index.js';
+import type { ExplorerServer } from '../src/index.js';
 import { launchChromium } from './chromium.js';
-import { ANNOTATED, RUN_ID, makeFixture } from './fixture.js';
+import { ANNOTATED, serveFixture } from './fixture.js';
 
 describe('explorer scene clips in headless Chromium (ffmpeg.wasm)', function () {
   this.timeout(85_000);
-  let dir: string;
+  let served: Awaited<ReturnType<typeof serveFixture>>;
   let server: ExplorerServer;
   let browser: Browser;
   let page: Page;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'explore-clip-'));
-    await makeFixture(join(dir, 'store'));
-    const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
-    await buildWebAssets(join(import.meta.dirname, '..', 'web'), assets.dir);
-    server = await startExplorer(await openExplorerSource(join(dir, 'store', 'runs', RUN_ID)), { assets, cacheDir: join(dir, 'cache') });
+    served = await serveFixture('explore-clip-');
+    server = served.server;
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1366, height: 860 } });
     await page.route('**/*', (route) => {
@@ -33,8 +26,7 @@ describe('explorer scene clips in headless Chromium (ffmpeg.wasm)', function () 
   });
   after(async () => {
     await browser?.close();
-    await server?.close();
-    await rm(dir, { recursive: true, force: true });
+    await served?.close();
   });
 
   it('clip: a scene is cut in the browser by ffmpeg.wasm, loaded from this server only when asked', async () => {

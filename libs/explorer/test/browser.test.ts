@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { SCREENSHOTS, launchChromium } from './chromium.js';
-import { buildWebAssets, ffmpegCoreDir } from '../src/build-web.js';
-import { openExplorerSource, startExplorer, type ExplorerServer } from '../src/index.js';
-import { ANNOTATED, EXTRA_ROWS, RUN_ID, VIDEO_IDS, makeFixture } from './fixture.js';
+import type { ExplorerServer } from '../src/index.js';
+import { ANNOTATED, EXTRA_ROWS, RUN_ID, VIDEO_IDS, serveFixture } from './fixture.js';
 
 describe('explorer pages in headless Chromium (a generated run)', function () {
   this.timeout(85_000);
-  let dir: string;
+  let served: Awaited<ReturnType<typeof serveFixture>>;
   let server: ExplorerServer;
   let browser: Browser;
   let page: Page;
@@ -18,12 +16,9 @@ describe('explorer pages in headless Chromium (a generated run)', function () {
   const offsite: string[] = [];
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'explore-browser-'));
     await mkdir(SCREENSHOTS, { recursive: true });
-    await makeFixture(join(dir, 'store'));
-    const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
-    await buildWebAssets(join(import.meta.dirname, '..', 'web'), assets.dir);
-    server = await startExplorer(await openExplorerSource(join(dir, 'store', 'runs', RUN_ID)), { assets, cacheDir: join(dir, 'cache') });
+    served = await serveFixture('explore-browser-');
+    server = served.server;
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1366, height: 860 } });
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -40,8 +35,7 @@ describe('explorer pages in headless Chromium (a generated run)', function () {
   });
   after(async () => {
     await browser?.close();
-    await server?.close();
-    await rm(dir, { recursive: true, force: true });
+    await served?.close();
   });
   afterEach(() => {
     assert.deepEqual(offsite, [], 'requests left the server');

@@ -1,9 +1,12 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePipelineConfig, runLayout, type DoneMarker, type ObjectStore, type Row, type StageStats } from '@finevideo/core';
 import { FileStore, writeParquetRows } from '@finevideo/storage';
 import { createRun } from '@finevideo/runtime';
 import { generateVideo } from '@finevideo/testing';
+import { buildWebAssets, ffmpegCoreDir, type WebAssets } from '../src/build-web.js';
+import { openExplorerSource, startExplorer, type ExplorerServer } from '../src/index.js';
 
 /**
  * A small run made for the explorer's tests: four stages (ytcommons, download, classify, select)
@@ -156,4 +159,25 @@ stages:
   const { fps: _fps, ...unaligned } = ALIGNED;
   await store.put(`annotations/${MODEL_ANNOTATED}.json`, JSON.stringify({ ...unaligned, scenes: unaligned.scenes.map((s) => ({ ...s, timestamps: span(String(Number(s.timestamps.start_timestamp.slice(6, 8))), String(Number(s.timestamps.end_timestamp.slice(6, 8)))) })) }));
   return store;
+}
+
+/** The fixture served by the explorer (assets built once into the same temporary folder); close() removes everything. */
+export async function serveFixture(prefix: string): Promise<{ dir: string; assets: WebAssets; server: ExplorerServer; close(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  try {
+    await makeFixture(join(dir, 'store'));
+    const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
+    await buildWebAssets(join(import.meta.dirname, '..', 'web'), assets.dir);
+    const server = await startExplorer(await openExplorerSource(join(dir, 'store', 'runs', RUN_ID)), { assets, cacheDir: join(dir, 'cache') });
+    return {
+      dir, assets, server,
+      close: async () => {
+        await server.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
 }
