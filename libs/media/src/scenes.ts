@@ -161,20 +161,26 @@ export function scenesFromCuts(cuts: readonly number[], frameCount: number): Det
 }
 
 interface VideoStreamFacts {
+  /** Size of the frames as cv2 returns them (after the display rotation). */
   width: number;
   height: number;
   pixelFormat: string;
   fps: number;
+  /** The stream's display rotation in degrees, normalised to 0, 90, 180 or 270. */
+  rotation: number;
 }
 
 async function probeVideoStream(file: string, signal?: AbortSignal): Promise<VideoStreamFacts> {
   const result = await runProcess(ffprobePath(), [
     '-v', 'error', '-select_streams', 'v:0', '-print_format', 'json',
-    '-show_entries', 'stream=width,height,pix_fmt,avg_frame_rate,r_frame_rate', '--', file,
+    '-show_entries', 'stream=width,height,pix_fmt,avg_frame_rate,r_frame_rate:stream_side_data=rotation', '--', file,
   ], { captureStdout: true, timeoutMs: 60_000, signal });
   if (result.aborted) throw abortError(file);
   if (result.exitCode !== 0) throw new DecodeError(`scene detection of ${file}: ffprobe ${describeExit(result)}: ${lastLines(result.stderrTail) || 'no message'}`);
-  let stream: { width?: unknown; height?: unknown; pix_fmt?: unknown; avg_frame_rate?: unknown; r_frame_rate?: unknown } | undefined;
+  let stream: {
+    width?: unknown; height?: unknown; pix_fmt?: unknown; avg_frame_rate?: unknown; r_frame_rate?: unknown;
+    side_data_list?: { rotation?: unknown }[];
+  } | undefined;
   try {
     stream = (JSON.parse(result.stdout) as { streams?: typeof stream[] }).streams?.[0];
   } catch {
@@ -185,7 +191,13 @@ async function probeVideoStream(file: string, signal?: AbortSignal): Promise<Vid
   if (!stream || !(width > 0) || !(height > 0)) throw new DecodeError(`scene detection of ${file}: expected a video stream with a size, got ${stream ? `${String(stream.width)}x${String(stream.height)}` : 'no video stream'}`);
   const fps = parseRate(typeof stream.avg_frame_rate === 'string' ? stream.avg_frame_rate : undefined)
     ?? parseRate(typeof stream.r_frame_rate === 'string' ? stream.r_frame_rate : undefined) ?? 0;
-  return { width, height, pixelFormat: typeof stream.pix_fmt === 'string' ? stream.pix_fmt : 'unknown', fps };
+  const rotationTag = Number(stream.side_data_list?.find((d) => d.rotation !== undefined)?.rotation ?? 0);
+  const rotation = Number.isFinite(rotationTag) ? (((Math.round(rotationTag / 90) * 90) % 360) + 360) % 360 : 0;
+  const turned = rotation === 90 || rotation === 270;
+  return {
+    width: turned ? height : width, height: turned ? width : height,
+    pixelFormat: typeof stream.pix_fmt === 'string' ? stream.pix_fmt : 'unknown', fps, rotation,
+  };
 }
 
 function abortError(file: string): Error {
@@ -195,13 +207,16 @@ function abortError(file: string): Error {
 }
 
 /**
- * The conversion cv2.VideoCapture (FFmpeg backend) applies: sws_scale to BGR24 with SWS_BICUBIC and
- * swscale's defaults, i.e. BT.601 coefficients and limited range, full range only for yuvj formats.
- * ffmpeg's scale filter would otherwise follow the stream's colour tags, so both are pinned.
+ * The conversion cv2.VideoCapture (FFmpeg backend, OpenCV 4.6) applies: sws_scale to BGR24 with
+ * SWS_BICUBIC and swscale's defaults, i.e. BT.601 coefficients and limited range, full range only for
+ * yuvj formats (ffmpeg's scale filter would otherwise follow the stream's colour tags, so both are
+ * pinned); then its auto-rotation of the BGR frame, which turns a rotation tag of 90 clockwise and
+ * 270 counter-clockwise (the reverse of ffmpeg's own autorotate, hence -noautorotate).
  */
-export function opencvConversionFilter(pixelFormat: string): string {
+export function opencvConversionFilter(pixelFormat: string, rotation = 0): string {
   const range = pixelFormat.startsWith('yuvj') ? 'pc' : 'tv';
-  return `scale=in_color_matrix=bt601:out_color_matrix=bt601:in_range=${range}:flags=bicubic`;
+  const turn = { 90: ',transpose=clock', 180: ',hflip,vflip', 270: ',transpose=cclock' }[rotation] ?? '';
+  return `scale=in_color_matrix=bt601:out_color_matrix=bt601:in_range=${range}:flags=bicubic,format=bgr24${turn}`;
 }
 
 /**
@@ -217,15 +232,15 @@ export interface GatherMaps {
 }
 
 /** ffmpeg arguments decoding the first video stream of `file` to BGR24 frames as cv2 reads them. */
-export function decodeArguments(file: string, pixelFormat: string, gather?: GatherMaps): string[] {
-  const input = ['-nostdin', '-hide_banner', '-v', 'error', '-i', `file:${file}`];
+export function decodeArguments(file: string, pixelFormat: string, gather?: GatherMaps, rotation = 0): string[] {
+  const input = ['-nostdin', '-hide_banner', '-v', 'error', '-noautorotate', '-i', `file:${file}`];
   // Every decoded frame once, in order, as OpenCV's grab() returns them (no CFR duplication).
   const output = ['-an', '-sn', '-dn', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'bgr24', 'pipe:1'];
-  if (!gather) return [...input, '-map', '0:v:0', '-vf', opencvConversionFilter(pixelFormat), ...output];
+  if (!gather) return [...input, '-map', '0:v:0', '-vf', opencvConversionFilter(pixelFormat, rotation), ...output];
   const map = ['-f', 'rawvideo', '-pix_fmt', 'gray16le', '-s', `${gather.width}x${gather.height}`];
   return [
     ...input, ...map, '-i', 'pipe:3', ...map, '-i', 'pipe:4',
-    '-filter_complex', `[0:v:0]${opencvConversionFilter(pixelFormat)},format=bgr24[frames];[frames][1:v][2:v]remap[gathered]`,
+    '-filter_complex', `[0:v:0]${opencvConversionFilter(pixelFormat, rotation)}[frames];[frames][1:v][2:v]remap[gathered]`,
     '-map', '[gathered]', ...output,
   ];
 }
@@ -258,7 +273,7 @@ export async function detectScenes(path: string, options: DetectScenesOptions = 
   const frame = Buffer.allocUnsafe(frameBytes);
   const small = downscaler ? new Uint8Array(size.width * size.height * 3) : frame;
 
-  const child = spawn(ffmpegPath(), decodeArguments(file, stream.pixelFormat, gather), {
+  const child = spawn(ffmpegPath(), decodeArguments(file, stream.pixelFormat, gather, stream.rotation), {
     env: toolEnv(), stdio: gather ? ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
   });
   if (gather) {

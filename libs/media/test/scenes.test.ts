@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ContentDetector, DecodeError, FlashFilter, LinearDownscaler, decodeArguments, detectScenes, detectorSize, downscaleFactor,
-  hsvPlanes, opencvConversionFilter, roundHalfEven, scenesFromCuts,
+  ffmpegPath, hsvPlanes, opencvConversionFilter, roundHalfEven, runProcess, scenesFromCuts,
 } from '@finevideo/media';
 import { generateAudioOnly, truncateCopy } from '@finevideo/testing';
 import { generateCorpusVideo, type CorpusVideo, type Segment } from './scenes-corpus.js';
@@ -136,9 +136,12 @@ describe('scene detection arithmetic (PySceneDetect 0.6.4 on OpenCV 4.6.0)', () 
     assert.deepEqual(scenesFromCuts([], 0), []);
     assert.match(opencvConversionFilter('yuv420p'), /in_color_matrix=bt601:.*in_range=tv:flags=bicubic/);
     assert.match(opencvConversionFilter('yuvj420p'), /in_range=pc/);
+    assert.match(opencvConversionFilter('yuv420p', 90), /format=bgr24,transpose=clock$/);
+    assert.match(opencvConversionFilter('yuv420p', 270), /format=bgr24,transpose=cclock$/);
     const args = decodeArguments('/videos/a.mp4', 'yuv420p');
     assert.deepEqual(args.slice(args.indexOf('-i'), args.indexOf('-i') + 2), ['-i', 'file:/videos/a.mp4']);
     assert.ok(args.includes('passthrough'));
+    assert.ok(args.indexOf('-noautorotate') < args.indexOf('-i'));
   });
 });
 
@@ -201,6 +204,16 @@ describe('detectScenes on generated videos (real ffmpeg; expected cuts from PySc
       assert.deepEqual([result.detectorWidth, result.detectorHeight], [size.width, size.height]);
     });
   }
+
+  it('turns a rotated video as cv2 does (tag 90: clockwise) and sizes the detector on the turned frame', async () => {
+    const rotated = join(dir, 'rotated.mp4');
+    const copy = await runProcess(ffmpegPath(), ['-v', 'error', '-y', '-i', paths.get('hard-cuts-360p-29.97')!, '-c', 'copy', '-metadata:s:v:0', 'rotate=90', rotated]);
+    assert.equal(copy.exitCode, 0, copy.stderrTail);
+    const result = await detectScenes(rotated);
+    // 360 wide after turning: no downscale (PySceneDetect 0.6.4 gave [60, 85, 115] on this file).
+    assert.deepEqual([result.detectorWidth, result.detectorHeight], [360, 640]);
+    assertCutsWithinOneFrame(result.cuts, [60, 85, 115], 'rotated');
+  });
 
   it('streams: scores arrive frame by frame, in order, before the decode ends; abort stops ffmpeg', async () => {
     const path = paths.get('hard-cuts-360p-29.97')!;
