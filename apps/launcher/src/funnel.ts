@@ -89,7 +89,9 @@ export function stageNotes(stages: { stage: string; stats: StageStats; plan?: { 
 export function costNote(stage: string, counters: Record<string, number>, chunks?: number): string | undefined {
   const input = counters.annotate_input_tokens ?? 0;
   const output = counters.annotate_output_tokens ?? 0;
-  if (input + output === 0 && !counters.annotate_cached) return undefined;
+  // Nothing requested: no line, unless paid annotations were reused (a re-run that cost nothing says so).
+  if (input + output === 0 && (!counters.annotate_cached || counters.baseline_annotator_items)) return undefined;
+  if (input + output === 0) return `cost: ${stage} spent $0: ${counters.annotate_cached} cached annotation(s) reused, nothing requested`;
   const dollars = (counters.annotate_cost_microusd ?? 0) / 1e6;
   const fmt = (d: number) => `$${d < 1 ? d.toFixed(4) : d.toFixed(2)}`;
   const videos = counters.annotate_annotated ?? 0;
