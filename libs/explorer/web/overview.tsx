@@ -13,6 +13,30 @@ function reasonsOf(s: StageState, kind: 'dropped' | 'error') {
   return Object.entries(s.stats.reasons).filter(([k]) => k.startsWith(`${kind}:`)).map(([k, n]) => [k.slice(kind.length + 1), n] as const).sort((a, b) => b[1] - a[1]);
 }
 
+const DROP_SHADES = ['#c05621', '#dd6b20', '#ed8936', '#f6ad55', '#fbd38d', '#9c4221', '#7b341e'];
+const ERROR_SHADES = ['#c53030', '#e53e3e', '#fc8181', '#9b2c2c', '#feb2b2', '#742a2a', '#63171b'];
+/** Reasons shown as their own bar segments; the rest of a kind are summed as "other". */
+const SEGMENTS_PER_KIND = 6;
+
+/** The funnel's bar segments: kept, then dropped by reason, then errors by reason (items from markers, or hours from the index). */
+function funnelDatasets(stages: StageState[], unit: 'videos' | 'hours', hoursOf: (stage: string, status: string) => number, funnelHours: RunView['funnelHours']) {
+  const datasets: { label: string; data: number[]; backgroundColor: string }[] = [
+    { label: 'kept', data: stages.map((s) => (unit === 'videos' ? s.stats.kept : Number(hoursOf(s.stage, 'kept').toFixed(3)))), backgroundColor: COLORS.kept },
+  ];
+  for (const [kind, status, shades] of [['dropped', 'dropped', DROP_SHADES], ['error', 'error', ERROR_SHADES]] as const) {
+    const value = (s: StageState, reason: string) =>
+      unit === 'videos' ? (s.stats.reasons[`${kind}:${reason}`] ?? 0) : funnelHours.filter((f) => f.stage === s.stage && f.status === status && f.reason === reason).reduce((a, f) => a + f.hours, 0);
+    const totals = new Map<string, number>();
+    for (const s of stages) for (const [reason] of reasonsOf(s, kind)) totals.set(reason, (totals.get(reason) ?? 0) + value(s, reason));
+    const ranked = [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([r]) => r);
+    const shown = ranked.slice(0, SEGMENTS_PER_KIND);
+    const rest = ranked.slice(SEGMENTS_PER_KIND);
+    shown.forEach((reason, i) => datasets.push({ label: `${kind === 'error' ? 'error' : 'dropped'}: ${reason}`, data: stages.map((s) => Number(value(s, reason).toFixed(3))), backgroundColor: shades[i % shades.length]! }));
+    if (rest.length) datasets.push({ label: `${kind === 'error' ? 'error' : 'dropped'}: other`, data: stages.map((s) => Number(rest.reduce((a, r) => a + value(s, r), 0).toFixed(3))), backgroundColor: shades[shades.length - 1]! });
+  }
+  return datasets;
+}
+
 function ReasonList(props: { stage: string; kind: 'dropped' | 'error'; reasons: (readonly [string, number])[] }) {
   if (!props.reasons.length) return <span class="muted">–</span>;
   return (
@@ -102,8 +126,6 @@ export function Overview() {
   if (!run) return <section><h1 tabIndex={-1}>Run overview</h1>{error ? <p class="error" role="alert">{error}</p> : <p class="muted">Loading the run…</p>}</section>;
   const stages = run.stages;
   const hoursOf = (stage: string, status: string) => run.funnelHours.filter((f) => f.stage === stage && f.status === status).reduce((a, f) => a + f.hours, 0);
-  const value = (s: StageState, status: 'kept' | 'dropped' | 'error') =>
-    unit === 'videos' ? (status === 'kept' ? s.stats.kept : status === 'dropped' ? s.stats.dropped : s.stats.errors) : Number(hoursOf(s.stage, status).toFixed(3));
   const counterKeys = [...new Set(stages.flatMap((s) => Object.keys(s.stats.counters)))];
   const costKeys = counterKeys.filter((k) => isDollars(k) || isTokens(k));
   const totalDollars = stages.reduce((a, s) => a + Object.entries(s.stats.counters).filter(([k]) => isDollars(k)).reduce((b, [, v]) => b + v, 0), 0);
@@ -133,17 +155,13 @@ export function Overview() {
         <button type="button" aria-pressed={unit === 'hours'} onClick={() => setUnit('hours')}>Hours</button>
       </div>
       <BarChart
-        label={`Funnel per stage in ${unit}: kept, dropped and errors; the table below has the same figures`}
+        label={`Funnel per stage in ${unit === 'videos' ? 'items' : 'hours'}: kept, dropped by reason and errors by reason; the table below has the same figures`}
         height={Math.max(180, stages.length * 44 + 60)}
         config={{
           type: 'bar',
           data: {
             labels: stages.map((s) => s.stage),
-            datasets: [
-              { label: 'kept', data: stages.map((s) => value(s, 'kept')), backgroundColor: COLORS.kept },
-              { label: 'dropped', data: stages.map((s) => value(s, 'dropped')), backgroundColor: COLORS.dropped },
-              { label: 'errors', data: stages.map((s) => value(s, 'error')), backgroundColor: COLORS.error },
-            ],
+            datasets: funnelDatasets(stages, unit, hoursOf, run.funnelHours),
           },
           options: { indexAxis: 'y', scales: { x: { stacked: true, title: { display: true, text: unit === 'videos' ? 'items' : 'hours' } }, y: { stacked: true } } },
         }}
