@@ -68,12 +68,14 @@ export class StageNotSealedError extends Error {
 }
 
 /**
- * The plan of a following stage, made as soon as its upstream stage is planned: chunks are groups of
- * upstream chunks (or shares of one) sized to about the stage's items per chunk, from the upstream's
- * planned items per chunk (kept rows can only be fewer).
+ * The plan of a following stage, made as soon as its upstream stage has a finished chunk: chunks are
+ * groups of upstream chunks (or shares of one) sized to about the stage's items per chunk, from the
+ * rows the upstream's first finished chunks kept. Recorded in plan.json, so a resume keeps it.
  */
-export function followPlan(stageCfg: PipelineStage, stage: MapStage, upstream: StagePlan): StagePlan {
-  const upstreamPerChunk = upstream.follows ? upstream.follows.itemsPerChunk : upstream.itemCount / Math.max(1, upstream.chunkCount);
+export function followPlan(stageCfg: PipelineStage, stage: MapStage, upstream: StagePlan, keptPerChunk?: number): StagePlan {
+  // Rows an upstream chunk keeps, as seen in its first finished chunks; else what it was planned with
+  // (a bulk stage such as ytcommons lists shards, not rows, so its plan says little).
+  const upstreamPerChunk = keptPerChunk ?? (upstream.follows ? upstream.follows.itemsPerChunk : upstream.itemCount / Math.max(1, upstream.chunkCount));
   const n = upstream.chunkCount;
   let itemsPerChunk = stageCfg.itemsPerChunk ?? stage.defaultItemsPerChunk;
   // A fixed chunk count asks for about that many chunks.
@@ -328,6 +330,16 @@ export async function runStreaming(options: StreamingOptions): Promise<StreamSta
     });
   };
 
+  /** The most rows any of the first few finished chunks of a stage kept. */
+  const keptPerChunkSeen = async (s: StreamStageState): Promise<number> => {
+    let most = 0;
+    for (const index of [...s.done].slice(0, 8)) {
+      const marker = await readJsonObject<ChunkMarker>(store, layoutOf(s).done(index));
+      most = Math.max(most, marker?.stats.kept ?? 0);
+    }
+    return Math.max(1, most);
+  };
+
   const upstreamDone = (s: StreamStageState, unit: number) => {
     const [a, b] = followUnits(s.plan!).upstreamOf(unit);
     for (let u = a; u < b; u++) if (!s.upstream!.done.has(u)) return false;
@@ -347,8 +359,8 @@ export async function runStreaming(options: StreamingOptions): Promise<StreamSta
           if (existing?.follows && !s.upstream && s.previous) s.upstream = s.previous;
           if (existing && (!existing.follows || s.upstream?.plan)) {
             await adoptPlan(s, existing);
-          } else if (s.upstream?.plan) {
-            const plan = followPlan(s.cfg, s.stage as MapStage, s.upstream.plan);
+          } else if (s.upstream?.plan && s.upstream.done.size > 0) {
+            const plan = followPlan(s.cfg, s.stage as MapStage, s.upstream.plan, await keptPerChunkSeen(s.upstream));
             await store.put(layoutOf(s).plan, JSON.stringify(plan, null, 2));
             await adoptPlan(s, plan);
           } else if (!s.upstream && (!s.previous || s.previous.sealed)) {
