@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { annotationJsonSchema } from '@finevideo/dataset';
 import { startFakeGemini, type FakeGemini } from '@finevideo/testing';
-import { TokenBucket, annotateParams, annotateStage, buildPrompt, estimateCost, promptHash, validateAnswer, DEFAULT_PROMPT } from '@finevideo/stages/annotate';
+import { HttpStatusError, TokenBucket, annotateParams, classifyFailure, annotateStage, buildPrompt, estimateCost, promptHash, validateAnswer, DEFAULT_PROMPT } from '@finevideo/stages/annotate';
 import { annotateAll, itemOf, rowOf, storeWithVideos } from './annotate-helpers.js';
 
 describe('stage annotate, parts', function () {
@@ -72,6 +72,16 @@ describe('stage annotate, parts', function () {
       yield { ...itemOf(1), duration_seconds: 1800 };
     }
     assert.match(await annotateStage.planEstimate!(items(), p), /for 2 videos, 1\.00 h/);
+  });
+
+  it('failures: a refused key fails the chunk, a 403 about one uploaded file is that item, 429 and 5xx are transient', () => {
+    const url = 'https://generativelanguage.googleapis.com/v1beta/files/abc';
+    assert.equal(classifyFailure(new HttpStatusError(403, url, 'PERMISSION_DENIED: Method doesn\'t allow unregistered callers')).kind, 'unauthorized');
+    assert.equal(classifyFailure(new HttpStatusError(400, url, 'INVALID_ARGUMENT: API key not valid. Please pass a valid API key.')).kind, 'unauthorized');
+    const gone = classifyFailure(new HttpStatusError(403, url, 'PERMISSION_DENIED: You do not have permission to access the File abc or it may not exist.'));
+    assert.deepEqual([gone.kind, gone.errorClass], ['item', 'file-missing']);
+    assert.equal(classifyFailure(new HttpStatusError(429, url, 'RESOURCE_EXHAUSTED', 7000)).retryAfterMs, 7000);
+    assert.equal(classifyFailure(new HttpStatusError(503, url, 'UNAVAILABLE')).kind, 'transient');
   });
 
   it('params: the OpenAI-compatible paths need a base URL; key variables must be variable names', () => {

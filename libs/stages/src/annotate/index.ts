@@ -25,6 +25,7 @@ export { estimateCost, usageDollars } from './cost.js';
 export { parseVtt, timecodedTranscript } from './transcript.js';
 export { validateAnswer } from './validate.js';
 export { TokenBucket } from './budget.js';
+export { HttpStatusError, classifyFailure } from './retry.js';
 
 export interface AnnotateItem {
   video_id: string;

@@ -35,6 +35,8 @@ const RESET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT',
 
 function statusFailure(status: number, message: string, retryAfter?: number): Failure {
   const wait = retryAfter === undefined ? {} : { retryAfterMs: retryAfter };
+  // A 403 about one uploaded file ("...access the File x or it may not exist") is that file gone, not a bad key.
+  if (status === 403 && /\bFile\b.*(may not exist|does not exist)/i.test(message)) return { kind: 'item', errorClass: 'file-missing', status, message };
   // Gemini answers a malformed key with 400 INVALID_ARGUMENT / API_KEY_INVALID: the key, not the item.
   if (status === 401 || status === 403 || (status === 400 && /API_KEY_INVALID|API key not valid/i.test(message))) return { kind: 'unauthorized', errorClass: 'unauthorized', status, message };
   if (status === 404) return { kind: 'not-found', errorClass: 'not-found', status, message };
