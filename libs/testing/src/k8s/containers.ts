@@ -181,19 +181,30 @@ export class PodmanPodRunner {
 
   /** Exit code and OOM kill from the engine's record of the container, then the container is removed. */
   private async finish(name: string, clientCode: number): Promise<ContainerExit> {
-    const inspected = await this.output(['container', 'inspect', '--format', '{{.State.ExitCode}} {{.State.OOMKilled}}', name]);
+    const inspected = await this.output(['container', 'inspect', '--format', '{{.Id}} {{.State.ExitCode}} {{.State.OOMKilled}}', name]);
     await this.quiet(['rm', '--force', name]);
     this.live.delete(name);
-    const m = /^(-?\d+) (true|false)$/.exec(inspected.trim());
+    const m = /^([0-9a-f]+) (-?\d+) (true|false)$/.exec(inspected.trim());
     // No record: the container never ran (no such image, a refused option); the client's code says why.
-    const exitCode = m ? Number(m[1]) : clientCode;
-    const oom = m?.[2] === 'true';
+    const exitCode = m ? Number(m[2]) : clientCode;
+    const oom = m?.[3] === 'true' || (exitCode === 137 && m !== null && (await this.kernelOomKilled(m[1]!)));
     return { exitCode: oom && exitCode === 0 ? 137 : exitCode, reason: oom ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error' };
   }
 
-  private output(args: string[]): Promise<string> {
+  /**
+   * Whether the kernel's OOM killer killed in this container's memory cgroup, from the kernel log, as the
+   * kubelet's cAdvisor reads it. Podman's own OOMKilled stays false where conmon cannot watch the
+   * cgroup (cgroup v1 hybrid hosts such as this project's CI); an unreadable log means no.
+   */
+  private async kernelOomKilled(id: string): Promise<boolean> {
+    const log = await this.output([], 'dmesg');
+    const killedHere = new RegExp(`oom-kill:.*oom_memcg=[^,]*libpod-${id}`);
+    return log.split('\n').some((line) => killedHere.test(line));
+  }
+
+  private output(args: string[], command = this.engine): Promise<string> {
     return new Promise((resolve) => {
-      const child = spawn(this.engine, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+      const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'ignore'] });
       let out = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       child.on('error', () => resolve(''));
