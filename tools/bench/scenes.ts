@@ -106,6 +106,10 @@ async function main(): Promise<void> {
     }
     files.push(path);
   }
+  if (files.length === 0) {
+    console.log(`no corpus video matches --only ${flags.only ?? ''}`);
+    return;
+  }
   console.log(`corpus: ${files.length} videos in ${dir}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 
   // Plain decode: the floor any detector that reads every frame pays.
