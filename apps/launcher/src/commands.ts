@@ -17,6 +17,7 @@ import { errorLines, errorShare, errorShareFailures, formatFunnel, readKeptComma
 import { createProgressReporter } from './progress.js';
 import { parseRunRef, runRef } from './run-ref.js';
 import { planEstimate } from './plan-estimate.js';
+import { scaleEstimateCommand, type ScaleOptions } from './plan-scale-command.js';
 
 export interface GlobalOptions {
   json?: boolean;
@@ -259,8 +260,9 @@ export async function statusCommand(ref: string, options: StatusOptions): Promis
   return { exitCode, output: lines.join('\n') };
 }
 
-export async function planCommand(pipelinePath: string, options: RunOptions): Promise<CommandResult> {
+export async function planCommand(pipelinePath: string, options: RunOptions & ScaleOptions): Promise<CommandResult> {
   const config = applyOverrides(await loadPipeline(pipelinePath), options);
+  if (options.estimate) return scaleEstimateCommand(config, options);
   useStorageSettings(config);
   const store = openStore(config.storage, config.s3);
   const manifest = await createRun(config, store);

@@ -83,6 +83,10 @@ program
   .argument('<pipeline.yaml>', 'pipeline config')
   .option('--run-id <id>', 'run id (default: <name>-<timestamp>)')
   .option('-e, --executor <kind>', 'local or kubernetes', executorKind)
+  .option('--estimate', 'no run: print per stage chunks, Jobs, pods, pod-hours, storage, cost and wall time for --videos')
+  .option('--videos <n>', 'with --estimate: source videos of the run')
+  .option('--hours <h>', 'with --estimate: hours selected for annotation (default: select.targetHours)')
+  .option('--nodes <pools>', 'with --estimate: cluster size, e.g. cpu=40,gpu=4')
   .action((path: string, opts) => finish(planCommand(path, { ...program.opts(), ...opts })));
 
 program
