@@ -48,9 +48,9 @@ export interface SceneDetection {
    * scene [0, frameCount) (empty only when no frame was decoded).
    */
   scenes: DetectedScene[];
-  /** The size frames were compared at (after SceneManager's default downscale). */
-  detectorWidth: number;
-  detectorHeight: number;
+  /** The size frames were compared at (after SceneManager's default downscale); optional so fakes need not set it. */
+  detectorWidth?: number;
+  detectorHeight?: number;
 }
 
 export interface DetectScenesOptions extends ContentDetectorOptions {
