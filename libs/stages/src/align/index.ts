@@ -1,9 +1,9 @@
-import { rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { isVideoId, mediaLayout, type ItemContext, type MapStage, type ObjectStore, type Outcome, type PlanContext, type Row } from '@finevideo/core';
 import { DecodeError, ProbeError, detectScenes, type SceneDetection } from '@finevideo/media';
 import { ALIGN_DEFAULTS, alignContentMetadata, alignedContentMetadataSchema, contentMetadataSchema, type AlignFailure } from '@finevideo/dataset';
+import { localVideo } from '../local-video.js';
 
 /**
  * Stage 8, fine alignment: the model's timestamps of each annotated video become frame-accurate
@@ -67,26 +67,6 @@ const FAILURE_CLASS: Record<AlignFailure['kind'], string> = {
 /** The scene detector, replaceable in tests. */
 export type Detector = (path: string, options: { threshold: number; signal: AbortSignal }) => Promise<SceneDetection>;
 
-const isMissing = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOENT';
-
-/** A local path of the stored video: in place for a folder store, else a copy in the chunk's scratch folder. */
-async function localVideo(store: ObjectStore, videoId: string, tmpDir: string): Promise<{ path: string; copied: boolean } | undefined> {
-  const key = mediaLayout(videoId).video;
-  const inPlace = store.localPath(key);
-  if (inPlace) {
-    try {
-      await stat(inPlace);
-      return { path: inPlace, copied: false };
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw error;
-    }
-  }
-  if (!(await store.exists(key))) return undefined;
-  const path = join(tmpDir, `align-${videoId}.mp4`);
-  await store.download(key, path);
-  return { path, copied: true };
-}
 
 /** The stored annotation, schema-checked; a reason when it is missing or bad. */
 async function readAnnotation(store: ObjectStore, videoId: string) {
@@ -115,7 +95,7 @@ export async function alignVideo(item: AlignItem, ctx: ItemContext<AlignParams>,
   const base = { video_id: videoId, duration_seconds: item.duration_seconds, annotator: item.annotator };
   const annotation = await readAnnotation(ctx.store, videoId);
   if (!annotation.ok) return { status: 'error', reason: annotation.reason, row: base };
-  const video = await localVideo(ctx.store, videoId, ctx.tmpDir);
+  const video = await localVideo(ctx.store, videoId, ctx.tmpDir, 'align');
   if (!video) return { status: 'error', reason: `video missing: expected ${mediaLayout(videoId).video} in storage, got none`, row: base };
   let detection: SceneDetection;
   try {

@@ -147,7 +147,7 @@ async function annotateUncached(item: AnnotateItem, ctx: ItemContext<AnnotatePar
   const usage = emptyUsage();
   const bctx = backendContext(ctx, item, usage);
   backend.check(bctx);
-  const video = await localVideo(ctx.store, id, ctx.tmpDir);
+  const video = await localVideo(ctx.store, id, ctx.tmpDir, 'annotate');
   if (!video) return { status: 'error', reason: `video missing: expected ${mediaLayout(id).video} in storage, got none`, row: base };
   try {
     let session: Session | undefined;

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { mediaLayout, type ObjectStore } from '@finevideo/core';
+import type { ObjectStore } from '@finevideo/core';
 import type { ContentMetadata } from '@finevideo/dataset';
 import { answeringModel, type AnnotateParams } from './params.js';
 import { promptHash } from './prompt.js';
+
+export { localVideo } from '../local-video.js';
 
 /**
  * Per-video annotation keys at the storage root, outside any run, so a later run reuses them. Only
@@ -73,21 +73,3 @@ export async function storeInvalidAnswer(store: ObjectStore, videoId: string, re
   return key;
 }
 
-/** A local path of the stored video: in place for a folder store, else a copy in the chunk's scratch folder. */
-export async function localVideo(store: ObjectStore, videoId: string, tmpDir: string): Promise<{ path: string; copied: boolean } | undefined> {
-  const key = mediaLayout(videoId).video;
-  const inPlace = store.localPath(key);
-  if (inPlace) {
-    try {
-      await stat(inPlace);
-      return { path: inPlace, copied: false };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
-  }
-  if (!(await store.exists(key))) return undefined;
-  const path = join(tmpDir, `annotate-${videoId}.mp4`);
-  await store.download(key, path);
-  return { path, copied: true };
-}

@@ -1,9 +1,9 @@
-import { rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { isVideoId, mediaLayout, type ItemContext, type MapStage, type Outcome, type Row } from '@finevideo/core';
 import { DecodeError, ProbeError, detectFrozenSegments, probe, type FreezeMode } from '@finevideo/media';
 import { videoIdItems, type DownloadItem } from '../download/index.js';
+import { localVideo } from '../local-video.js';
 
 export const dynamismParams = z.object({
   /** full: every frame, the original's verdicts exactly; fast: key frames only (see the benchmark for agreement). */
@@ -26,26 +26,6 @@ export interface DynamismRow extends Row {
   mode: FreezeMode;
 }
 
-const isMissing = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOENT';
-
-/** A local path of the stored video: in place for a folder store, else a copy in the chunk's scratch folder. */
-async function localVideo(videoId: string, ctx: ItemContext<DynamismParams>): Promise<{ path: string; copied: boolean } | undefined> {
-  const key = mediaLayout(videoId).video;
-  const inPlace = ctx.store.localPath(key);
-  if (inPlace) {
-    try {
-      await stat(inPlace);
-      return { path: inPlace, copied: false };
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw error;
-    }
-  }
-  if (!(await ctx.store.exists(key))) return undefined;
-  const path = join(ctx.tmpDir, `dynamism-${videoId}.mp4`);
-  await ctx.store.download(key, path);
-  return { path, copied: true };
-}
 
 export async function judgeDynamism(item: DownloadItem, ctx: ItemContext<DynamismParams>): Promise<Outcome<DynamismRow>> {
   const videoId = item.video_id;
@@ -53,7 +33,7 @@ export async function judgeDynamism(item: DownloadItem, ctx: ItemContext<Dynamis
     return { status: 'error', reason: `invalid video id: expected 11 characters of A-Z a-z 0-9 _ -, got ${JSON.stringify(videoId)?.slice(0, 40)}` };
   }
   const mode = ctx.params.mode;
-  const video = await localVideo(videoId, ctx);
+  const video = await localVideo(ctx.store, videoId, ctx.tmpDir, 'dynamism');
   if (!video) return { status: 'error', reason: `video missing: expected ${mediaLayout(videoId).video} in storage, got none`, row: { video_id: videoId, mode } };
   try {
     const timeoutMs = ctx.params.timeoutSec * 1000;

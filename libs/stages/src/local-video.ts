@@ -1,0 +1,32 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { mediaLayout, type ObjectStore } from '@finevideo/core';
+
+export interface LocalVideo {
+  path: string;
+  /** True when the video was copied into the scratch folder (the caller removes it when done). */
+  copied: boolean;
+}
+
+/**
+ * A local path of a stored video (ffmpeg needs a file): in place for a folder store, else a copy in the
+ * chunk's scratch folder named after the stage. Undefined when the video is not in storage. The id must
+ * already be checked with isVideoId.
+ */
+export async function localVideo(store: ObjectStore, videoId: string, tmpDir: string, stage: string): Promise<LocalVideo | undefined> {
+  const key = mediaLayout(videoId).video;
+  const inPlace = store.localPath(key);
+  if (inPlace) {
+    try {
+      await stat(inPlace);
+      return { path: inPlace, copied: false };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException)?.code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+  if (!(await store.exists(key))) return undefined;
+  const path = join(tmpDir, `${stage}-${videoId}.mp4`);
+  await store.download(key, path);
+  return { path, copied: true };
+}
