@@ -24,6 +24,16 @@ export const kubernetesExecutorSchema = z.strictObject({
   priorityClass: z.string().optional(),
   /** Kueue LocalQueue name; Jobs are created suspended and admitted by Kueue. */
   queue: z.string().optional(),
+  /** Kueue LocalQueue per pool (cpu, gpu, network-bound stages), over `queue`: each pool's quota kept busy, never overcommitted. */
+  queues: z.strictObject({ cpu: z.string().optional(), gpu: z.string().optional(), network: z.string().optional() }).optional(),
+  /**
+   * Streaming runs: ready chunks of a following stage are submitted as one Indexed Job (a wave) once
+   * minChunks are ready, or the oldest waited maxWaitSeconds, or no more can come; never a Job per chunk.
+   */
+  waves: z.strictObject({
+    minChunks: z.number().int().positive().default(16),
+    maxWaitSeconds: z.number().min(0).default(60),
+  }).optional(),
   parallelism: z.number().int().positive().default(8),
   backoffLimitPerIndex: z.number().int().min(0).default(3),
   maxFailedIndexes: z.number().int().min(0).optional(),

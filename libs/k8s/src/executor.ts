@@ -98,7 +98,8 @@ export class KubernetesExecutor implements Executor {
     const { namespace, labels } = first.metadata;
     const selector = `${LABELS.run}=${labels[LABELS.run]},${LABELS.stage}=${labels[LABELS.stage]}`;
     const live = (await this.client.listJobs(namespace, selector)).filter((job) =>
-      job.metadata?.labels?.[LABELS.attempt] !== labels[LABELS.attempt] && !job.metadata?.deletionTimestamp && !condition(job, 'Complete') && !condition(job, 'Failed'));
+      job.metadata?.labels?.[LABELS.attempt] !== labels[LABELS.attempt] &&
+      (request.concurrentSince === undefined || Number(job.metadata?.labels?.[LABELS.attempt]) < request.concurrentSince) && !job.metadata?.deletionTimestamp && !condition(job, 'Complete') && !condition(job, 'Failed'));
     if (!live.length) return;
     const names = live.map((job) => `${job.metadata?.name} (attempt ${job.metadata?.labels?.[LABELS.attempt]}, ${job.spec?.suspend ? 'suspended' : `${job.status?.active ?? 0} pods active`})`);
     throw new Error(

@@ -80,7 +80,8 @@ export function buildStageJobs(request: StageRunRequest, config: KubernetesExecu
       [LABELS.attempt]: String(request.attempt),
       [LABELS.part]: String(part),
     };
-    if (config.queue) labels[LABELS.queue] = labelValue(config.queue);
+    const queue = config.queues?.[request.resources.class === 'network' ? 'network' : request.resources.pool] ?? config.queue;
+    if (queue) labels[LABELS.queue] = labelValue(queue);
     const env: Record<string, unknown>[] = [
       { name: WORKER_ENV.storage, value: request.storage },
       { name: WORKER_ENV.runId, value: request.runId },
@@ -135,7 +136,7 @@ export function buildStageJobs(request: StageRunRequest, config: KubernetesExecu
       ttlSecondsAfterFinished: config.ttlSecondsAfterFinished,
       ...(config.activeDeadlineSeconds ? { activeDeadlineSeconds: config.activeDeadlineSeconds } : {}),
       // A Kueue queue admits the Job by unsuspending it: until then it waits, which is normal.
-      ...(config.queue ? { suspend: true } : {}),
+      ...(queue ? { suspend: true } : {}),
       template: { metadata: { labels }, spec: podSpec },
     };
     const job: Job = {

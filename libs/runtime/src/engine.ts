@@ -327,10 +327,12 @@ async function runPipelineStreaming(manifest: RunManifest, options: PipelineRunO
   const slots = poolSlotsOf(manifest.config);
   const local = executor.kind === 'local';
   // Each wave of a stage after the first is a new submission (new Job names on Kubernetes).
-  const submitted = new Set<string>();
+  const submitted = new Map<string, number>();
+  const configured = manifest.config.executor.kind === 'kubernetes' ? manifest.config.executor.waves : undefined;
+  const waves = options.waves ?? configured ?? { minChunks: 16, maxWaitSeconds: 60 };
   const states = await runStreaming({
     manifest, store, log, resolveStage: options.resolveStage, executorKind: executor.kind, slots,
-    ...(options.waves && !local ? { waves: options.waves } : {}),
+    ...(waves && !local ? { waves } : {}),
     ...(options.untilStage !== undefined ? { untilStage: options.untilStage } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
@@ -348,11 +350,12 @@ async function runPipelineStreaming(manifest: RunManifest, options: PipelineRunO
       run: async (s, indexes, signal, onProgress) => {
         let attempt = s.attempt ?? (await nextAttempt(store, manifest.runId, s.cfg.name));
         if (!local && submitted.has(s.cfg.name)) attempt = s.attempt = await nextAttempt(store, manifest.runId, s.cfg.name);
-        submitted.add(s.cfg.name);
+        if (!submitted.has(s.cfg.name)) submitted.set(s.cfg.name, attempt);
+        const concurrentSince = submitted.get(s.cfg.name)!;
         const env = local ? { FINEVIDEO_DUCKDB_THREADS: duckdbThreadsFor(slots.cpu + slots.gpu), ...options.workerEnv } : options.workerEnv;
         return executor.runStage({
           runId: manifest.runId, storage: store.uri, stageName: s.cfg.name, stageType: s.cfg.stage, image: s.stage.image, resources: s.stage.resources,
-          chunkCount: s.plan!.chunkCount, indexes, attempt, env, ...(signal ? { signal } : {}), onProgress,
+          chunkCount: s.plan!.chunkCount, indexes, attempt, concurrentSince, env, ...(signal ? { signal } : {}), onProgress,
         });
       },
     },

@@ -16,6 +16,11 @@ export interface StageRunRequest {
   indexes: number[];
   /** Attempt number of this stage submission (1 for the first run, +1 per resume). */
   attempt: number;
+  /**
+   * Streaming waves: Jobs of this stage's attempts from this one on may run alongside (other chunks);
+   * only earlier attempts' live Jobs are refused.
+   */
+  concurrentSince?: number;
   /** Extra worker environment (no secrets: those come by reference or from the launcher's environment). */
   env: Record<string, string>;
   signal?: AbortSignal;

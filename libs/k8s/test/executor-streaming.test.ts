@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parsePipelineConfig, type KubernetesExecutorConfig, type Row } from '@finevideo/core';
+import { FileStore } from '@finevideo/storage';
+import { createLogger, createRun, runPipeline, stageRows, stageTypeOfImage, workspaceRoot } from '@finevideo/runtime';
+import { KubernetesExecutor } from '@finevideo/k8s';
+import { startFakeKubernetes, type FakeKubernetes } from '@finevideo/testing';
+import { resolveStreamingStage } from '../../runtime/test/fixtures/streaming-stages.js';
+
+const worker = fileURLToPath(new URL('../../runtime/test/fixtures/streaming-worker.ts', import.meta.url));
+
+async function rows(store: FileStore, runId: string, stage: string): Promise<Row[]> {
+  const out: Row[] = [];
+  for await (const r of stageRows(store, runId, stage)) out.push(r);
+  return out;
+}
+
+describe('streaming on Kubernetes (fake API server, process runner): waves of Indexed Jobs', function () {
+  this.timeout(300_000);
+  let dir: string;
+  let fake: FakeKubernetes;
+  const previousKubeconfig = process.env.KUBECONFIG;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fv-k8s-streaming-'));
+    // The test stages' worker, by image name (finevideo/stage-<type>).
+    fake = await startFakeKubernetes({ podCommand: (image) => ({ command: process.execPath, args: ['--import', 'tsx', worker, stageTypeOfImage(image)], cwd: workspaceRoot() }) });
+    process.env.KUBECONFIG = await fake.kubeconfigPath(dir);
+  });
+  after(async () => {
+    if (previousKubeconfig === undefined) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = previousKubeconfig;
+    await fake?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('submits ready downstream chunks in waves with a chunk map (never a Job per chunk), queues per pool, same tables as locally', async () => {
+    const store = new FileStore(join(dir, 'store'));
+    const yaml = (streaming: boolean, executor: string) => `name: s\nstorage: ${join(dir, 'store')}\nexecutor: ${executor}\n${streaming ? 'streaming: true\n' : ''}stages:\n  - stage: numbers\n    params: { upTo: 24 }\n  - stage: fetch\n    itemsPerChunk: 6\n`;
+    const config = parsePipelineConfig(yaml(true, '{ kind: kubernetes, parallelism: 4, queues: { cpu: cpu-queue, network: net-queue }, waves: { minChunks: 2, maxWaitSeconds: 30 } }'));
+    const manifest = await createRun(config, store, 'k');
+    const log = createLogger({}, false);
+    const executor = new KubernetesExecutor(config.executor as KubernetesExecutorConfig, log, undefined, store);
+    // Kueue's part: admit (unsuspend) each queued Job, recording the queue it asked for.
+    const admitted = new Set<string>();
+    const admitter = setInterval(() => {
+      for (const job of fake.jobs('finevideo')) {
+        if (!job.spec.suspend || admitted.has(job.metadata.name)) continue;
+        admitted.add(job.metadata.name);
+        void fetch(`${fake.url}/apis/batch/v1/namespaces/finevideo/jobs/${job.metadata.name}`, {
+          method: 'PATCH', headers: { authorization: 'Bearer fake-token', 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ spec: { suspend: false } }),
+        });
+      }
+    }, 100);
+    const outcomes = await runPipeline(manifest, { store, log, resolveStage: resolveStreamingStage, executor, workerEnv: {} }).finally(() => clearInterval(admitter));
+    assert.ok(admitted.size >= 2, 'Jobs with a queue were created suspended, for Kueue to admit');
+    assert.deepEqual(outcomes.map((o) => [o.stage, o.failed.length]), [['numbers', 0], ['fetch', 0]]);
+    const jobs = fake.jobs('finevideo').filter((j) => j.metadata.labels?.['finevideo.dev/run'] === 'k');
+    const fetchJobs = jobs.filter((j) => j.metadata.labels?.['finevideo.dev/stage'] === 'fetch');
+    assert.ok(fetchJobs.length >= 1 && fetchJobs.length <= 2, `fetch: waves of at least 2 of its 4 chunks, got ${fetchJobs.length} Jobs`);
+    const mapped = fetchJobs.flatMap((j) => j.spec.template.spec.containers[0]!.env?.find((e) => e.name === 'FINEVIDEO_CHUNK_MAP')?.value ?? '0-3');
+    assert.ok(fetchJobs.every((j) => (j.spec.completions ?? 0) >= 2), 'every wave holds at least minChunks chunks');
+    assert.ok(mapped.length === fetchJobs.length, 'each wave names its chunks');
+    assert.equal(fetchJobs[0]!.metadata.labels?.['kueue.x-k8s.io/queue-name'], 'net-queue', 'the network pool\'s queue');
+    assert.equal(jobs.find((j) => j.metadata.labels?.['finevideo.dev/stage'] === 'numbers')!.metadata.labels?.['kueue.x-k8s.io/queue-name'], 'cpu-queue');
+    // The same tables as the same pipeline stage by stage (in this process's store, another run id).
+    const local = parsePipelineConfig(yaml(false, '{ kind: local, parallelism: 2, retries: 0 }'));
+    const reference = await createRun(local, store, 'ref');
+    const { LocalExecutor } = await import('@finevideo/runtime');
+    const refOutcomes = await runPipeline(reference, {
+      store, log, resolveStage: resolveStreamingStage, workerEnv: {},
+      executor: new LocalExecutor({ parallelism: 2, retries: 0, store, command: (type) => ({ command: process.execPath, args: ['--import', 'tsx', worker, type] }) }),
+    });
+    assert.deepEqual(refOutcomes.map((o) => o.failed.length), [0, 0]);
+    for (const stage of ['numbers', 'fetch']) assert.deepEqual(await rows(store, 'k', stage), await rows(store, 'ref', stage), stage);
+  });
+});
