@@ -110,7 +110,8 @@ export function budgetLine(stage, { bytes, ffmpeg }) {
 
 function spawnLogged(engine, args) {
   return new Promise((resolve) => {
-    const child = spawn(engine, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Docker needs BuildKit for RUN --mount=type=secret (the default since Docker 23; older daemons need the switch).
+    const child = spawn(engine, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: engine === 'docker' ? { ...process.env, DOCKER_BUILDKIT: '1' } : process.env });
     let output = '';
     const keep = (c) => {
       output += c.toString();
