@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@finevideo/core';
 import { setEnv, startFakeHub, type FakeHub } from '@finevideo/testing';
-import { publishExport } from '../../../apps/launcher/src/publish.js';
+import { publishExport } from '../src/publish.js';
 
 /** An export folder as the export stages write it: a card, a plot, an index and shards of two categories. */
 async function exportFolder(): Promise<string> {
