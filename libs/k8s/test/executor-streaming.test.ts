@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePipelineConfig, type KubernetesExecutorConfig, type Row } from '@finevideo/core';
 import { FileStore } from '@finevideo/storage';
-import { createLogger, createRun, runPipeline, stageRows, stageTypeOfImage, workspaceRoot } from '@finevideo/runtime';
+import { createLogger, createRun, runPipeline, runStatus, stageRows, stageTypeOfImage, workspaceRoot } from '@finevideo/runtime';
 import { KubernetesExecutor } from '@finevideo/k8s';
 import { startFakeKubernetes, type FakeKubernetes } from '@finevideo/testing';
 import { resolveStreamingStage } from '../../runtime/test/fixtures/streaming-stages.js';
@@ -75,5 +75,46 @@ describe('streaming on Kubernetes (fake API server, process runner): waves of In
     });
     assert.deepEqual(refOutcomes.map((o) => o.failed.length), [0, 0]);
     for (const stage of ['numbers', 'fetch']) assert.deepEqual(await rows(store, 'k', stage), await rows(store, 'ref', stage), stage);
+  });
+  it('a streamed run killed while the following stage's first wave runs (its Jobs deleted) resumes to every chunk done once and the same tables', async () => {
+    const root = join(dir, 'killed');
+    const store = new FileStore(root);
+    const yaml = (executor: string, streaming: boolean) => `name: s\nstorage: ${root}\nexecutor: ${executor}\n${streaming ? 'streaming: true\n' : ''}stages:\n  - stage: numbers\n    params: { upTo: 24 }\n    itemsPerChunk: 6\n  - stage: fetch\n    itemsPerChunk: 6\n`;
+    const kube = '{ kind: kubernetes, parallelism: 2, waves: { minChunks: 1, maxWaitSeconds: 5 } }';
+    const log = createLogger({}, false);
+    // Slow items (in the pods' environment), so fetch's first wave is still running when the launcher is stopped.
+    const workerEnv = { STREAMING_TEST_DELAY_MS: '250' };
+    {
+      const manifest = await createRun(parsePipelineConfig(yaml(kube, true)), store, 'killed');
+      const controller = new AbortController();
+      const killer = setInterval(() => {
+        if (fake.jobs('finevideo').some((j) => j.metadata.labels?.['finevideo.dev/run'] === 'killed' && j.metadata.labels?.['finevideo.dev/stage'] === 'fetch')) controller.abort();
+      }, 50);
+      const executor = () => new KubernetesExecutor(parsePipelineConfig(yaml(kube, true)).executor as KubernetesExecutorConfig, log, undefined, store);
+      const killed = await runPipeline(manifest, { store, log, resolveStage: resolveStreamingStage, executor: executor(), workerEnv, signal: controller.signal }).finally(() => clearInterval(killer));
+      assert.equal(killed.at(-1)?.cancelled, true, 'the launcher was stopped while fetch had chunks left');
+      const before = await runStatus(store, 'killed');
+      assert.equal(before.complete, false);
+      console.log(`      killed with chunks done: ${before.stages.map((st) => `${st.stage} ${st.done}/${st.chunks}`).join(', ')}`);
+      // Resume: the same run id, a new launcher.
+      const resumedManifest = await createRun(parsePipelineConfig(yaml(kube, true)), store, 'killed');
+      const resumed = await runPipeline(resumedManifest, { store, log, resolveStage: resolveStreamingStage, executor: executor(), workerEnv });
+      assert.deepEqual(resumed.map((o) => [o.stage, o.failed.length, o.cancelled ?? false]), [['numbers', 0, false], ['fetch', 0, false]]);
+      const after = await runStatus(store, 'killed');
+      assert.equal(after.complete, true);
+      assert.ok(after.stages.every((st) => st.done === st.chunks && st.failed === 0), JSON.stringify(after.stages.map((st) => [st.stage, st.done, st.chunks, st.failed])));
+      // Every row once, as a run that was never killed (stage by stage, local executor) makes them.
+      const reference = await createRun(parsePipelineConfig(yaml('{ kind: local, parallelism: 2, retries: 0 }', false)), store, 'never-killed');
+      const { LocalExecutor } = await import('@finevideo/runtime');
+      await runPipeline(reference, {
+        store, log, resolveStage: resolveStreamingStage, workerEnv: {},
+        executor: new LocalExecutor({ parallelism: 2, retries: 0, store, command: (type) => ({ command: process.execPath, args: ['--import', 'tsx', worker, type] }) }),
+      });
+      for (const stage of ['numbers', 'fetch']) {
+        const got = await rows(store, 'killed', stage);
+        assert.equal(new Set(got.map((r) => JSON.stringify(r))).size, got.length, `${stage}: no row twice`);
+        assert.deepEqual(got, await rows(store, 'never-killed', stage), stage);
+      }
+    }
   });
 });
