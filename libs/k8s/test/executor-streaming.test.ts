@@ -76,7 +76,7 @@ describe('streaming on Kubernetes (fake API server, process runner): waves of In
     assert.deepEqual(refOutcomes.map((o) => o.failed.length), [0, 0]);
     for (const stage of ['numbers', 'fetch']) assert.deepEqual(await rows(store, 'k', stage), await rows(store, 'ref', stage), stage);
   });
-  it('a streamed run killed while the following stage's first wave runs (its Jobs deleted) resumes to every chunk done once and the same tables', async () => {
+  it('a streamed run killed during the first wave of the following stage (its Jobs deleted) resumes to every chunk done once and the same tables', async () => {
     const root = join(dir, 'killed');
     const store = new FileStore(root);
     const yaml = (executor: string, streaming: boolean) => `name: s\nstorage: ${root}\nexecutor: ${executor}\n${streaming ? 'streaming: true\n' : ''}stages:\n  - stage: numbers\n    params: { upTo: 24 }\n    itemsPerChunk: 6\n  - stage: fetch\n    itemsPerChunk: 6\n`;
