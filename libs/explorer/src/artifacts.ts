@@ -1,12 +1,8 @@
 import { alignedContentMetadataSchema, contentMetadataSchema } from '@finevideo/dataset';
 import { mediaLayout, runLayout, type ObjectStore } from '@finevideo/core';
+import type { TranscriptCue } from './api-types.js';
 
-/** A cue of the video's subtitles: seconds and text. */
-export interface TranscriptCue {
-  start: number;
-  end: number;
-  text: string;
-}
+export type { TranscriptCue } from './api-types.js';
 
 const CUE_TIME = /^(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})$/;
 

@@ -6,47 +6,15 @@ import type { DuckDBValue } from '@duckdb/node-api';
 import { ExplorerDb } from './duckdb.js';
 import { columnAs, groupPartsBySchema, localParts, readGroup, type PartGroup } from './parts.js';
 import type { ExplorerSource } from './source.js';
+import type { CategoryRow, Facets, FunnelHours, StageStateView } from './api-types.js';
+
+export type { CategoryRow, Facets, FunnelHours } from './api-types.js';
 
 /** One stage of the run as the overview shows it: chunks, the funnel from its markers, and its parts. */
-export interface StageState {
-  stage: string;
-  type: string;
-  position: number;
-  planned: boolean;
-  chunks: number;
-  done: number;
-  failed: number;
-  pending: number;
-  sealed: boolean;
+export interface StageState extends StageStateView {
   stats: StageStats;
   /** Parquet parts listed by the done markers (storage keys) with what identifies their content. */
   parts: { key: string; version: string }[];
-}
-
-export interface FunnelHours {
-  stage: string;
-  status: string;
-  reason: string | null;
-  videos: number;
-  hours: number;
-}
-
-export interface Facets {
-  statuses: { value: string; videos: number }[];
-  stages: { value: string; videos: number }[];
-  reasons: { stage: string; status: string; value: string; videos: number }[];
-  categories: { value: string; topLevel: string | null; videos: number }[];
-  topLevels: { value: string; videos: number }[];
-  durations: { min: number | null; max: number | null };
-}
-
-export interface CategoryRow {
-  category: string;
-  topLevel: string | null;
-  candidates: number;
-  candidateHours: number;
-  selected: number;
-  selectedHours: number;
 }
 
 export interface VideoQuery {

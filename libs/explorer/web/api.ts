@@ -1,39 +1,12 @@
+export type { CategoryRow, Facets, FunnelHours, TranscriptCue, StageStatsView as StageStats, StageStateView as StageState } from '../src/api-types.js';
+import type { CategoryRow, Facets, FunnelHours, TranscriptCue, StageStateView as StageState } from '../src/api-types.js';
+
 /** Typed GETs of the explorer's API (the server validates every parameter; errors come back as {error}). */
 export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   const response = await fetch(path, signal ? { signal } : {});
   const body = (await response.json()) as T & { error?: string };
   if (!response.ok) throw new Error(body.error ?? `${path}: HTTP ${response.status}`);
   return body;
-}
-
-export interface StageStats {
-  items: number;
-  kept: number;
-  dropped: number;
-  errors: number;
-  reasons: Record<string, number>;
-  counters: Record<string, number>;
-}
-
-export interface StageState {
-  stage: string;
-  type: string;
-  position: number;
-  planned: boolean;
-  chunks: number;
-  done: number;
-  failed: number;
-  pending: number;
-  sealed: boolean;
-  stats: StageStats;
-}
-
-export interface FunnelHours {
-  stage: string;
-  status: string;
-  reason: string | null;
-  videos: number;
-  hours: number;
 }
 
 export interface RunView {
@@ -50,24 +23,6 @@ export interface RunView {
   reports: { stage: string; name: string; report: unknown }[];
   export: { prefix: string; card: boolean; files: { key: string; size: number }[]; bytes: number } | undefined;
   refreshedAt: string;
-}
-
-export interface CategoryRow {
-  category: string;
-  topLevel: string | null;
-  candidates: number;
-  candidateHours: number;
-  selected: number;
-  selectedHours: number;
-}
-
-export interface Facets {
-  statuses: { value: string; videos: number }[];
-  stages: { value: string; videos: number }[];
-  reasons: { stage: string; status: string; value: string; videos: number }[];
-  categories: { value: string; topLevel: string | null; videos: number }[];
-  topLevels: { value: string; videos: number }[];
-  durations: { min: number | null; max: number | null };
 }
 
 export interface SelectionReport {
@@ -103,12 +58,6 @@ export interface VideoPage {
   page: number;
   pageSize: number;
   rows: VideoRow[];
-}
-
-export interface TranscriptCue {
-  start: number;
-  end: number;
-  text: string;
 }
 
 export interface Span {
