@@ -3,7 +3,8 @@
 #   bash tools/bootstrap.sh demo [demo options]   # generate a sample and run the pipeline locally
 #   bash tools/bootstrap.sh test                  # typecheck, lint and test every project
 #   bash tools/bootstrap.sh exec <command...>     # any command with the bootstrapped Node on PATH
-#   bash tools/bootstrap.sh                       # only install what is missing
+#   bash tools/bootstrap.sh                       # only install what is missing (for the demo)
+#   bash tools/bootstrap.sh install-test          # install everything `test` needs (Chromium, podman, kubectl), run nothing
 # What it does, each step only when needed:
 #   1. Node.js 22.19+: when the machine's is older or missing, the npm registry's `node` package
 #      (official Node binaries) is installed into $FINEVIDEO_NODE_HOME (default ~/.cache/finevideo-node22);
@@ -20,9 +21,12 @@ die() { printf 'bootstrap: %s\n' "$*" >&2; exit 2; }
 mode="${1:-}"
 [ $# -gt 0 ] && shift
 case "$mode" in
-  ''|demo|test|exec) ;;
-  *) die "unknown command \"$mode\": expected demo, test or exec <command...>" ;;
+  ''|demo|test|install-test|exec) ;;
+  *) die "unknown command \"$mode\": expected demo, test, install-test or exec <command...>" ;;
 esac
+# install-test installs exactly what test installs, then runs nothing (the GitHub workflow runs nx affected itself).
+for_tests=0
+case "$mode" in test|install-test) for_tests=1 ;; esac
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -90,7 +94,7 @@ install_kubectl_from_k8s_io() {
   echo "$(curl -fsSL "$base.sha256")  $TOOLS/kubectl.part" | sha256sum --check --quiet || die "kubectl $version: sha256 mismatch"
   chmod +x "$TOOLS/kubectl.part" && mv "$TOOLS/kubectl.part" "$TOOLS/kubectl"
 }
-if [ "$mode" = test ] && ! command -v kubectl >/dev/null; then
+if [ "$for_tests" = 1 ] && ! command -v kubectl >/dev/null; then
   TOOLS="$HOME/.cache/finevideo-tools/bin"
   export PATH="$TOOLS:$PATH"
   if ! command -v kubectl >/dev/null; then
@@ -107,7 +111,7 @@ fi
 
 # Chromium for the explorer's browser tests (libs/explorer/test/browser*.test.ts drive it with playwright-core):
 # Debian's package, from the apt mirror CI reaches; FINEVIDEO_CHROMIUM may name another binary.
-if [ "$mode" = test ] && [ ! -x "${FINEVIDEO_CHROMIUM:-/usr/bin/chromium}" ]; then
+if [ "$for_tests" = 1 ] && [ ! -x "${FINEVIDEO_CHROMIUM:-/usr/bin/chromium}" ]; then
   apt_install chromium
   [ -x /usr/bin/chromium ] || die "chromium: still missing after apt-get install chromium (the explorer's browser tests need it)"
 fi
@@ -117,7 +121,7 @@ fi
 # where Docker Hub is unreachable (tools/images/base-image.sh). All from Debian's mirror. crun refuses
 # hybrid cgroup hosts, and podman's default rlimits exceed what some hosts allow: runc and lower limits.
 # FINEVIDEO_SKIP_IMAGES=1 skips the image build (the container tests then say loudly that they did not run).
-if [ "$mode" = test ] && [ "$(uname -s)" = Linux ] && [ "${FINEVIDEO_SKIP_IMAGES:-0}" != 1 ]; then
+if [ "$for_tests" = 1 ] && [ "$(uname -s)" = Linux ] && [ "${FINEVIDEO_SKIP_IMAGES:-0}" != 1 ]; then
   for tool in podman buildah skopeo runc mmdebstrap; do
     command -v "$tool" >/dev/null || { apt_install podman buildah skopeo runc mmdebstrap uidmap fuse-overlayfs slirp4netns; break; }
   done
@@ -152,5 +156,6 @@ case "$mode" in
     log "CI time: ${SECONDS} s in all, of which images ${images} s ($((images * 100 / (SECONDS > 0 ? SECONDS : 1)))%)"
     exit "$status" ;;
   exec) [ $# -gt 0 ] || die "exec: expected a command"; exec "$@" ;;
+  install-test) log "ready for the tests: node, ffmpeg, ffprobe, yt-dlp, kubectl, chromium, podman and node_modules are in place (PATH for this Node: $(dirname "$(command -v node)"))" ;;
   '') log "ready: node, ffmpeg, ffprobe, yt-dlp and node_modules are in place (PATH for this Node: $(dirname "$(command -v node)"))" ;;
 esac
