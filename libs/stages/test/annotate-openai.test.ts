@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { SystemicError } from '@finevideo/core';
 import { contentMetadataSchema } from '@finevideo/dataset';
-import { sampleAnnotation, startFakeGemini, startFakeOpenAi, type FakeGemini, type FakeOpenAi } from '@finevideo/testing';
+import { sampleAnnotation, startFakeGemini, startFakeOpenAi, startFakeTgi, type FakeGemini, type FakeOpenAi, type FakeTgi } from '@finevideo/testing';
 import { annotationLayout } from '@finevideo/stages/annotate';
 import { annotateAll, itemOf, rowOf, storeWithVideos, videoId } from './annotate-helpers.js';
 
@@ -13,6 +13,7 @@ describe('stage annotate, OpenAI-compatible paths (fake OpenAI server, real open
   this.timeout(60_000);
   let gemini: FakeGemini | undefined;
   let openai: FakeOpenAi | undefined;
+  let tgi: FakeTgi | undefined;
   beforeEach(() => {
     process.env[GEMINI_ENV] = 'fake-gemini-key';
     process.env[OPENAI_ENV] = 'sk-fake-openai';
@@ -22,7 +23,47 @@ describe('stage annotate, OpenAI-compatible paths (fake OpenAI server, real open
     delete process.env[OPENAI_ENV];
     await gemini?.close();
     await openai?.close();
+    await tgi?.close();
     gemini = openai = undefined;
+    tgi = undefined;
+  });
+
+  // Each backend that speaks to an OpenAI-compatible server, against each dialect, detected (serverKind auto).
+  const servers: { name: string; start: () => Promise<FakeTgi | FakeOpenAi>; check: (s: FakeTgi | FakeOpenAi, videos: number) => void }[] = [
+    { name: 'TGI 3.3.4', start: () => startFakeTgi({ version: '3.3.4' }), check: (s, n) => assert.deepEqual((s as FakeTgi).stats.grammars, { 'chat:json_schema': n }) },
+    { name: 'TGI 2.4.1', start: () => startFakeTgi({ version: '2.4.1' }), check: (s, n) => assert.deepEqual((s as FakeTgi).stats.grammars, { 'chat:json': n }) },
+    { name: 'vLLM', start: () => startFakeOpenAi({ kind: 'vllm', modelId: 'vision-model' }), check: (s, n) => assert.deepEqual((s as FakeOpenAi).stats.responseFormats, { json_schema: n }) },
+    { name: 'OpenAI', start: () => startFakeOpenAi({ kind: 'openai', apiKey: 'sk-fake-openai', modelId: 'vision-model', strictSchemas: true }), check: (s, n) => assert.deepEqual((s as FakeOpenAi).stats.responseFormats, { json_schema: n }) },
+  ];
+  for (const server of servers) {
+    for (const backend of ['openai-vision', 'gemini+structurer'] as const) {
+      it(`${backend} on ${server.name}: every video annotated, the schema sent in the form that server reads`, async () => {
+        const fake = await server.start();
+        if ('grammars' in fake.stats) tgi = fake as FakeTgi;
+        else openai = fake as FakeOpenAi;
+        if (backend === 'gemini+structurer') gemini = await startFakeGemini();
+        const { store } = await storeWithVideos(2, { vtt: VTT });
+        const { out, counters } = await annotateAll(store, {
+          backend, openaiBaseUrl: fake.baseURL, openaiApiKeyEnv: OPENAI_ENV, openaiModel: 'vision-model', maxFrames: 3, frameMaxSide: 64, retryBaseDelayMs: 5,
+          ...(gemini ? { geminiBaseUrl: gemini.baseUrl, geminiApiKeyEnv: GEMINI_ENV, model: 'gemini-2.5-flash', filePollMs: 5 } : {}),
+        }, [itemOf(0), itemOf(1)]);
+        assert.deepEqual(out.map((o) => o.status), ['kept', 'kept'], JSON.stringify(out));
+        assert.equal(counters.annotate_model_requests, backend === 'openai-vision' ? 2 : 4);
+        server.check(fake, 2);
+        if (backend === 'openai-vision') assert.deepEqual(fake.stats.imagesPerRequest, [3, 3]);
+      });
+    }
+  }
+
+  it('openai-vision on TGI before 2.0.2 (chat content is a string only) fails the chunk at once, saying why, instead of one 422 row per video', async () => {
+    tgi = await startFakeTgi({ version: '2.0.1' });
+    const { store } = await storeWithVideos(1);
+    await assert.rejects(annotateAll(store, { backend: 'openai-vision', openaiBaseUrl: tgi.baseURL, maxFrames: 2, frameMaxSide: 64 }, [itemOf(0)]), (e: unknown) => {
+      assert.ok(e instanceof SystemicError && !e.retryable, String(e));
+      assert.match(e.message, /TGI 2\.0\.1 reads chat content as a string only \(image_url parts from TGI 2\.0\.2\)/);
+      return true;
+    });
+    assert.equal(tgi.stats.requests, 0);
   });
 
   it('gemini+structurer: Gemini answers in free text (no schema), the structurer turns it into JSON with a strict json_schema; both models are costed', async () => {
