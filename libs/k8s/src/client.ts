@@ -80,7 +80,8 @@ export class KubeClient {
   async createJob(job: Job): Promise<{ job: V1Job; adopted: boolean }> {
     const { namespace, name } = job.metadata;
     try {
-      return { job: await this.batch.createNamespacedJob({ namespace, body: job as unknown as V1Job }), adopted: false };
+      // Strict: a field this API server does not know (backoffLimitPerIndex before 1.29) is a 400 naming it, never silently dropped.
+      return { job: await this.batch.createNamespacedJob({ namespace, body: job as unknown as V1Job, fieldValidation: 'Strict' }), adopted: false };
     } catch (err) {
       if (statusCodeOf(err) !== 409) throw err;
     }

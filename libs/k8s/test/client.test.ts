@@ -85,6 +85,46 @@ describe('Kubernetes client against the fake API server', function () {
     await assert.rejects(client.createJob(foreign), /expected an existing Job of the same run\/stage\/attempt to adopt.*finevideo.dev\/attempt=1/);
   });
 
+  it('asks for strict field validation: an API server that does not know a field the Job sets (backoffLimitPerIndex before 1.29) refuses the Job with a 400 naming it', async () => {
+    const older = await startFakeKubernetes({ podCommand: localWorkerForImage, jobFieldsNotServed: ['spec.backoffLimitPerIndex'] });
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromFile(await older.kubeconfigPath(dir));
+      const [job] = buildStageJobs(request(), executorConfig({ queue: 'lq' }));
+      assert.equal(job!.spec.backoffLimitPerIndex, 2);
+      await assert.rejects(new KubeClient({ kubeConfig: kc }).createJob(job!), (e: unknown) => {
+        const body = JSON.parse(String((e as { body?: unknown }).body)) as Record<string, unknown>;
+        assert.deepEqual(body, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'BadRequest', code: 400, message: 'Job in version "v1" cannot be handled as a Job: strict decoding error: unknown field "spec.backoffLimitPerIndex"' });
+        return true;
+      });
+      assert.equal(older.requests.get(`POST /apis/batch/v1/namespaces/${NS}/jobs`), 1);
+      const listed = await fetch(`${older.url}/apis/batch/v1/namespaces/${NS}/jobs`, { headers: { authorization: 'Bearer fake-token' } });
+      assert.deepEqual(((await listed.json()) as { items: unknown[] }).items, [], 'nothing was created');
+    } finally {
+      await older.stop();
+    }
+  });
+
+  it('the fake API server answers unknown fields as kube-apiserver does: Warn (the default) a Warning header per field and the field dropped, Ignore nothing, Strict a 400', async () => {
+    const [job] = buildStageJobs(request(), executorConfig({ queue: 'lq' }));
+    const template = job!.spec.template as { metadata: unknown; spec: Record<string, unknown> };
+    const typo = { ...job!, spec: { ...job!.spec, paralelism: 3, template: { ...template, spec: { ...template.spec, nodeSelectr: {} } } } };
+    const post = (name: string, mode?: string) => fetch(`${fake.url}/apis/batch/v1/namespaces/${NS}/jobs${mode ? `?fieldValidation=${mode}` : ''}`, {
+      method: 'POST', headers: { authorization: 'Bearer fake-token', 'content-type': 'application/json' }, body: JSON.stringify({ ...typo, metadata: { ...typo.metadata, name } }),
+    });
+    const warned = await post('warned');
+    assert.equal(warned.status, 201);
+    assert.deepEqual(warned.headers.get('warning')?.split(', ').sort(), ['299 - "unknown field \\"spec.paralelism\\""', '299 - "unknown field \\"spec.template.spec.nodeSelectr\\""']);
+    const stored = (await warned.json()) as { spec: Record<string, unknown> & { template: { spec: Record<string, unknown> } } };
+    assert.equal('paralelism' in stored.spec || 'nodeSelectr' in stored.spec.template.spec, false, 'unknown fields are dropped');
+    const ignored = await post('ignored', 'Ignore');
+    assert.equal(ignored.status, 201);
+    assert.equal(ignored.headers.get('warning'), null);
+    const strict = await post('strict', 'Strict');
+    assert.equal(strict.status, 400);
+    assert.match(((await strict.json()) as { message: string }).message, /strict decoding error: unknown field "spec\.template\.spec\.nodeSelectr", unknown field "spec\.paralelism"/);
+  });
+
   it('a watch survives 410 Gone and dropped streams and sees the Job complete', async () => {
     const [job] = buildStageJobs(request(), executorConfig({ queue: 'lq' }));
     const name = job!.metadata.name;

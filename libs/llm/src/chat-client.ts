@@ -3,7 +3,7 @@ import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/ch
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SystemicError, redactUrlCredentials } from '@finevideo/core';
 import { Semaphore } from './semaphore.js';
-import { responseFormatFor, retryAfterMs, unauthorized, type JsonSchemaSpec, type ServerInfo } from './server.js';
+import { chatBodyFor, retryAfterMs, unauthorized, type ChatMessage, type JsonSchemaSpec, type ServerInfo } from './server.js';
 
 
 export interface ChatClientOptions {
@@ -29,7 +29,8 @@ export interface ChatClientOptions {
 }
 
 export interface ChatRequest {
-  messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
+  /** Content is a string or parts (text, image_url); sent in the form the server reads (chatBodyFor). */
+  messages: ChatMessage[];
   maxTokens?: number;
   temperature?: number;
   /** JSON schema the answer must follow (TGI grammars, vLLM guided decoding, OpenAI structured outputs), sent in the server's form. */
@@ -44,6 +45,10 @@ export interface ChatResult {
   attempts: number;
   /** True when a response_format constrained the answer (false: the server's version has no grammar support). */
   constrained: boolean;
+  /** choices[0].finish_reason ("length": cut at the output limit). */
+  finishReason?: string;
+  /** usage.prompt_tokens_details by modality (IMAGE, AUDIO, TEXT), where the server reports it. */
+  promptTokensByModality: Record<string, number>;
 }
 
 export type LlmErrorClass = 'rate-limited' | 'unavailable' | 'timeout' | 'connection' | 'unauthorized' | 'not-found' | 'bad-request' | 'bad-response' | 'other';
@@ -112,27 +117,41 @@ export class ChatClient {
     this.server = server;
   }
 
+  /** The server's dialect in use. */
+  get serverInfo(): ServerInfo {
+    return this.server;
+  }
+
+  /**
+   * One attempt, no retries: the SDK's errors (APIError with status and headers, connection errors) are
+   * thrown as they are, for a caller with its own retry policy (annotate: budgets taken per attempt).
+   */
+  async chatOnce(request: ChatRequest, attempt = 1): Promise<ChatResult> {
+    const body = chatBodyFor(this.server, { model: this.options.model, messages: request.messages, maxTokens: request.maxTokens ?? 32, temperature: request.temperature ?? 0, ...(request.jsonSchema ? { jsonSchema: request.jsonSchema } : {}) });
+    // The TGI forms are not in the SDK's types; the SDK sends the body as it is.
+    const completion = await this.semaphore.run(() => this.client.chat.completions.create(body as unknown as ChatCompletionCreateParamsNonStreaming, request.signal ? { signal: request.signal } : {}));
+    const choice = completion.choices?.[0];
+    if (!choice || typeof choice.message?.content !== 'string') throw new SyntaxError('expected choices[0].message.content, got none');
+    const details = (completion.usage?.prompt_tokens_details ?? {}) as Record<string, unknown>;
+    const promptTokensByModality: Record<string, number> = {};
+    for (const [key, modality] of [['image_tokens', 'IMAGE'], ['audio_tokens', 'AUDIO'], ['text_tokens', 'TEXT']] as const) {
+      if (typeof details[key] === 'number' && details[key] > 0) promptTokensByModality[modality] = details[key];
+    }
+    return {
+      content: choice.message.content, promptTokens: completion.usage?.prompt_tokens ?? 0, completionTokens: completion.usage?.completion_tokens ?? 0,
+      attempts: attempt, constrained: 'response_format' in body, ...(choice.finish_reason ? { finishReason: choice.finish_reason } : {}), promptTokensByModality,
+    };
+  }
+
   async chat(request: ChatRequest): Promise<ChatResult> {
     const base = this.options.baseDelayMs ?? 500;
     const cap = this.options.maxDelayMs ?? 30_000;
     const retryAfterCap = this.options.maxRetryAfterMs ?? 120_000;
-    const responseFormat = request.jsonSchema ? responseFormatFor(this.server, request.jsonSchema) : undefined;
-    // The TGI forms are not in the SDK's types; the SDK sends the body as it is.
-    const body = {
-      model: this.options.model,
-      messages: request.messages,
-      max_tokens: request.maxTokens ?? 32,
-      temperature: request.temperature ?? 0,
-      ...(responseFormat ? { response_format: responseFormat } : {}),
-    } as unknown as ChatCompletionCreateParamsNonStreaming;
     for (let attempt = 1; ; attempt++) {
       try {
-        const completion = await this.semaphore.run(() => this.client.chat.completions.create(body, request.signal ? { signal: request.signal } : {}));
-        const choice = completion.choices?.[0];
-        if (!choice || typeof choice.message?.content !== 'string') throw new SyntaxError('expected choices[0].message.content, got none');
-        return { content: choice.message.content, promptTokens: completion.usage?.prompt_tokens ?? 0, completionTokens: completion.usage?.completion_tokens ?? 0, attempts: attempt, constrained: responseFormat !== undefined };
+        return await this.chatOnce(request, attempt);
       } catch (error) {
-        if (request.signal?.aborted) throw error;
+        if (request.signal?.aborted || error instanceof SystemicError) throw error;
         const verdict = classify(error);
         if (!verdict.retryable || attempt > this.options.maxRetries) throw this.failure(verdict, attempt, error);
         const backoff = Math.min(cap, base * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);

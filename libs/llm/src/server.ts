@@ -52,6 +52,70 @@ export function responseFormatFor(server: ServerInfo, spec: JsonSchemaSpec): Rec
   return undefined;
 }
 
+/** One part of a chat message's content: text, or an image as a URL (a base64 data URL here). */
+export type ChatContentPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' } };
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string | ChatContentPart[];
+}
+
+/** What a server's Messages API takes, from TGI's router/src/lib.rs and server.rs per version. */
+export interface DialectRules {
+  /** Content as a list of parts (text, image_url): TGI from 2.0.2 (before, `content` is a string), vLLM, OpenAI. */
+  contentParts: boolean;
+  /** temperature 0 means greedy: TGI from 2.0.2 (before, 0 is a 422 "must be strictly positive"), vLLM, OpenAI. */
+  zeroTemperature: boolean;
+  /** The output limit's name: OpenAI's max_completion_tokens (max_tokens is deprecated there); TGI and vLLM read max_tokens. */
+  maxTokensField: 'max_tokens' | 'max_completion_tokens';
+}
+
+export function dialectRules(server: ServerInfo): DialectRules {
+  if (server.kind === 'openai') return { contentParts: true, zeroTemperature: true, maxTokensField: 'max_completion_tokens' };
+  if (server.kind === 'vllm') return { contentParts: true, zeroTemperature: true, maxTokensField: 'max_tokens' };
+  const v = parseVersion(server.version);
+  // An unreadable TGI version: parts allowed (an image has no other way), temperature 0 not (near-greedy works on every version).
+  return { contentParts: !v || atLeast(v, [2, 0, 2]), zeroTemperature: !!v && atLeast(v, [2, 0, 2]), maxTokensField: 'max_tokens' };
+}
+
+/** The temperature sent for "greedy" where 0 is refused: small enough that sampling picks the top token. */
+export const NEAR_GREEDY_TEMPERATURE = 0.001;
+
+export interface ChatBodyInput {
+  model: string;
+  messages: ChatMessage[];
+  maxTokens: number;
+  temperature: number;
+  jsonSchema?: JsonSchemaSpec;
+}
+
+/**
+ * The /v1/chat/completions body in the server's dialect: response_format in its form (responseFormatFor),
+ * content parts joined into one string where the server reads only strings (text parts only: an image
+ * there is a SystemicError, as no request to that server could carry it), temperature and output limit as it reads them.
+ */
+export function chatBodyFor(server: ServerInfo, input: ChatBodyInput): Record<string, unknown> {
+  const rules = dialectRules(server);
+  const messages = input.messages.map((m, i) => {
+    const textOnly = typeof m.content !== 'string' && m.content.every((part) => part.type === 'text');
+    // Text-only parts go to TGI as one string, which every TGI version reads.
+    if (typeof m.content === 'string' || (rules.contentParts && !(server.kind === 'tgi' && textOnly))) return m;
+    if (!textOnly) {
+      throw new SystemicError(`model endpoint: TGI ${server.version ?? ''} reads chat content as a string only (image_url parts from TGI 2.0.2); messages[${i}] carries an image: upgrade TGI or serve the model with vLLM`, 'llm dialect', false);
+    }
+    return { role: m.role, content: m.content.map((part) => (part.type === 'text' ? part.text : '')).join('\n') };
+  });
+  const responseFormat = input.jsonSchema ? responseFormatFor(server, input.jsonSchema) : undefined;
+  const temperature = input.temperature <= 0 && !rules.zeroTemperature ? NEAR_GREEDY_TEMPERATURE : input.temperature;
+  return {
+    model: input.model,
+    messages,
+    [rules.maxTokensField]: input.maxTokens,
+    temperature,
+    ...(responseFormat ? { response_format: responseFormat } : {}),
+  };
+}
+
 /** A short name of the form responseFormatFor chose, for logs and README tables. */
 export function responseFormatName(server: ServerInfo): string {
   const f = responseFormatFor(server, { name: 'x', schema: {} });
@@ -130,6 +194,27 @@ export async function detectServer(baseURL: string, options: ProbeOptions = {}):
   const vb = (version.status === 200 && version.body && typeof version.body === 'object' ? version.body : {}) as Record<string, unknown>;
   if (typeof vb.version === 'string') return { kind: 'vllm', version: vb.version };
   return { kind: 'openai' };
+}
+
+/**
+ * The dialect to speak: detected (auto), or named. A named TGI still asks /info for its version (the
+ * forms differ per version) and is taken as a TGI with grammars when /info does not answer; a refused
+ * key fails at once.
+ */
+export async function resolveServer(baseURL: string, kind: ServerKind | 'auto', options: ProbeOptions = {}): Promise<ServerInfo> {
+  if (kind === 'auto') return detectServer(baseURL, options);
+  if (kind !== 'tgi') return { kind };
+  const found = await detectServer(baseURL, options).catch((e: unknown) => {
+    if (e instanceof SystemicError && !e.retryable) throw e;
+    return undefined;
+  });
+  return found?.kind === 'tgi' ? found : { kind: 'tgi' };
+}
+
+/** "TGI 3.3.4 serving m", "vLLM 0.8.5", "an OpenAI-compatible server": for the log line naming the dialect. */
+export function describeServer(server: ServerInfo): string {
+  const name = server.kind === 'tgi' ? 'TGI' : server.kind === 'vllm' ? 'vLLM' : 'an OpenAI-compatible server';
+  return `${name}${server.version ? ` ${server.version}` : ''}${server.modelId ? ` serving ${server.modelId}` : ''}`;
 }
 
 export interface WaitForHealthOptions extends ProbeOptions {

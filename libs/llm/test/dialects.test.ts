@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { SystemicError } from '@finevideo/core';
-import { ChatClient, LlmError, detectServer, responseFormatFor, type ServerInfo } from '@finevideo/llm';
+import { ChatClient, LlmError, NEAR_GREEDY_TEMPERATURE, chatBodyFor, detectServer, responseFormatFor, type ChatMessage, type ServerInfo } from '@finevideo/llm';
 import { startFakeOpenAi, startFakeTgi, type FakeOpenAi, type FakeTgi } from '@finevideo/testing';
 
 const spec = { name: 'c', schema: { type: 'object', properties: { category: { type: 'string', enum: ['Cooking Tutorials', 'Tech Reviews', 'Music Videos'] } }, required: ['category'] } };
@@ -41,6 +41,42 @@ describe('constrained decoding in each server\'s dialect', function () {
     const newForm = new ChatClient({ baseURL: old.baseURL, model: 'tgi', concurrency: 1, timeoutMs: 5000, maxRetries: 0, server: { kind: 'tgi', version: '3.3.4' } });
     await assert.rejects(ask(newForm), (e: Error) => e instanceof LlmError && e.status === 422 && /unknown variant `json_schema`/.test(e.message));
     assert.equal(old.stats.rejectedResponseFormat, 1);
+  });
+
+  it('builds the chat body each server reads: content parts, temperature 0 and the output limit per dialect', () => {
+    const image = { type: 'image_url' as const, image_url: { url: 'data:image/jpeg;base64,/9j/' } };
+    const withImage: ChatMessage[] = [{ role: 'user', content: [{ type: 'text', text: '[00:00:01]' }, image] }];
+    const textParts: ChatMessage[] = [{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] }];
+    const body = (server: ServerInfo, messages: ChatMessage[]) => chatBodyFor(server, { model: 'm', messages, maxTokens: 9, temperature: 0 });
+    // TGI 2.0.2 and later: parts as they are (images included), text-only parts as one string, greedy temperature 0, max_tokens.
+    assert.deepEqual(body({ kind: 'tgi', version: '2.0.2' }, withImage), { model: 'm', messages: withImage, max_tokens: 9, temperature: 0 });
+    assert.deepEqual(body({ kind: 'tgi', version: '3.3.4' }, textParts).messages, [{ role: 'user', content: 'a\nb' }]);
+    // TGI before 2.0.2: content a string only, temperature strictly positive; an image cannot be sent at all.
+    assert.deepEqual(body({ kind: 'tgi', version: '2.0.1' }, textParts), { model: 'm', messages: [{ role: 'user', content: 'a\nb' }], max_tokens: 9, temperature: NEAR_GREEDY_TEMPERATURE });
+    assert.throws(() => body({ kind: 'tgi', version: '1.4.5' }, withImage), (e: Error) => e instanceof SystemicError && !e.retryable && /TGI 1\.4\.5 reads chat content as a string only/.test(e.message));
+    assert.equal(body({ kind: 'tgi' }, textParts).temperature, NEAR_GREEDY_TEMPERATURE, 'an unknown TGI version gets what every version takes');
+    assert.deepEqual(body({ kind: 'vllm' }, withImage), { model: 'm', messages: withImage, max_tokens: 9, temperature: 0 });
+    assert.deepEqual(body({ kind: 'openai' }, withImage), { model: 'm', messages: withImage, max_completion_tokens: 9, temperature: 0 });
+  });
+
+  it('the fake TGI refuses, as its version does, content parts (before 2.0.2), temperature 0 (before 2.0.2), unknown part types; and serves no Messages API before 1.4.0', async () => {
+    const post = (server: FakeTgi, body: Record<string, unknown>) => fetch(`${server.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tgi', max_tokens: 5, ...body }) });
+    const parts = { messages: [{ role: 'user', content: [{ type: 'text', text: 'Title: x' }] }] };
+    const old = await tgi({ version: '2.0.1' });
+    const r1 = await post(old, parts);
+    assert.equal(r1.status, 422);
+    assert.match(await r1.text(), /messages\[0\]\.content: invalid type: sequence, expected a string/);
+    const r2 = await post(old, { messages: [{ role: 'user', content: 'Title: x' }], temperature: 0 });
+    assert.equal(r2.status, 422);
+    assert.match(await r2.text(), /`temperature` must be strictly positive/);
+    assert.equal((await post(old, { messages: [{ role: 'user', content: 'Title: x' }], temperature: NEAR_GREEDY_TEMPERATURE })).status, 200);
+    const current = await tgi({ version: '3.3.4' });
+    assert.equal((await post(current, { ...parts, temperature: 0 })).status, 200);
+    const r3 = await post(current, { messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] });
+    assert.equal(r3.status, 422);
+    assert.match(await r3.text(), /did not match any variant of untagged enum MessageBody/);
+    assert.equal(current.stats.rejectedMessages, 1);
+    assert.equal((await post(await tgi({ version: '1.3.4' }), parts)).status, 404);
   });
 
   it('the fake TGI takes a grammar on /generate in parameters.grammar, and reports /info as TGI does', async () => {

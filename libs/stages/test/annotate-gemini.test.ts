@@ -230,19 +230,28 @@ describe('stage annotate, gemini backend (fake Gemini API through the real @goog
     assert.deepEqual([...fake.stats.aliveFiles], []);
   });
 
-  it('hostile model output (huge strings, deep nesting, injected ids, extra keys...) never reaches a path; what is stored passes the schema', async () => {
+  it('hostile model output (8 MB strings, 100,000-deep nesting, injected ids, extra keys...) never reaches a path; each answer is kept or refused as the fixture says it should be', async () => {
     const kinds = [...HOSTILE_KINDS];
-    fake = await startFakeGemini({ answer: (r) => hostileAnnotation(kinds[Number(r.files[0]!.displayName!.slice(3)) % kinds.length]!, { durationSeconds: 6, hugeBytes: 2 * 1024 * 1024 }).text });
+    // The fixture's defaults: an 8 MiB description and a 1 MiB title, arrays nested 100,000 deep.
+    const hostile = kinds.map((kind) => hostileAnnotation(kind, { durationSeconds: 6 }));
+    fake = await startFakeGemini({ answer: (r) => hostile[Number(r.files[0]!.displayName!.slice(3))]!.text });
     const { store, dir } = await storeWithVideos(kinds.length);
-    const { out } = await annotateAll(store, params({ maxAnswerChars: 1_000_000 }), kinds.map((_, i) => itemOf(i)));
+    // The cap sits above the huge answer, so its strings are parsed and validated, not cut before.
+    const { out } = await annotateAll(store, params({ maxAnswerChars: 16 * 1024 * 1024, concurrency: 2 }), kinds.map((_, i) => itemOf(i)));
     assert.equal(out.length, kinds.length);
     for (const [i, o] of out.entries()) {
-      const id = videoId(i);
-      const stored = await store.getText(annotationLayout(id).annotation);
-      if (o.status === 'kept') contentMetadataSchema.parse(JSON.parse(stored!));
-      else {
+      const { kind, schemaValid } = hostile[i]!;
+      // A fenced answer is unfenced before parsing: its JSON is a valid annotation.
+      const expected = schemaValid || kind === 'fenced' ? 'kept' : 'error';
+      assert.equal(o.status, expected, `${kind}: ${JSON.stringify(o).slice(0, 300)}`);
+      const stored = await store.getText(annotationLayout(videoId(i)).annotation);
+      if (o.status === 'kept') {
+        const annotation = contentMetadataSchema.parse(JSON.parse(stored!));
+        if (kind === 'huge-strings') assert.equal(annotation.description.length, 8 * 1024 * 1024);
+        if (kind === 'injected-ids') assert.equal(annotation.characterList[0]!.characterId, '../../etc/passwd', 'kept as data, never used as a path');
+      } else {
         assert.equal(stored, undefined);
-        assert.match((o as { reason: string }).reason, /^schema-invalid/, `${kinds[i]}: ${JSON.stringify(o).slice(0, 200)}`);
+        assert.match((o as { reason: string }).reason, /^schema-invalid/, kind);
       }
     }
     const written = (await filesUnder(dir)).filter((f) => !f.startsWith('media/'));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { SystemicError } from '@finevideo/core';
 import { contentMetadataSchema } from '@finevideo/dataset';
-import { sampleAnnotation, startFakeGemini, startFakeOpenAi, type FakeGemini, type FakeOpenAi } from '@finevideo/testing';
+import { sampleAnnotation, startFakeGemini, startFakeOpenAi, startFakeTgi, type FakeGemini, type FakeOpenAi, type FakeTgi } from '@finevideo/testing';
 import { annotationLayout } from '@finevideo/stages/annotate';
 import { annotateAll, itemOf, rowOf, storeWithVideos, videoId } from './annotate-helpers.js';
 
@@ -13,6 +13,7 @@ describe('stage annotate, OpenAI-compatible paths (fake OpenAI server, real open
   this.timeout(60_000);
   let gemini: FakeGemini | undefined;
   let openai: FakeOpenAi | undefined;
+  let tgi: FakeTgi | undefined;
   beforeEach(() => {
     process.env[GEMINI_ENV] = 'fake-gemini-key';
     process.env[OPENAI_ENV] = 'sk-fake-openai';
@@ -22,7 +23,47 @@ describe('stage annotate, OpenAI-compatible paths (fake OpenAI server, real open
     delete process.env[OPENAI_ENV];
     await gemini?.close();
     await openai?.close();
+    await tgi?.close();
     gemini = openai = undefined;
+    tgi = undefined;
+  });
+
+  // Each backend that speaks to an OpenAI-compatible server, against each dialect, detected (serverKind auto).
+  const servers: { name: string; start: () => Promise<FakeTgi | FakeOpenAi>; check: (s: FakeTgi | FakeOpenAi, videos: number) => void }[] = [
+    { name: 'TGI 3.3.4', start: () => startFakeTgi({ version: '3.3.4' }), check: (s, n) => assert.deepEqual((s as FakeTgi).stats.grammars, { 'chat:json_schema': n }) },
+    { name: 'TGI 2.4.1', start: () => startFakeTgi({ version: '2.4.1' }), check: (s, n) => assert.deepEqual((s as FakeTgi).stats.grammars, { 'chat:json': n }) },
+    { name: 'vLLM', start: () => startFakeOpenAi({ kind: 'vllm', modelId: 'vision-model' }), check: (s, n) => assert.deepEqual((s as FakeOpenAi).stats.responseFormats, { json_schema: n }) },
+    { name: 'OpenAI', start: () => startFakeOpenAi({ kind: 'openai', apiKey: 'sk-fake-openai', modelId: 'vision-model', strictSchemas: true }), check: (s, n) => assert.deepEqual((s as FakeOpenAi).stats.responseFormats, { json_schema: n }) },
+  ];
+  for (const server of servers) {
+    for (const backend of ['openai-vision', 'gemini+structurer'] as const) {
+      it(`${backend} on ${server.name}: every video annotated, the schema sent in the form that server reads`, async () => {
+        const fake = await server.start();
+        if ('grammars' in fake.stats) tgi = fake as FakeTgi;
+        else openai = fake as FakeOpenAi;
+        if (backend === 'gemini+structurer') gemini = await startFakeGemini();
+        const { store } = await storeWithVideos(2, { vtt: VTT });
+        const { out, counters } = await annotateAll(store, {
+          backend, openaiBaseUrl: fake.baseURL, openaiApiKeyEnv: OPENAI_ENV, openaiModel: 'vision-model', maxFrames: 3, frameMaxSide: 64, retryBaseDelayMs: 5,
+          ...(gemini ? { geminiBaseUrl: gemini.baseUrl, geminiApiKeyEnv: GEMINI_ENV, model: 'gemini-2.5-flash', filePollMs: 5 } : {}),
+        }, [itemOf(0), itemOf(1)]);
+        assert.deepEqual(out.map((o) => o.status), ['kept', 'kept'], JSON.stringify(out));
+        assert.equal(counters.annotate_model_requests, backend === 'openai-vision' ? 2 : 4);
+        server.check(fake, 2);
+        if (backend === 'openai-vision') assert.deepEqual(fake.stats.imagesPerRequest, [3, 3]);
+      });
+    }
+  }
+
+  it('openai-vision on TGI before 2.0.2 (chat content is a string only) fails the chunk at once, saying why, instead of one 422 row per video', async () => {
+    tgi = await startFakeTgi({ version: '2.0.1' });
+    const { store } = await storeWithVideos(1);
+    await assert.rejects(annotateAll(store, { backend: 'openai-vision', openaiBaseUrl: tgi.baseURL, maxFrames: 2, frameMaxSide: 64 }, [itemOf(0)]), (e: unknown) => {
+      assert.ok(e instanceof SystemicError && !e.retryable, String(e));
+      assert.match(e.message, /TGI 2\.0\.1 reads chat content as a string only \(image_url parts from TGI 2\.0\.2\)/);
+      return true;
+    });
+    assert.equal(tgi.stats.requests, 0);
   });
 
   it('gemini+structurer: Gemini answers in free text (no schema), the structurer turns it into JSON with a strict json_schema; both models are costed', async () => {
@@ -74,9 +115,11 @@ describe('stage annotate, OpenAI-compatible paths (fake OpenAI server, real open
     assert.equal(calls, 2);
   });
 
-  it('openai-vision: sampled frames as JPEG image parts (count and size as asked), the timecoded transcript from the stored VTT, the schema as response_format', async () => {
+  it('openai-vision: sampled frames as JPEG image parts (count and size as asked), each right after a text part with its time, the timecoded transcript from the stored VTT, the schema as response_format', async () => {
     const prompts: string[] = [];
-    openai = await startFakeOpenAi({ kind: 'vllm', modelId: 'Qwen/Qwen2.5-VL-7B-Instruct', strictSchemas: true, answer: (r) => (prompts.push(r.prompt), JSON.stringify(sampleAnnotation({ durationSeconds: 6 }))) });
+    const bodies: Record<string, unknown>[] = [];
+    // vLLM takes any schema (OpenAI's strict-mode rules are OpenAI's): the strict check is the OpenAI dialect's test above.
+    openai = await startFakeOpenAi({ kind: 'vllm', modelId: 'Qwen/Qwen2.5-VL-7B-Instruct', answer: (r) => (prompts.push(r.prompt), bodies.push(r.body), JSON.stringify(sampleAnnotation({ durationSeconds: 6 }))) });
     const { store } = await storeWithVideos(2, { vtt: VTT });
     const { out, counters } = await annotateAll(store, {
       backend: 'openai-vision', openaiBaseUrl: openai.baseURL, openaiModel: 'Qwen/Qwen2.5-VL-7B-Instruct', framesPerSecond: 1, maxFrames: 4, frameMaxSide: 96,
@@ -87,7 +130,12 @@ describe('stage annotate, OpenAI-compatible paths (fake OpenAI server, real open
     assert.ok(openai.stats.receivedImages.every((im) => im.mimeType === 'image/jpeg' && im.width !== undefined && Math.max(im.width, im.height ?? 0) <= 96), JSON.stringify(openai.stats.receivedImages.slice(0, 2)));
     assert.equal(openai.stats.responseFormats.json_schema, 2);
     assert.match(prompts[0]!, /\[00:00:01\] We start the engine\.\n\[00:00:04\] And off we go\./);
-    assert.match(prompts[0]!, /\[00:00:0\d\]/, 'each frame preceded by its time');
+    // Each image part comes right after a text part holding only its time, times rising within the 6 s video.
+    const parts = ((bodies[0]!.messages as { content: { type: string; text?: string }[] }[])[0]!).content;
+    const times = parts.flatMap((p, i) => (p.type === 'image_url' ? [parts[i - 1]] : [])).map((p) => (p?.type === 'text' ? p.text : `a ${p?.type} part`));
+    assert.equal(times.length, 4);
+    const seconds = times.map((t) => /^\[00:00:0(\d)\]$/.exec(t ?? '')?.[1]).map(Number);
+    assert.ok(seconds.every((x, i) => x >= 0 && x < 6 && (i === 0 || x > seconds[i - 1]!)), JSON.stringify(times));
     assert.equal(counters.annotate_frames, 8);
     const cost = out.map(rowOf).reduce((a, r) => a + Number(r.cost_usd), 0);
     assert.ok(Math.abs(cost - (openai.stats.usage.prompt_tokens * 0.1 + openai.stats.usage.completion_tokens * 0.2) / 1e6) < 1e-12);

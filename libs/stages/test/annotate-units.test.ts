@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { annotationJsonSchema } from '@finevideo/dataset';
-import { startFakeGemini, type FakeGemini } from '@finevideo/testing';
+import { sampleAnnotation, startFakeGemini, type FakeGemini } from '@finevideo/testing';
 import { HttpStatusError, TokenBucket, annotateParams, classifyFailure, annotateStage, buildPrompt, estimateCost, promptHash, validateAnswer, DEFAULT_PROMPT } from '@finevideo/stages/annotate';
 import { annotateAll, itemOf, rowOf, storeWithVideos } from './annotate-helpers.js';
 
@@ -38,7 +38,15 @@ describe('stage annotate, parts', function () {
   });
 
   it('validation: fenced JSON is read, extra keys and wrong types are refused, oversized answers are refused before parsing', () => {
-    assert.equal(validateAnswer('```json\n{"title": 1}\n```', 1000).ok, false);
+    // A fenced annotation is read as the annotation; a fenced wrong one is a schema problem, so it was parsed.
+    const annotation = sampleAnnotation({ durationSeconds: 20, seed: 4 });
+    for (const fence of ['```json\n', '```\n', '  ```JSON\n']) {
+      const read = validateAnswer(`${fence}${JSON.stringify(annotation, null, 2)}\n\`\`\``, 1_000_000);
+      assert.ok(read.ok, `${JSON.stringify(fence)}: ${JSON.stringify(read).slice(0, 200)}`);
+      assert.deepEqual(read.annotation, annotation);
+    }
+    const wrong = validateAnswer('```json\n{"title": 1}\n```', 1000);
+    assert.ok(!wrong.ok && wrong.kind === 'schema', JSON.stringify(wrong));
     const bad = validateAnswer('{"title":"t","description":"d","characterList":[],"scenes":[],"storylines":{},"qAndA":[],"trimmingSuggestions":[],"video_id":"../../x"}', 10_000);
     assert.ok(!bad.ok && bad.kind === 'schema' && /scenes/.test(bad.problems) && /video_id|Unrecognized/.test(bad.problems), JSON.stringify(bad));
     const big = validateAnswer('x'.repeat(101), 100);

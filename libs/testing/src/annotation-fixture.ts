@@ -266,3 +266,9 @@ export function exampleFromSchema(schema: unknown, depth = 0): unknown {
       return 'example';
   }
 }
+
+/** A model server's answer to an annotation prompt: a sample annotation fitted to the "duration: N" the prompt states (else 30 s). */
+export function annotationAnswerFor(prompt: string): string {
+  const stated = /duration[^0-9\n]{0,20}(\d+(?:\.\d+)?)/i.exec(prompt)?.[1];
+  return JSON.stringify(sampleAnnotation({ durationSeconds: stated ? Number(stated) : 30, seed: prompt.length % 1000 }));
+}

@@ -7,5 +7,6 @@ export * from './tgi/index.js';
 export * from './openai/index.js';
 export * from './k8s/index.js';
 export * from './gemini/index.js';
+export * from './gemini/checks.js';
 export * from './annotation-fixture.js';
 export * from './hub/index.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiError, GoogleGenAI, createPartFromUri, type File as GeminiFile } from '@google/genai';
+import { ApiError, GoogleGenAI, createPartFromUri, type File as GeminiFile, type SafetySetting } from '@google/genai';
 import { annotationJsonSchema, contentMetadataSchema } from '@finevideo/dataset';
 import { generateVideo, mp4DurationSeconds, sampleAnnotation, startFakeGemini, type FakeGemini, type FakeGeminiOptions, type FakeGeminiRequest, type GeminiFaultKind } from '@finevideo/testing';
 
@@ -210,6 +210,41 @@ describe('fake Gemini API with the real @google/genai SDK', function () {
     const body = await expectApiError(ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'x', config: { responseMimeType: 'application/json', responseSchema: { type: 'object', properties: { a: { type: 'string', const: 'x' } } } } }), 400);
     assert.match(body.error.message, /Unknown name "const" at 'generation_config\.response_schema\.properties\[a\]\.value'/);
     await expectApiError(ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'x', config: { responseSchema: { type: 'object' } } }), 400);
+  });
+
+  it('takes the product responseJsonSchema (annotationJsonSchema) and safety settings as the SDK sends them; refuses unsupported keywords, bad $refs, deep or huge schemas and bad safety settings with 400 INVALID_ARGUMENT', async () => {
+    const { fake, ai } = await start();
+    const ask = (config: Record<string, unknown>) => ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'Describe.', config: { responseMimeType: 'application/json', ...config } });
+    const productSafety: SafetySetting[] = ['HARM_CATEGORY_HARASSMENT', 'HARM_CATEGORY_HATE_SPEECH', 'HARM_CATEGORY_SEXUALLY_EXPLICIT', 'HARM_CATEGORY_DANGEROUS_CONTENT'].map((category) => ({ category: category as SafetySetting['category'], threshold: 'BLOCK_NONE' as SafetySetting['threshold'] }));
+    const ok = await ask({ responseJsonSchema: annotationJsonSchema(), safetySettings: productSafety });
+    assert.equal(contentMetadataSchema.safeParse(JSON.parse(ok.text!)).success, true);
+    assert.deepEqual(fake.stats.generateCalls.rejected, 0);
+    // $defs and $ref (with $-siblings only), anyOf/oneOf, prefixItems, enums of strings and numbers: all supported.
+    await ask({ responseJsonSchema: { $defs: { t: { type: 'string', enum: ['a', 'b'] } }, type: 'object', properties: { x: { $ref: '#/$defs/t' }, y: { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'null' }] }, z: { type: 'array', prefixItems: [{ type: 'number', enum: [1, 2] }] } }, required: ['x'], additionalProperties: false } });
+    const refused = async (config: Record<string, unknown>, message: RegExp) => {
+      const body = await expectApiError(ask(config), 400);
+      assert.equal(body.error.status, 'INVALID_ARGUMENT');
+      assert.match(body.error.message, message);
+      return body;
+    };
+    await refused({ responseJsonSchema: { type: 'object', properties: { a: { type: 'string', const: 'x' } } } }, /unsupported keyword "const" at \/properties\/a/);
+    await refused({ responseJsonSchema: { type: 'object', properties: { a: { type: 'string', pattern: '^x$' } } } }, /unsupported keyword "pattern"/);
+    await refused({ responseJsonSchema: { type: 'object', not: { type: 'string' } } }, /unsupported keyword "not" at \(root\)/);
+    await refused({ responseJsonSchema: { $defs: { t: { type: 'string' } }, properties: { a: { $ref: '#/$defs/t', description: 'x' } } } }, /"\$ref" may set no other property/);
+    await refused({ responseJsonSchema: { properties: { a: { $ref: '#/$defs/missing' } } } }, /does not name a schema/);
+    await refused({ responseJsonSchema: { type: 'object', properties: { a: { enum: [true, false] } } } }, /"enum" must be a non-empty list of strings or numbers/);
+    await refused({ responseJsonSchema: { type: 'text' } }, /invalid "type" "text"/);
+    let deep: Record<string, unknown> = { type: 'string' };
+    for (let i = 0; i < 12; i++) deep = { type: 'array', items: deep };
+    await refused({ responseJsonSchema: deep }, /exceeds the maximum allowed nesting depth/);
+    const huge = { type: 'object', properties: Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`property_with_a_long_name_${i}`, { type: 'string' }])) };
+    await refused({ responseJsonSchema: huge }, /too many states for serving/);
+    const category = await refused({ safetySettings: [{ category: 'HARM_CATEGORY_NOT_A_THING', threshold: 'BLOCK_NONE' }] }, /Invalid value at 'safety_settings\[0\]\.category' \(type\.googleapis\.com\/google\.ai\.generativelanguage\.v1(beta)?\.HarmCategory\), "HARM_CATEGORY_NOT_A_THING"/);
+    assert.deepEqual(category.error.details, [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: 'safety_settings[0].category', description: category.error.message }] }]);
+    await refused({ safetySettings: [...productSafety, { category: 'HARM_CATEGORY_HATE_SPEECH', threshold: 'BLOCK_SOME' }] }, /safety_settings\[4\]\.threshold/);
+    await refused({ safetySettings: [{ category: 'HARM_CATEGORY_IMAGE_HATE', threshold: 'OFF' }] }, /safety_settings\[0\]: element predicate failed: \$\.category in \(HarmCategory\.HARM_CATEGORY_HARASSMENT/);
+    assert.equal(fake.stats.generateCalls.rejected, 12);
+    assert.equal(fake.stats.generateCalls.ok, 2);
   });
 
   it('faults Files API calls too when asked (filesEndpoints), transient kinds only', async () => {

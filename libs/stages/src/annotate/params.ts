@@ -50,6 +50,8 @@ export const annotateParams = z.strictObject({
   /** OpenAI-compatible base URL (structurer, openai-vision), e.g. https://api.openai.com/v1 or http://vllm.finevideo.svc/v1. */
   openaiBaseUrl: httpUrl('annotate.openaiBaseUrl').optional(),
   openaiApiKeyEnv: envName.default('OPENAI_API_KEY'),
+  /** The OpenAI-compatible server's dialect: auto detects TGI (/info, with its version) and vLLM (/version); else OpenAI's. */
+  openaiServerKind: z.enum(['auto', 'tgi', 'vllm', 'openai']).default('auto'),
   /** The structurer model (gemini+structurer) or the vision model (openai-vision). */
   openaiModel: z.string().min(1).default('gpt-4o-2024-08-06'),
   /** openai-vision frames: one decode, JPEG in memory. */

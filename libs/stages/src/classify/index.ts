@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { ConfigError, SystemicError, httpUrl, type ItemContext, type MapStage, type Outcome, type Row } from '@finevideo/core';
+import { ConfigError, httpUrl, type ItemContext, type MapStage, type Outcome, type Row } from '@finevideo/core';
 import { LEAF_NAMES, leafInfo } from '@finevideo/dataset';
-import { ChatClient, LlmError, detectServer, responseFormatName, waitForHealth, type ServerInfo } from '@finevideo/llm';
+import { ChatClient, LlmError, describeServer, resolveServer, responseFormatName, waitForHealth, type ServerInfo } from '@finevideo/llm';
 import { parseDuration } from '../worddensity/index.js';
 import { sourceRefOf, withSourceText } from '../ytcommons/source-text.js';
 import { DEFAULT_TEMPLATE, answerToLeaf, buildPrompt, lexicalBaseline, type PromptFields } from './prompt.js';
@@ -69,20 +69,10 @@ async function prepare(client: ChatClient, endpoint: string, apiKey: string | un
   if (p.waitForHealthSeconds > 0) {
     await waitForHealth(endpoint, { ...probe, timeoutMs: p.waitForHealthSeconds * 1000, intervalMs: p.healthIntervalSeconds * 1000, maxRetryAfterMs: p.maxRetryAfterSeconds * 1000, onWait: (line) => ctx.log.info(line) });
   }
-  let server: ServerInfo;
-  if (p.serverKind === 'auto') server = await detectServer(endpoint, probe);
-  else if (p.serverKind === 'tgi') {
-    // TGI's form depends on its version: ask /info for it, and assume a TGI with grammars otherwise.
-    const found = await detectServer(endpoint, probe).catch((e: unknown) => {
-      if (e instanceof SystemicError && !e.retryable) throw e;
-      return undefined;
-    });
-    server = found?.kind === 'tgi' ? found : { kind: 'tgi' };
-  } else server = { kind: p.serverKind };
+  const server = await resolveServer(endpoint, p.serverKind, probe);
   client.useServer(server);
-  const name = server.kind === 'tgi' ? 'TGI' : server.kind === 'vllm' ? 'vLLM' : 'an OpenAI-compatible server';
   const form = p.constrained ? `response_format ${responseFormatName(server)}` : 'no response_format (constrained: false)';
-  ctx.log.info(`model server at ${endpoint}: ${name}${server.version ? ` ${server.version}` : ''}${server.modelId ? ` serving ${server.modelId}` : ''}; sending ${form}`);
+  ctx.log.info(`model server at ${endpoint}: ${describeServer(server)}; sending ${form}`);
   return server;
 }
 

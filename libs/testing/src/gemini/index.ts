@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { seededRandom } from '@finevideo/core';
 import { listenOnLoopback, type FakeModelServer } from '../http.js';
+import { responseJsonSchemaProblem, responseSchemaProblem, safetySettingsProblem, type GeminiRequestProblem, type GeminiSchemaLimits } from './checks.js';
 import { annotationAsText, exampleFromSchema, looksLikeContentMetadata, sampleAnnotation } from '../annotation-fixture.js';
 
 /**
@@ -105,6 +106,8 @@ export interface FakeGeminiOptions {
   /** Prompt tokens per second of video (VIDEO modality, default 258: one frame per second) and of its sound track (AUDIO, default 32). */
   videoTokensPerSecond?: number;
   audioTokensPerSecond?: number;
+  /** Nesting and size limits of a responseJsonSchema (see GeminiSchemaLimits). */
+  schemaLimits?: GeminiSchemaLimits;
 }
 
 export interface FakeGeminiUsage {
@@ -157,8 +160,6 @@ export interface FakeGemini extends FakeModelServer<FakeGeminiStats> {
 
 const DEFAULT_MODELS = ['gemini-2.5-flash', 'gemini-2.5-pro', 'gemini-2.0-flash'];
 const API_VERSIONS = '(v1|v1beta|v1alpha)';
-/** The fields of Gemini's Schema object (OpenAPI subset, @google/genai's `Schema`): any other name in responseSchema is a 400. */
-const SCHEMA_FIELDS = new Set(['anyOf', 'default', 'description', 'enum', 'example', 'format', 'items', 'maxItems', 'maxLength', 'maxProperties', 'maximum', 'minItems', 'minLength', 'minProperties', 'minimum', 'nullable', 'pattern', 'properties', 'propertyOrdering', 'required', 'title', 'type']);
 const UPLOAD_CHUNK_GRANULARITY = 8 * 1024 * 1024;
 
 const hash32 = (text: string) => [...text].reduce((a, c) => (Math.imul(a, 31) + c.charCodeAt(0)) >>> 0, 17);
@@ -436,31 +437,6 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
   /** The file a fileData part names, from its URI (…/files/<id>) or name. */
   const fileOfUri = (uri: string): string | undefined => /(?:^|\/)files\/([a-z0-9-]+)(?:$|[?#])/.exec(uri)?.[1];
 
-  /** Google's check of a responseSchema: only Schema's own fields, recursively. */
-  const schemaProblem = (schema: unknown, at: string): string | undefined => {
-    if (!schema || typeof schema !== 'object' || Array.isArray(schema)) return `Invalid value at '${at}': expected an object.`;
-    for (const [k, v] of Object.entries(schema)) {
-      if (!SCHEMA_FIELDS.has(k)) return `Invalid JSON payload received. Unknown name "${k}" at '${at}': Cannot find field.`;
-      if (k === 'items') {
-        const p = schemaProblem(v, `${at}.items`);
-        if (p) return p;
-      }
-      if (k === 'properties') {
-        for (const [pk, pv] of Object.entries(v as Record<string, unknown>)) {
-          const p = schemaProblem(pv, `${at}.properties[${pk}].value`);
-          if (p) return p;
-        }
-      }
-      if (k === 'anyOf' && Array.isArray(v)) {
-        for (const [i, item] of v.entries()) {
-          const p = schemaProblem(item, `${at}.any_of[${i}]`);
-          if (p) return p;
-        }
-      }
-    }
-    return undefined;
-  };
-
   const pickFault = (request: FakeGeminiRequest): Exclude<GeminiFaultKind, 'failed-processing'> | undefined => {
     if (options.faults?.decide) return options.faults.decide(request);
     if (faultRate === 0) return undefined;
@@ -497,6 +473,11 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       outcome('rejected');
       googleError(res, code, status, message);
     };
+    // A field Google's JSON parser refuses carries a BadRequest fieldViolation naming it.
+    const invalidArgument = (p: GeminiRequestProblem) => {
+      outcome('rejected');
+      googleError(res, 400, 'INVALID_ARGUMENT', p.message, p.field ? [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: p.field, description: p.message }] }] : undefined);
+    };
     type Part = { text?: unknown; fileData?: { fileUri?: unknown; mimeType?: unknown }; inlineData?: { mimeType?: unknown; data?: unknown } };
     const contents = body.contents as { role?: string; parts?: Part[] }[] | undefined;
     if (!Array.isArray(contents) || contents.length === 0) return bad('* GenerateContentRequest.contents: contents is not specified');
@@ -512,10 +493,10 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     if (schema !== undefined && mime !== 'application/json' && mime !== 'text/x.enum') {
       return bad('* GenerateContentRequest.generation_config.response_mime_type: response_mime_type must be set to application/json when response_schema is set.');
     }
-    if (config.responseSchema !== undefined) {
-      const problem = schemaProblem(config.responseSchema, 'generation_config.response_schema');
-      if (problem) return bad(problem);
-    }
+    const problem = (config.responseSchema !== undefined ? responseSchemaProblem(config.responseSchema) : undefined)
+      ?? (config.responseJsonSchema !== undefined ? responseJsonSchemaProblem(config.responseJsonSchema, options.schemaLimits) : undefined)
+      ?? safetySettingsProblem(body.safetySettings, apiVersion);
+    if (problem) return invalidArgument(problem);
     const texts: string[] = [];
     const files: FakeGeminiFile[] = [];
     const inline: FakeGeminiRequest['inline'] = [];

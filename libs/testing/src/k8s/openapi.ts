@@ -62,9 +62,14 @@ function schemaOf(type: string, format: string, components: Record<string, OpenA
 
 const fieldValidation = { name: 'fieldValidation', in: 'query', description: 'Ignore, Warn or Strict: what the server does with unknown or duplicate fields.', schema: { type: 'string', uniqueItems: true } };
 
-export function batchV1OpenApi(): { document: Record<string, unknown>; components: Record<string, OpenApiSchema> } {
+/**
+ * The batch/v1 OpenAPI document. `notServed`: Job fields this API server does not know, as dotted paths
+ * ("spec.backoffLimitPerIndex": an API server before 1.29, or with the JobBackoffLimitPerIndex gate off).
+ */
+export function batchV1OpenApi(notServed: readonly string[] = []): { document: Record<string, unknown>; components: Record<string, OpenApiSchema> } {
   const components: Record<string, OpenApiSchema> = {};
   schemaOf('V1Job', '', components);
+  for (const path of notServed) removeField(components, path);
   components['V1Job']!['x-kubernetes-group-version-kind'] = [JOB_GVK];
   const jobRef = { $ref: `${REF_PREFIX}V1Job` };
   const op = (action: string, extra: Record<string, unknown> = {}) => ({
@@ -108,4 +113,26 @@ export function unknownFieldPaths(value: unknown, schema: OpenApiSchema, compone
     else if (schema.properties && !schema['x-kubernetes-preserve-unknown-fields']) found.push(join(key));
   }
   return found;
+}
+
+/** Removes one field (a dotted path from a Job) from the schemas, as an older API server would not have it. */
+function removeField(components: Record<string, OpenApiSchema>, path: string): void {
+  const segments = path.split('.');
+  let schema: OpenApiSchema | undefined = components['V1Job'];
+  for (const [i, segment] of segments.entries()) {
+    while (schema?.$ref) schema = components[schema.$ref.slice(REF_PREFIX.length)];
+    if (!schema?.properties?.[segment]) throw new Error(`notServed: expected a field path of batch/v1 Job, got ${JSON.stringify(path)}`);
+    if (i === segments.length - 1) delete schema.properties[segment];
+    else schema = schema.properties[segment];
+  }
+}
+
+/** Deletes the fields at these paths ("spec.template.spec.containers[0].foo"), as the API server drops unknown fields it does not refuse. */
+export function dropFields(value: unknown, paths: readonly string[]): void {
+  for (const path of paths) {
+    const segments = path.split(/\.|\[(\d+)\]/).filter((s) => s !== undefined && s !== '');
+    let node = value as Record<string, unknown> | undefined;
+    for (const segment of segments.slice(0, -1)) node = node?.[segment] as Record<string, unknown> | undefined;
+    if (node && typeof node === 'object') delete node[segments[segments.length - 1]!];
+  }
 }

@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { JobController, type PodCommand } from './controller.js';
 import { PodmanPodRunner, type ContainerRunnerOptions } from './containers.js';
-import { batchV1OpenApi, unknownFieldPaths } from './openapi.js';
+import { batchV1OpenApi, dropFields, unknownFieldPaths, type OpenApiSchema } from './openapi.js';
 import { clone, matchesFieldSelector, matchesLabelSelector, now, statusBody, type FakeJob, type FakeObject, type FakePod } from './objects.js';
 
 type Resource = 'jobs' | 'pods';
@@ -41,6 +41,11 @@ export interface FakeKubernetesOptions {
   history?: number;
   /** The bearer token the kubeconfig carries and the server requires. */
   token?: string;
+  /**
+   * Job fields this API server does not know (dotted paths, "spec.backoffLimitPerIndex"), as an older
+   * Kubernetes: left out of its OpenAPI, refused under fieldValidation=Strict, dropped with a Warning otherwise.
+   */
+  jobFieldsNotServed?: string[];
 }
 
 interface MemoryFault {
@@ -123,23 +128,20 @@ class ApiError extends Error {
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
 
-const openApi = batchV1OpenApi();
-const openApiJson = JSON.stringify(openApi.document);
-const openApiHash = createHash('sha512').update(openApiJson).digest('hex').toUpperCase();
-
 /**
  * Server-side field validation, as kube-apiserver does it for the `fieldValidation` parameter
- * (Strict: 400 naming every unknown field; Warn, the default: a Warning header; Ignore: nothing).
- * Returns the warnings to send.
+ * (Strict: 400 naming every unknown field; Warn, the default: a Warning header per field; Ignore:
+ * nothing). Unknown fields not refused are dropped, as the API server drops them. Returns the warnings to send.
  */
-function checkFields(body: unknown, directive: string | null): string[] {
-  const unknown = unknownFieldPaths(body, { $ref: '#/components/schemas/V1Job' }, openApi.components);
+function checkFields(body: unknown, directive: string | null, components: Record<string, OpenApiSchema>): string[] {
+  const unknown = unknownFieldPaths(body, { $ref: '#/components/schemas/V1Job' }, components);
   const mode = directive ?? 'Warn';
   if (!['Strict', 'Warn', 'Ignore'].includes(mode)) throw new ApiError(400, 'BadRequest', `fieldValidation: expected Strict, Warn or Ignore, got ${JSON.stringify(mode)}`);
-  if (unknown.length === 0 || mode === 'Ignore') return [];
+  if (unknown.length === 0) return [];
   const messages = unknown.map((f) => `unknown field ${JSON.stringify(f)}`);
   if (mode === 'Strict') throw new ApiError(400, 'BadRequest', `Job in version "v1" cannot be handled as a Job: strict decoding error: ${messages.join(', ')}`);
-  return messages;
+  dropFields(body, unknown);
+  return mode === 'Ignore' ? [] : messages;
 }
 
 /**
@@ -151,6 +153,9 @@ function checkFields(body: unknown, directive: string | null): string[] {
  */
 export async function startFakeKubernetes(options: FakeKubernetesOptions): Promise<FakeKubernetes> {
   const token = options.token ?? 'fake-token';
+  const openApi = batchV1OpenApi(options.jobFieldsNotServed);
+  const openApiJson = JSON.stringify(openApi.document);
+  const openApiHash = createHash('sha512').update(openApiJson).digest('hex').toUpperCase();
   const historyLimit = options.history ?? 10_000;
   let rv = 1;
   const objects: Record<Resource, Map<string, FakeObject>> = { jobs: new Map(), pods: new Map() };
@@ -376,7 +381,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions): Promi
       };
       if (!name && method === 'POST' && namespace) {
         const body = await readBody(req);
-        warn(checkFields(body, url.searchParams.get('fieldValidation')));
+        warn(checkFields(body, url.searchParams.get('fieldValidation'), openApi.components));
         return json(201, createJob(namespace, body as FakeJob));
       }
       if (name && namespace && method === 'GET') {
@@ -390,7 +395,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions): Promi
       }
       if (name && namespace && method === 'PATCH') {
         const body = await readBody(req);
-        warn(checkFields(body, url.searchParams.get('fieldValidation')));
+        warn(checkFields(body, url.searchParams.get('fieldValidation'), openApi.components));
         return json(200, patchJob(namespace, name, body as Partial<FakeJob>));
       }
     }

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { listenOnLoopback, type FakeModelServer } from '../http.js';
 import { enumOf, fakeAnswerFor } from '../tgi/index.js';
-import { looksLikeContentMetadata, sampleAnnotation } from '../annotation-fixture.js';
+import { annotationAnswerFor, looksLikeContentMetadata } from '../annotation-fixture.js';
 import { imageTokens, readMessages, strictSchemaProblem, type ReceivedImage } from './checks.js';
 
 export { decodeImageUrl, imageTokens, jpegSize, readMessages, strictSchemaProblem, type ReceivedImage } from './checks.js';
@@ -111,10 +111,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
   /** A sample annotation fitted to a "duration: N" the prompt states (else 30 s), for a content_metadata schema; a category otherwise. */
   const defaultAnswer = (request: FakeOpenAiRequest): string => {
     const { prompt, schema } = request;
-    if (schema !== undefined && looksLikeContentMetadata(schema)) {
-      const stated = /duration[^0-9\n]{0,20}(\d+(?:\.\d+)?)/i.exec(prompt)?.[1];
-      return JSON.stringify(sampleAnnotation({ durationSeconds: stated ? Number(stated) : 30, seed: prompt.length % 1000 }));
-    }
+    if (schema !== undefined && looksLikeContentMetadata(schema)) return annotationAnswerFor(prompt);
     const schemaEnum = enumOf(schema);
     const listed = [...prompt.matchAll(/^- (.+)$/gm)].map((m) => m[1]!.trim());
     return schemaEnum

@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { listenOnLoopback, type FakeModelServer } from '../http.js';
 import { Semaphore, atLeast as versionAtLeast, parseVersion } from '@finevideo/llm';
 import { seededRandom } from '@finevideo/core';
-import { readMessages } from '../openai/checks.js';
+import { annotationAnswerFor, looksLikeContentMetadata } from '../annotation-fixture.js';
+import { decodeImageUrl, type ReceivedImage } from '../openai/checks.js';
 
 export type TgiFault = '429' | '503' | 'timeout' | 'malformed';
 
@@ -50,6 +51,8 @@ export interface FakeTgiStats {
   grammars: Record<string, number>;
   /** Requests refused for a missing or wrong key. */
   unauthorized: number;
+  /** Chat requests refused (422) for messages this version cannot read: content parts before 2.0.2, an unknown part type, a bad image. */
+  rejectedMessages: number;
   /** Chat requests per "Title:" line seen, to check nothing is asked twice without need. */
   byTitle: Map<string, number>;
   /** Images of image_url parts (base64 data URLs, checked) per accepted chat request, and in all. */
@@ -63,12 +66,13 @@ interface ChatBody {
   model?: string;
   messages?: unknown;
   max_tokens?: number;
+  temperature?: number;
   response_format?: { type?: unknown; value?: unknown; json_schema?: unknown };
 }
 
 interface GenerateBody {
   inputs?: string;
-  parameters?: { max_new_tokens?: number; grammar?: { type?: unknown; value?: unknown } };
+  parameters?: { max_new_tokens?: number; temperature?: number; grammar?: { type?: unknown; value?: unknown } };
 }
 
 /** The fake's version gate: the client's own comparison (an unreadable version counts as the newest). */
@@ -94,6 +98,41 @@ function tgiGrammar(version: string, grammar: { type?: unknown; value?: unknown 
     return { type: 'json_schema', schema: v.schema };
   }
   return { type: grammar.type, schema: grammar.value };
+}
+
+/**
+ * Reads chat messages as the TGI router of `version` deserializes them (router/src/lib.rs): `content` a
+ * string only before 2.0.2; from 2.0.2 a string or chunks {type: "text", text} / {type: "image_url",
+ * image_url: {url}} (another type: "invalid content type" up to 2.1, an untagged-enum miss from 2.2).
+ * Images are base64 data URLs here (TGI would fetch an http URL; the fake cannot), decoded and checked.
+ */
+export function readTgiMessages(version: string, messages: unknown): { text: string; images: ReceivedImage[] } | { error: string } {
+  if (!Array.isArray(messages)) return { error: 'messages: invalid type: expected a sequence' };
+  const texts: string[] = [];
+  const images: ReceivedImage[] = [];
+  const chunks = atLeast(version, [2, 0, 2]);
+  for (const [i, raw] of messages.entries()) {
+    const m = (raw ?? {}) as { role?: unknown; content?: unknown };
+    if (typeof m.role !== 'string') return { error: `messages[${i}]: missing field \`role\`` };
+    if (typeof m.content === 'string') {
+      texts.push(m.content);
+      continue;
+    }
+    if (!chunks || !Array.isArray(m.content)) return { error: `messages[${i}].content: invalid type: ${Array.isArray(m.content) ? 'sequence' : typeof m.content}, expected a string` };
+    const parts: string[] = [];
+    for (const [j, chunk] of m.content.entries()) {
+      const c = (chunk ?? {}) as { type?: unknown; text?: unknown; image_url?: { url?: unknown } };
+      if (c.type === 'text' && typeof c.text === 'string') parts.push(c.text);
+      else if (c.type === 'image_url' && c.image_url && typeof c.image_url.url === 'string') {
+        const image = decodeImageUrl(c.image_url.url, `messages[${i}].content[${j}].image_url.url`);
+        if ('message' in image) return { error: image.message };
+        images.push(image);
+        parts.push(`![](${c.image_url.url.slice(0, 40)}...)`);
+      } else return { error: atLeast(version, [2, 2, 0]) ? `messages[${i}]: data did not match any variant of untagged enum MessageBody` : `messages[${i}].content: invalid content type` };
+    }
+    texts.push(parts.join(''));
+  }
+  return { text: texts.join('\n'), images };
 }
 
 /** The first property of a JSON schema that carries an enum: TGI's grammar would force one of its values. */
@@ -129,10 +168,10 @@ export async function startFakeTgi(options: FakeTgiOptions = {}): Promise<FakeTg
   const started = Date.now();
   const version = options.version ?? '3.3.4';
   const grammarsSupported = atLeast(version, [1, 4, 3]);
-  const stats: FakeTgiStats = { requests: 0, served: 0, faults: { '429': 0, '503': 0, timeout: 0, malformed: 0 }, maxConcurrent: 0, rejectedResponseFormat: 0, grammars: {}, unauthorized: 0, byTitle: new Map(), imagesPerRequest: [], images: 0 };
+  const stats: FakeTgiStats = { requests: 0, served: 0, faults: { '429': 0, '503': 0, timeout: 0, malformed: 0 }, maxConcurrent: 0, rejectedResponseFormat: 0, rejectedMessages: 0, grammars: {}, unauthorized: 0, byTitle: new Map(), imagesPerRequest: [], images: 0 };
   // axum's Json extractor answers a body serde cannot read with 422 and a plain-text reason.
-  const unprocessable = (res: ServerResponse, reason: string) => {
-    stats.rejectedResponseFormat++;
+  const unprocessable = (res: ServerResponse, reason: string, counter: 'rejectedResponseFormat' | 'rejectedMessages' = 'rejectedResponseFormat') => {
+    stats[counter]++;
     res.writeHead(422, { 'content-type': 'text/plain; charset=utf-8' }).end(`Failed to deserialize the JSON body into the target type: ${reason} at line 1 column 1`);
   };
   const keyOk = (req: IncomingMessage) => req.headers.authorization?.toLowerCase() === `bearer ${options.apiKey ?? ''}`.toLowerCase();
@@ -170,7 +209,9 @@ export async function startFakeTgi(options: FakeTgiOptions = {}): Promise<FakeTg
           validation_workers: 2, max_client_batch_size: 4, router: 'text-generation-router', version, sha: null, docker_label: null,
         });
       }
-      if (req.method !== 'POST' || (path !== '/generate' && path !== '/v1/chat/completions')) return json(res, 404, { error: `no route ${req.method} ${path}` });
+      // The Messages API came with TGI 1.4.0.
+      const chatServed = atLeast(version, [1, 4, 0]);
+      if (req.method !== 'POST' || (path !== '/generate' && (path !== '/v1/chat/completions' || !chatServed))) return json(res, 404, { error: `no route ${req.method} ${path}` });
       const body = (await readBody(req)) as ChatBody & GenerateBody;
       stats.requests++;
       // The grammar as this version reads it: a chat response_format, or /generate's parameters.grammar.
@@ -186,12 +227,16 @@ export async function startFakeTgi(options: FakeTgiOptions = {}): Promise<FakeTg
         stats.grammars[`${path === '/generate' ? 'generate' : 'chat'}:${g.type}`] = (stats.grammars[`${path === '/generate' ? 'generate' : 'chat'}:${g.type}`] ?? 0) + 1;
         schema = g.schema;
       }
-      // Chat content is a string or parts (text, image_url with a base64 image), read and checked as the OpenAI fake does.
-      const read = path === '/generate' ? undefined : readMessages(body.messages);
-      if (read && 'message' in read) return json(res, 422, { error: `Input validation error: ${read.message}`, error_type: 'validation' });
+      // Chat content as this version reads it (a 422 from serde otherwise); temperature 0 is greedy only from 2.0.2.
+      const read = path === '/generate' ? undefined : readTgiMessages(version, body.messages);
+      if (read && 'error' in read) return unprocessable(res, read.error, 'rejectedMessages');
       if (read) {
         stats.imagesPerRequest.push(read.images.length);
         stats.images += read.images.length;
+      }
+      const temperature = path === '/generate' ? body.parameters?.temperature : body.temperature;
+      if (typeof temperature === 'number' && temperature <= 0 && (path === '/generate' || !atLeast(version, [2, 0, 2]))) {
+        return json(res, 422, { error: 'Input validation error: `temperature` must be strictly positive', error_type: 'validation' });
       }
       const promptText = read ? read.text : (body.inputs ?? '');
       const maxNew = (path === '/generate' ? body.parameters?.max_new_tokens : body.max_tokens) ?? 20;
@@ -221,7 +266,8 @@ export async function startFakeTgi(options: FakeTgiOptions = {}): Promise<FakeTg
       }
       const listed = [...prompt.matchAll(/^- (.+)$/gm)].map((m) => m[1]!.trim());
       let content: string;
-      if (schemaEnum && options.constrained !== false) {
+      if (schema !== undefined && looksLikeContentMetadata(schema)) content = annotationAnswerFor(prompt);
+      else if (schemaEnum && options.constrained !== false) {
         content = JSON.stringify({ [schemaEnum.property]: fakeAnswerFor(prompt, schemaEnum.values) });
       } else {
         const values = schemaEnum?.values ?? listed;

@@ -1,4 +1,4 @@
-import type { ChatCompletionContentPart, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { ChatContentPart, ChatMessage } from '@finevideo/llm';
 import { FrameSamplingError, sampleFrames } from '@finevideo/media';
 import { CONCISE_SUFFIX, buildPrompt, repairInstruction } from '../prompt.js';
 import { ItemFailure } from '../retry.js';
@@ -11,14 +11,15 @@ const FRAMES_NOTE = 'The video is given as frames sampled in time order; each fr
 /**
  * openai-vision: an open vision-language model on our GPU pool (vLLM or TGI, OpenAI-compatible chat).
  * Frames are sampled once per video (one ffmpeg decode, JPEG in memory) and sent as image_url data
- * URLs, each after its time, with the prompt and the timecoded transcript; the schema is response_format.
+ * URLs, each after its time, with the prompt and the timecoded transcript; the schema is response_format,
+ * all in the server's dialect (libs/llm: TGI from 2.0.2 takes image parts, vLLM and OpenAI do).
  */
 class VisionSession implements Session {
-  constructor(private readonly video: VideoInput, private readonly ctx: BackendContext, private readonly frames: ChatCompletionContentPart[], private readonly imageTokens: number) {}
+  constructor(private readonly video: VideoInput, private readonly ctx: BackendContext, private readonly frames: ChatContentPart[], private readonly imageTokens: number) {}
 
   async ask(options: AskOptions): Promise<Answer> {
     const prompt = buildPrompt(this.ctx.params.prompt, this.video) + (options.concise ? CONCISE_SUFFIX : '');
-    const messages: ChatCompletionMessageParam[] = [
+    const messages: ChatMessage[] = [
       { role: 'user', content: [{ type: 'text', text: `${FRAMES_NOTE}\n\n${prompt}` }, ...this.frames] },
     ];
     if (options.repair && !options.concise) messages.push({ role: 'assistant', content: options.repair.raw.slice(0, 200_000) }, { role: 'user', content: repairInstruction(options.repair.problems) });
@@ -44,7 +45,7 @@ export const openaiVisionBackend: Backend = {
     }
     if (!frames.length) throw new ItemFailure(`frames-failed: no frame could be sampled from ${video.videoId}`);
     ctx.count('annotate_frames', frames.length);
-    const parts: ChatCompletionContentPart[] = [];
+    const parts: ChatContentPart[] = [];
     for (const f of frames) {
       parts.push({ type: 'text', text: `[${hhmmss(f.timeSeconds)}]` });
       parts.push({ type: 'image_url', image_url: { url: `data:image/jpeg;base64,${f.jpeg.toString('base64')}` } });

@@ -1,4 +1,4 @@
-import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { ChatMessage } from '@finevideo/llm';
 import { geminiBackend, openGeminiSession } from './gemini.js';
 import { chatForAnnotation } from './openai.js';
 import { repairInstruction } from '../prompt.js';
@@ -21,7 +21,7 @@ class StructurerSession implements Session {
       this.text = free.raw;
       this.ctx.count('annotate_free_text_chars', free.raw.length);
     }
-    const messages: ChatCompletionMessageParam[] = [
+    const messages: ChatMessage[] = [
       { role: 'system', content: STRUCTURE_INSTRUCTION },
       { role: 'user', content: this.text },
     ];
