@@ -128,10 +128,10 @@ program
 
 program
   .command('publish')
-  .description('upload an export (folder or s3:// prefix of export/<run-id>) to a Hugging Face dataset repo; token from HF_TOKEN, Hub from HF_ENDPOINT')
+  .description('upload a finished export (folder or s3:// prefix of export/<run-id>, checked against its export.json) to a Hugging Face dataset repo; token from HF_TOKEN, Hub from HF_ENDPOINT')
   .argument('<export>', 'export folder or URI (.../export/<run-id>)')
-  .requiredOption('--repo <namespace/name>', 'the dataset repo (created when absent)')
-  .option('--private', 'create the repo private')
+  .requiredOption('--repo <namespace/name>', 'the dataset repo (created private when absent)')
+  .option('--public', 'create a missing repo public (default: private)')
   .option('--batch-files <n>', 'files per commit', positiveInt('batch-files'))
   .action((source: string, opts) => finish(publishCommand(source, opts)));
 
