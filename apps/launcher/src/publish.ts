@@ -34,6 +34,8 @@ export interface PublishResult {
 
 const REPO = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const DEFAULT_HUB = 'https://huggingface.co';
+/** A commit closes at this many bytes too: an S3 export's batch is copied to local scratch first, so this bounds the disk it takes. */
+const BATCH_BYTES = 4 * 1024 ** 3;
 
 /** HF_ENDPOINT (or the option) as a base URL; anything but an http(s) URL is a ConfigError naming it. */
 export function hubEndpoint(raw: string | undefined): string {
@@ -108,15 +110,17 @@ async function checkStoredFile(store: ObjectStore, sizes: Map<string, number>, f
  */
 async function verifyExport(source: ExportSource, manifest: ExportManifest): Promise<Map<string, string>> {
   const hashes = new Map<string, string>();
-  const problems: string[] = [];
+  const shown: string[] = [];
+  let problems = 0;
   const sizes = source.folder ? undefined : await listedSizes(source.store, manifest);
   for (const f of manifest.files) {
     const problem = source.folder ? await checkLocalFile(source.folder, f, hashes) : await checkStoredFile(source.store, sizes!, f, hashes);
-    if (problem) problems.push(`${f.path} (${problem})`);
+    if (!problem) continue;
+    problems++;
+    if (shown.length < 20) shown.push(`${f.path} (${problem})`);
   }
-  if (problems.length) {
-    const shown = problems.slice(0, 20).join(', ');
-    throw new Error(`export ${source.store.uri}: ${problems.length} of ${manifest.files.length} file(s) differ from ${EXPORT_MANIFEST}, nothing uploaded: ${shown}${problems.length > 20 ? ', ...' : ''}`);
+  if (problems) {
+    throw new Error(`export ${source.store.uri}: ${problems} of ${manifest.files.length} file(s) differ from ${EXPORT_MANIFEST}, nothing uploaded: ${shown.join(', ')}${problems > shown.length ? ', ...' : ''}`);
   }
   return hashes;
 }
@@ -186,7 +190,13 @@ function uploadOrder(manifest: ExportManifest): ExportManifestFile[] {
 
 /** A local path holding the file's bytes, checked again against the manifest when it was copied from S3. */
 async function localCopy(source: ExportSource, f: ExportManifestFile, scratch: string): Promise<string> {
-  if (source.folder) return join(source.folder, f.path);
+  if (source.folder) {
+    const path = join(source.folder, f.path);
+    // Checked again as it is opened: a file swapped for a link since the check is not followed.
+    const info = await lstat(path);
+    if (!info.isFile() || info.size !== f.size) throw new Error(`export ${source.store.uri}: ${f.path} changed after it was checked against ${EXPORT_MANIFEST}`);
+    return path;
+  }
   const local = join(scratch, f.path);
   await mkdir(dirname(local), { recursive: true });
   await source.store.download(f.path, local);
@@ -241,6 +251,7 @@ export async function publishExport(source: string, options: PublishOptions): Pr
       for (const b of batch) if (!exported.folder) await rm(b.local, { force: true });
     };
     let batch: Pending[] = [];
+    let batchBytes = 0;
     for (const f of uploadOrder(manifest)) {
       const on = remote.get(f.path);
       if (on && on.size === f.size && (on.sha256 ? on.sha256 === f.sha256 : on.oid === gitOids.get(f.path))) {
@@ -248,9 +259,11 @@ export async function publishExport(source: string, options: PublishOptions): Pr
         continue;
       }
       batch.push({ file: f, local: await localCopy(exported, f, scratch) });
-      if (batch.length >= batchFiles && f.path !== 'README.md') {
+      batchBytes += f.size;
+      if ((batch.length >= batchFiles || batchBytes >= BATCH_BYTES) && f.path !== 'README.md') {
         await commit(batch, []);
         batch = [];
+        batchBytes = 0;
       }
     }
     // The last commit holds the card and removes an older export's shards, so the repo's configs read only this export.
