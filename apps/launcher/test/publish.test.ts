@@ -137,6 +137,7 @@ describe('finevideo publish (against the fake Hub, through @huggingface/hub)', f
     const { dir } = await fresh();
     await assert.rejects(publishExport(dir, { repo: 'me/x', hubUrl: 'huggingface.co' }), (e: unknown) => e instanceof ConfigError && /HF_ENDPOINT: expected the Hub's http\(s\) URL .*got "huggingface\.co"/.test(e.message));
     await assert.rejects(publishExport(dir, { repo: 'me/x', hubUrl: 'ftp://hub.example' }), ConfigError);
+    await assert.rejects(publishExport(dir, { repo: 'me/x', hubUrl: 'https://me:hf_in_url@hub.example' }), (e: unknown) => e instanceof ConfigError && !e.message.includes('hf_in_url'));
     const port = await closedPort();
     await assert.rejects(publishExport(dir, { repo: 'me/x', hubUrl: `http://127.0.0.1:${port}` }), (e: unknown) => !(e instanceof ConfigError)
       && new RegExp(`Hub http://127\\.0\\.0\\.1:${port} \\(HF_ENDPOINT\\) unreachable while checking me/x: ECONNREFUSED`).test((e as Error).message));
