@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@finevideo/core';
-import { FileStore, writeParquetRows } from '@finevideo/storage';
+import { FileStore, openStore, writeParquetRows } from '@finevideo/storage';
+import { setEnv, startS3rver } from '@finevideo/testing';
 import { EXPORT_MANIFEST, parseExportManifest, writeExportManifest } from '@finevideo/stages/export-card';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
@@ -42,6 +43,29 @@ describe('export manifest (export.json, written last by export-card)', () => {
       education: ['data/education/train-00000-of-00002.parquet', 'data/education/train-00001-of-00002.parquet'],
       music: ['data/music/train-00000-of-00001.parquet'],
     });
+  });
+
+  it('writes the same manifest from an export on S3 (s3rver) as from a folder', async () => {
+    const s3 = await startS3rver({ buckets: ['exports'] });
+    const restore = setEnv(s3.env);
+    try {
+      const bucket = openStore('s3://exports/prefix');
+      for (const target of [store, bucket] as const) {
+        await target.put('export/r1/data/a/train-00000-of-00001.parquet', 'shard bytes');
+        await writeParquetRows(target, 'export/r1/index.parquet', [{ video_id: 'v1', path: 'data/a/train-00000-of-00001.parquet', row: 0 }]);
+        await target.put('export/r1/README.md', '# card\n');
+      }
+      const options = { root: 'export/r1', runId: 'r1', others: ['index.parquet', 'README.md'] };
+      const fromFolder = await writeExportManifest(store, options);
+      await writeExportManifest(bucket, options);
+      const fromS3 = parseExportManifest(await bucket.getText(`export/r1/${EXPORT_MANIFEST}`), 's3');
+      const strip = (m: typeof fromFolder) => ({ ...m, createdAt: '' });
+      assert.deepEqual(strip(fromS3), strip(fromFolder));
+      assert.deepEqual(fromS3.files.map((f) => [f.path, f.rows]), [['data/a/train-00000-of-00001.parquet', 1], ['index.parquet', undefined], ['README.md', undefined]]);
+    } finally {
+      restore();
+      await s3.stop();
+    }
   });
 
   it('fails (no manifest written) when a shard the index names is missing', async () => {

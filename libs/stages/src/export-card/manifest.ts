@@ -90,13 +90,19 @@ async function rowsPerShard(store: ObjectStore, indexKey: string): Promise<Map<s
   return new Map(rows.map((r) => [String(r.path), Number(r.n)]));
 }
 
-async function describe(store: ObjectStore, key: string, path: string): Promise<ExportManifestFile> {
-  let size: number | undefined;
-  for await (const o of store.list(key)) if (o.key === key) size = o.size;
+async function describe(store: ObjectStore, sizes: Map<string, number>, key: string, path: string): Promise<ExportManifestFile> {
+  const size = sizes.get(key);
   if (size === undefined) throw new Error(`export manifest: expected ${key} in ${store.uri}, got none`);
   const h = await contentHashes(await store.getStream(key), size);
   if (h.size !== size) throw new Error(`export manifest: ${key} changed while it was hashed (listed ${size} bytes, read ${h.size})`);
   return { path, size, sha256: h.sha256 };
+}
+
+/** Sizes of the given keys, from one listing of the export root (not one request per file). */
+async function sizesOf(store: ObjectStore, root: string, keys: Set<string>): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  for await (const o of store.list(`${root}/`)) if (keys.has(o.key)) sizes.set(o.key, o.size);
+  return sizes;
 }
 
 /**
@@ -107,15 +113,16 @@ async function describe(store: ObjectStore, key: string, path: string): Promise<
 export async function writeExportManifest(store: ObjectStore, options: { root: string; runId: string; others: readonly string[] }): Promise<ExportManifest> {
   const { root } = options;
   const shards = await rowsPerShard(store, `${root}/index.parquet`);
+  const sizes = await sizesOf(store, root, new Set([...shards.keys(), ...options.others].map((p) => `${root}/${p}`)));
   const files: ExportManifestFile[] = [];
   const configs: Record<string, string[]> = { default: [] };
   for (const [path, rows] of shards) {
-    files.push({ ...(await describe(store, `${root}/${path}`, path)), rows });
+    files.push({ ...(await describe(store, sizes, `${root}/${path}`, path)), rows });
     configs.default!.push(path);
     const category = /^data\/([^/]+)\//.exec(path)?.[1];
     if (category) (configs[category] ??= []).push(path);
   }
-  for (const path of options.others) files.push(await describe(store, `${root}/${path}`, path));
+  for (const path of options.others) files.push(await describe(store, sizes, `${root}/${path}`, path));
   const manifest = exportManifestSchema.parse({ format: 'finevideo-export', version: 1, runId: options.runId, createdAt: new Date().toISOString(), files, configs });
   await store.put(`${root}/${EXPORT_MANIFEST}`, `${JSON.stringify(manifest, null, 1)}\n`, { contentType: 'application/json' });
   return manifest;
