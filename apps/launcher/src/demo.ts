@@ -41,13 +41,14 @@ async function selectionLines(store: ObjectStore, runId: string, storage: string
 /** Where the exported dataset is and how to load it, when the run exported one (export-card wrote its card). */
 async function datasetLines(store: ObjectStore, runId: string, storage: string): Promise<string[]> {
   const root = `export/${runId}`;
-  if (!(await store.exists(`${root}/README.md`))) return [];
+  // export.json is written last: without it the export is not finished (and publish would refuse it).
+  if (!(await store.exists(`${root}/export.json`))) return [];
   const dir = join(storage, root);
   return [
-    `dataset: ${dir} (README.md card, data/<category>/train-*.parquet with mp4 + json, index.parquet, categories.png)`,
+    `dataset: ${dir} (README.md card, data/<category>/train-*.parquet with mp4 + json, index.parquet, categories.png, export.json manifest)`,
     `load it: python -c 'import datasets; ds = datasets.load_dataset("parquet", data_dir="${join(dir, 'data')}", split="train"); print(ds)'`,
     `   or: duckdb -c "SELECT category, count(*) AS videos, sum(duration_seconds) / 3600 AS hours FROM '${join(dir, 'index.parquet')}' GROUP BY ALL"`,
-    `publish: HF_TOKEN=... node bin/finevideo.mjs publish ${dir} --repo <namespace>/<name> [--private]`,
+    `publish: HF_TOKEN=... node bin/finevideo.mjs publish ${dir} --repo <namespace>/<name> [--public]  (created private unless --public)`,
   ];
 }
 

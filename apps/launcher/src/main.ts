@@ -1,4 +1,4 @@
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, errorMessage, redactUrlCredentials } from '@finevideo/core';
 import { planCommand, renderCommand, resumeCommand, runCommand, statusCommand, type CommandResult } from './commands.js';
 import { demoCommand } from './demo.js';
@@ -128,10 +128,12 @@ program
 
 program
   .command('publish')
-  .description('upload an export (folder or s3:// prefix of export/<run-id>) to a Hugging Face dataset repo; token from HF_TOKEN, Hub from HF_ENDPOINT')
+  .description('upload a finished export (folder or s3:// prefix of export/<run-id>, checked against its export.json) to a Hugging Face dataset repo; token from HF_TOKEN, Hub from HF_ENDPOINT')
   .argument('<export>', 'export folder or URI (.../export/<run-id>)')
-  .requiredOption('--repo <namespace/name>', 'the dataset repo (created when absent)')
-  .option('--private', 'create the repo private')
+  .requiredOption('--repo <namespace/name>', 'the dataset repo (created private when absent)')
+  .option('--public', 'create a missing repo public (default: private)')
+  // Kept from before private became the default: it says what now happens anyway.
+  .addOption(new Option('--private', 'create a missing repo private (the default)').hideHelp().conflicts('public'))
   .option('--batch-files <n>', 'files per commit', positiveInt('batch-files'))
   .action((source: string, opts) => finish(publishCommand(source, opts)));
 

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { parseExportManifest } from '@finevideo/stages/export-card';
+import { startFakeHub } from '@finevideo/testing';
 import { runCliAsync } from './helpers.js';
+import { manifestContent, repoContent } from './publish-fixture.js';
 
 describe('finevideo demo (the README\'s first command, after the bootstrap)', function () {
   this.timeout(600_000);
@@ -26,8 +30,19 @@ describe('finevideo demo (the README\'s first command, after the bootstrap)', fu
     // The dataset: export's shards and export-card's card, where they are and how to load them.
     assert.match(r.stdout, /^export\s+\d+\s+[1-9]\d*\s/m, 'funnel row of export with kept rows');
     const dataset = /^dataset: (\S+) \(/m.exec(r.stdout)?.[1];
-    assert.ok(dataset && existsSync(join(dataset, 'README.md')) && existsSync(join(dataset, 'index.parquet')) && existsSync(join(dataset, 'data')), `expected the exported dataset, got:\n${r.stdout}`);
+    assert.ok(dataset && existsSync(join(dataset, 'README.md')) && existsSync(join(dataset, 'index.parquet')) && existsSync(join(dataset, 'export.json')) && existsSync(join(dataset, 'data')), `expected the exported dataset, got:\n${r.stdout}`);
     assert.match(r.stdout, /datasets\.load_dataset\("parquet", data_dir=".+\/data", split="train"\)/);
     assert.match(r.stdout, /duckdb -c "SELECT category, .+index\.parquet/);
+    // The export is whole and publishable: the CLI uploads exactly its manifest's files (to the fake Hub).
+    const hub = await startFakeHub({ token: 'hf_demo_token' });
+    try {
+      const published = await runCliAsync(['publish', dataset, '--repo', 'me/demo-set'], { HF_TOKEN: 'hf_demo_token', HF_ENDPOINT: hub.url });
+      assert.equal(published.code, 0, published.stdout + published.stderr);
+      assert.match(published.stdout, /\(private, new repo\)/);
+      const manifest = parseExportManifest(await readFile(join(dataset, 'export.json'), 'utf8'), dataset);
+      assert.deepEqual(repoContent(hub.repos.get('dataset:me/demo-set')!), manifestContent(manifest));
+    } finally {
+      await hub.close();
+    }
   });
 });

@@ -9,6 +9,7 @@ import { alignedContentMetadataSchema, duckDbTypeOf, exportFeatures, type Aligne
 import { FileStore, runDuckDb, sqlString, writeParquetRows } from '@finevideo/storage';
 import { generateVideo } from '@finevideo/testing';
 import { exportCardParams, exportCardStage, exportParams, exportStage, parseVtt, type ExportParams, type ShardItem } from '@finevideo/stages/export';
+import { parseExportManifest } from '@finevideo/stages/export-card';
 import { mediaItemContext } from './media-context.js';
 
 const span = (a: string, b: string) => ({ start_timestamp: a, end_timestamp: b });
@@ -232,5 +233,9 @@ describe('stage export (FineVideo parquet, card, index)', function () {
     assert.equal(index.length, 6);
     assert.ok(index.every((r) => String(r.path).startsWith(`data/${r.category}/train-`)), 'paths relative to the export root');
     assert.ok(artifacts['card.md']);
+    // The manifest comes last and lists what the export wrote, each file with its size and sha256.
+    const manifest = parseExportManifest(await store.getText('export/run1/export.json'), 'export/run1');
+    assert.deepEqual(manifest.files.map((f) => f.path).slice(-3), ['index.parquet', 'categories.png', 'README.md']);
+    assert.equal(manifest.files.find((f) => f.path === 'README.md')!.sha256, sha(Buffer.from(card)));
   });
 });

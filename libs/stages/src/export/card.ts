@@ -4,6 +4,7 @@ import { runLayout, type GlobalStage, type ObjectStore, type Row, type StageStat
 import { exportFeatures } from '@finevideo/dataset';
 import { runDuckDb, sqlIdent, sqlString, withLocalCopy, writeParquetRows } from '@finevideo/storage';
 import { barChartPng, type Bar } from './plot.js';
+import { EXPORT_MANIFEST, writeExportManifest } from '../export-card/manifest.js';
 
 export const exportCardParams = z.strictObject({
   /** The dataset's name in the card's title and in the loading examples (e.g. "my-org/finevideo-run"). */
@@ -239,6 +240,8 @@ export const exportCardStage: GlobalStage<ExportCardParams, Row> = {
       yield { status: 'dropped', reason: 'nothing exported', count: 1 };
       return;
     }
+    // An earlier manifest goes first: while the card is rewritten the folder is not a finished export.
+    await ctx.store.delete(`${root}/${EXPORT_MANIFEST}`);
     // The index is written beside the data (a copy from the stage's artifacts: the export root holds only the dataset).
     await ctx.store.put(`${root}/index.parquet`, await ctx.store.get(scratchKey));
     const categories = [...totals.values()].sort((a, b) => (a.category < b.category ? -1 : 1)).map(({ shardPaths, ...t }) => ({ ...t, shards: shardPaths.size }));
@@ -252,6 +255,8 @@ export const exportCardStage: GlobalStage<ExportCardParams, Row> = {
     const card = renderCard({ datasetName: ctx.params.datasetName, runId: ctx.runId, funnel, categories, backends, notExported, plotFile });
     await ctx.store.put(`${root}/README.md`, card);
     await ctx.writeArtifact('card.md', card);
+    const manifest = await writeExportManifest(ctx.store, { root, runId: ctx.runId, others: ['index.parquet', plotFile, 'README.md'] });
+    ctx.log.info(`export manifest written: ${root}/${EXPORT_MANIFEST} (${manifest.files.length} files)`);
     ctx.log.info(`dataset card written: ${ctx.store.uri.replace(/\/$/, '')}/${root}/README.md (${rows} videos in ${categories.length} categories)`);
     yield { status: 'kept', row: { export_root: root, export_uri: `${ctx.store.uri.replace(/\/$/, '')}/${root}`, videos: rows, categories: categories.length, hours: categories.reduce((n, c) => n + c.hours, 0) } };
   },
