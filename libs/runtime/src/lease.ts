@@ -11,6 +11,8 @@ export interface LeaseHolder {
   command: string;
   /** Tells this launcher's lease from a later one (release removes only its own). */
   token: string;
+  /** This take-over of the run (see claimEpoch): its workers commit only while the lease carries it. */
+  epoch: number;
 }
 
 /** Another launcher holds the run (a usage error: exit 2, nothing was run). */
@@ -40,17 +42,36 @@ export interface LeaseOptions {
 
 export const leaseKey = (runId: string) => `${runLayout(runId).root}/lease.json`;
 
-function parseHolder(text: string | undefined): LeaseHolder | undefined {
+/** runs/<run>/epochs/<n>.json: one object per take-over of the run, created atomically, never removed. */
+const epochKey = (runId: string, epoch: number) => `${runLayout(runId).root}/epochs/${String(epoch).padStart(9, '0')}.json`;
+
+/**
+ * Claims the next epoch of a run: one more than the highest claimed so far, created only if absent
+ * (link(2) on a folder, If-None-Match on S3), so two launchers never share one.
+ */
+export async function claimEpoch(store: ObjectStore, runId: string): Promise<number> {
+  let last = 0;
+  for await (const { key } of store.list(`${runLayout(runId).root}/epochs/`)) last = Math.max(last, Number(/(\d+)\.json$/.exec(key)?.[1] ?? 0));
+  for (let epoch = last + 1; ; epoch++) {
+    if (await store.createIfAbsent(epochKey(runId, epoch), JSON.stringify({ epoch, host: hostname(), pid: process.pid, at: new Date().toISOString() }))) return epoch;
+  }
+}
+
+/** The lease's content, or undefined when there is none; an unreadable lease is held by an unknown launcher. */
+export function parseHolder(text: string | undefined): LeaseHolder | undefined {
   if (text === undefined) return undefined;
   try {
     const v = JSON.parse(text) as Partial<LeaseHolder>;
     if (typeof v.host === 'string' && typeof v.pid === 'number' && typeof v.startedAt === 'string') {
-      return { host: v.host, pid: v.pid, startedAt: v.startedAt, command: String(v.command ?? ''), token: String(v.token ?? '') };
+      return {
+        host: v.host, pid: v.pid, startedAt: v.startedAt, command: String(v.command ?? ''), token: String(v.token ?? ''),
+        epoch: typeof v.epoch === 'number' ? v.epoch : 0,
+      };
     }
   } catch {
     // unreadable: treated as held by an unknown launcher
   }
-  return { host: '(unknown)', pid: 0, startedAt: '(unknown)', command: '(unreadable lease)', token: '' };
+  return { host: '(unknown)', pid: 0, startedAt: '(unknown)', command: '(unreadable lease)', token: '', epoch: 0 };
 }
 
 export const describeHolder = (h: LeaseHolder) => `host ${h.host}, pid ${h.pid}, since ${h.startedAt}${h.command ? `, running "${h.command}"` : ''}`;
@@ -68,6 +89,7 @@ export async function acquireRunLease(store: ObjectStore, runId: string, options
     startedAt: new Date().toISOString(),
     command: options.command ?? ['finevideo', ...process.argv.slice(2)].join(' ').slice(0, 300),
     token: randomBytes(8).toString('hex'),
+    epoch: await claimEpoch(store, runId),
   };
   const body = JSON.stringify(holder, null, 2);
   let released = false;
@@ -114,10 +136,10 @@ export async function breakRunLease(store: ObjectStore, runId: string): Promise<
 }
 
 /** Runs `fn` holding the run's lease, released afterwards (also when `fn` throws or is cancelled). */
-export async function withRunLease<T>(store: ObjectStore, runId: string, options: LeaseOptions, fn: () => Promise<T>): Promise<T> {
+export async function withRunLease<T>(store: ObjectStore, runId: string, options: LeaseOptions, fn: (lease: RunLease) => Promise<T>): Promise<T> {
   const lease = await acquireRunLease(store, runId, options);
   try {
-    return await fn();
+    return await fn(lease);
   } finally {
     await lease.release().catch((e: unknown) => options.log?.warn(`run ${runId}: could not release the lease ${lease.key}: ${(e as Error).message}`));
   }
