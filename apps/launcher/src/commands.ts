@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import {
-  ConfigError, parsePipelineConfig, pipelineStages, runLayout,
+  ConfigError, WORKER_ENV, parsePipelineConfig, pipelineStages, runLayout,
   type ExecutorConfig, type Logger, type ObjectStore, type PipelineConfig,
 } from '@finevideo/core';
 import { openStore } from '@finevideo/storage';
@@ -8,7 +8,7 @@ import {
   LocalExecutor, createLogger, createRun, sealStage, pendingIndexes, planStage, readRunManifest, runPipeline, runStatus, storageEnv, validatePipeline,
   renderAttempt, readPlan, type Executor, type RunManifest, type StageOutcome,
   checkStageName, prepareRetryErrors,
-  withRunLease,
+  withRunLease, type RunLease,
 } from '@finevideo/runtime';
 import { stageByType } from '@finevideo/stages';
 import { buildStageJobs as renderStageJobs, toYaml } from '@finevideo/k8s';
@@ -90,13 +90,14 @@ function progressMode(options: GlobalOptions): 'tty' | 'plain' | 'json' {
   return process.stderr.isTTY ? 'tty' : 'plain';
 }
 
-async function execute(manifest: RunManifest, store: ObjectStore, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
+async function execute(manifest: RunManifest, store: ObjectStore, lease: RunLease, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
   const log = createLogger({ run: manifest.runId }, options.json === true);
   const progress = createProgressReporter(progressMode(options));
   const config = manifest.config;
   const outcomes = await runPipeline(manifest, {
     store, log, resolveStage: stageByType, executor: makeExecutor(config, store, log),
-    workerEnv: { ...storageEnv(config), ...(options.json ? { FINEVIDEO_LOG_JSON: '1' } : {}) },
+    // The lease's epoch fences every worker: once another launcher takes the run over, nothing of this one's workers lands.
+    workerEnv: { ...storageEnv(config), [WORKER_ENV.epoch]: String(lease.holder.epoch), ...(options.json ? { FINEVIDEO_LOG_JSON: '1' } : {}) },
     onProgress: (stage, p) => progress.update(stage, p),
     ...(signal ? { signal } : {}),
     ...(options.until ? { untilStage: options.until } : {}),
@@ -107,10 +108,25 @@ async function execute(manifest: RunManifest, store: ObjectStore, options: RunOp
 
 /** Exit code of a cancelled run (128 + SIGINT, as shells report Ctrl-C). */
 export const EXIT_CANCELLED = 130;
+/** Exit code of a run stopped by SIGHUP (128 + 1): its terminal closed. */
+export const EXIT_HANGUP = 129;
+
+/**
+ * Whether the run was cut short by a stop signal: a stage cancelled, or the signal came before the
+ * last stage asked for (--until, else the pipeline's last) was sealed. A signal that lands after
+ * that changes nothing: the run finished.
+ */
+export function wasCancelled(manifest: RunManifest, outcomes: readonly StageOutcome[], until: string | undefined, signal?: AbortSignal): boolean {
+  if (outcomes.some((o) => o.cancelled)) return true;
+  if (signal?.aborted !== true) return false;
+  const last = outcomes.at(-1);
+  const finalStage = until ?? pipelineStages(manifest.config).at(-1)?.name;
+  return !(last && last.stage === finalStage && last.tableKey && !last.failed.length);
+}
 
 /** The end of a run or resume: funnel, error rows by reason, verdict and exit code, where the output is. */
-export function summarize(manifest: RunManifest, store: Pick<ObjectStore, 'uri'>, outcomes: StageOutcome[], options: GlobalOptions, signal?: AbortSignal): CommandResult {
-  const cancelled = signal?.aborted === true || outcomes.some((o) => o.cancelled);
+export function summarize(manifest: RunManifest, store: Pick<ObjectStore, 'uri'>, outcomes: StageOutcome[], options: GlobalOptions & { until?: string }, signal?: AbortSignal): CommandResult {
+  const cancelled = wasCancelled(manifest, outcomes, options.until, signal);
   const failed = outcomes.find((o) => o.failed.length);
   const ref = runRef(store.uri, manifest.runId);
   const policies = new Map(pipelineStages(manifest.config).map((s) => [s.name, s.errorPolicy]));
@@ -125,7 +141,7 @@ export function summarize(manifest: RunManifest, store: Pick<ObjectStore, 'uri'>
   const table = last?.tableKey ? `${root}/${last.tableKey}` : undefined;
   const outDir = table?.replace(/table\.json$/, 'out/');
   const readKept = outDir ? readKeptCommand(outDir) : undefined;
-  const exitCode = cancelled ? EXIT_CANCELLED : failed || shareFailures.length ? 1 : 0;
+  const exitCode = cancelled ? (signal?.reason === 'SIGHUP' ? EXIT_HANGUP : EXIT_CANCELLED) : failed || shareFailures.length ? 1 : 0;
   if (options.json) {
     const stages = outcomes.map((o) => ({ ...o, errorShare: errorShare({ stage: o.stage, stats: o.stats, failedItems: o.failedItems, policy: { maxStageShare: 1 } }) }));
     return {
@@ -176,8 +192,8 @@ export async function runCommand(pipelinePath: string, options: RunOptions, sign
     createLogger({ run: manifest.runId }, options.json === true).warn(`run ${manifest.runId} already exists: its recorded stages and settings are used, not those of ${pipelinePath} (start a new run id to use them)`);
   }
   const executorChanged = JSON.stringify(recordedExecutor) !== JSON.stringify(config.executor);
-  return withRunLease(store, manifest.runId, leaseOptions(options), () =>
-    execute(executorChanged ? { ...manifest, config: { ...manifest.config, executor: config.executor } } : manifest, store, options, signal));
+  return withRunLease(store, manifest.runId, leaseOptions(options), (lease) =>
+    execute(executorChanged ? { ...manifest, config: { ...manifest.config, executor: config.executor } } : manifest, store, lease, options, signal));
 }
 
 /** A run named by the user: its store with the run's own S3 settings, and its manifest. */
@@ -192,10 +208,10 @@ export async function openRun(ref: string): Promise<{ store: ObjectStore; manife
 export async function resumeCommand(ref: string, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
   const { store, manifest } = await openRun(ref);
   // Held from before anything is rewritten (retry-errors) until the run ends, Ctrl-C included.
-  return withRunLease(store, manifest.runId, leaseOptions(options), () => resumeHoldingLease(store, manifest, options, signal));
+  return withRunLease(store, manifest.runId, leaseOptions(options), (lease) => resumeHoldingLease(store, manifest, lease, options, signal));
 }
 
-async function resumeHoldingLease(store: ObjectStore, manifest: RunManifest, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
+async function resumeHoldingLease(store: ObjectStore, manifest: RunManifest, lease: RunLease, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
   validatePipeline(manifest.config, stageByType);
   if (options.until !== undefined) checkStageName(manifest.config, options.until, '--until');
   // The executor may change on resume (say, local to kubernetes); the plan never does.
@@ -214,7 +230,7 @@ async function resumeHoldingLease(store: ObjectStore, manifest: RunManifest, opt
       }
     }
   }
-  return execute({ ...manifest, config }, store, options, signal);
+  return execute({ ...manifest, config }, store, lease, options, signal);
 }
 
 /**

@@ -10,3 +10,5 @@ export * from './local-executor.js';
 export * from './engine.js';
 export * from './lease.js';
 export * from './scheduler.js';
+export * from './fencing.js';
+export * from './launcher-watch.js';
