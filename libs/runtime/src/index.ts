@@ -10,3 +10,4 @@ export * from './local-executor.js';
 export * from './engine.js';
 export * from './lease.js';
 export * from './scheduler.js';
+export { chunkItems, stageItems } from './work-list.js';
