@@ -53,6 +53,7 @@ const smallerDependencies = {
  * only with s3:// storage) in chunks of its own, so a worker on a folder never parses it.
  */
 export function splitBundleOptions(root, app, dir) {
-  const { outfile: _outfile, ...options } = bundleOptions(root, app, join(dir, 'bundle.mjs'));
+  const options = bundleOptions(root, app, join(dir, 'bundle.mjs'));
+  delete options.outfile;
   return { ...options, outdir: dir, splitting: true, entryNames: 'bundle', chunkNames: 'chunk-[hash]', outExtension: { '.js': '.mjs' } };
 }
