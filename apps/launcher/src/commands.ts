@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import {
-  ConfigError, parsePipelineConfig, pipelineStages, runLayout,
+  ConfigError, WORKER_ENV, parsePipelineConfig, pipelineStages, runLayout,
   type ExecutorConfig, type Logger, type ObjectStore, type PipelineConfig,
 } from '@finevideo/core';
 import { openStore } from '@finevideo/storage';
@@ -8,7 +8,7 @@ import {
   LocalExecutor, createLogger, createRun, sealStage, pendingIndexes, planStage, readRunManifest, runPipeline, runStatus, storageEnv, validatePipeline,
   renderAttempt, readPlan, type Executor, type RunManifest, type StageOutcome,
   checkStageName, prepareRetryErrors,
-  withRunLease,
+  withRunLease, type RunLease,
 } from '@finevideo/runtime';
 import { stageByType } from '@finevideo/stages';
 import { buildStageJobs as renderStageJobs, toYaml } from '@finevideo/k8s';
@@ -90,13 +90,14 @@ function progressMode(options: GlobalOptions): 'tty' | 'plain' | 'json' {
   return process.stderr.isTTY ? 'tty' : 'plain';
 }
 
-async function execute(manifest: RunManifest, store: ObjectStore, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
+async function execute(manifest: RunManifest, store: ObjectStore, lease: RunLease, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
   const log = createLogger({ run: manifest.runId }, options.json === true);
   const progress = createProgressReporter(progressMode(options));
   const config = manifest.config;
   const outcomes = await runPipeline(manifest, {
     store, log, resolveStage: stageByType, executor: makeExecutor(config, store, log),
-    workerEnv: { ...storageEnv(config), ...(options.json ? { FINEVIDEO_LOG_JSON: '1' } : {}) },
+    // The lease's epoch fences every worker: once another launcher takes the run over, nothing of this one's workers lands.
+    workerEnv: { ...storageEnv(config), [WORKER_ENV.epoch]: String(lease.holder.epoch), ...(options.json ? { FINEVIDEO_LOG_JSON: '1' } : {}) },
     onProgress: (stage, p) => progress.update(stage, p),
     ...(signal ? { signal } : {}),
     ...(options.until ? { untilStage: options.until } : {}),
@@ -176,8 +177,8 @@ export async function runCommand(pipelinePath: string, options: RunOptions, sign
     createLogger({ run: manifest.runId }, options.json === true).warn(`run ${manifest.runId} already exists: its recorded stages and settings are used, not those of ${pipelinePath} (start a new run id to use them)`);
   }
   const executorChanged = JSON.stringify(recordedExecutor) !== JSON.stringify(config.executor);
-  return withRunLease(store, manifest.runId, leaseOptions(options), () =>
-    execute(executorChanged ? { ...manifest, config: { ...manifest.config, executor: config.executor } } : manifest, store, options, signal));
+  return withRunLease(store, manifest.runId, leaseOptions(options), (lease) =>
+    execute(executorChanged ? { ...manifest, config: { ...manifest.config, executor: config.executor } } : manifest, store, lease, options, signal));
 }
 
 /** A run named by the user: its store with the run's own S3 settings, and its manifest. */
@@ -192,10 +193,10 @@ export async function openRun(ref: string): Promise<{ store: ObjectStore; manife
 export async function resumeCommand(ref: string, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
   const { store, manifest } = await openRun(ref);
   // Held from before anything is rewritten (retry-errors) until the run ends, Ctrl-C included.
-  return withRunLease(store, manifest.runId, leaseOptions(options), () => resumeHoldingLease(store, manifest, options, signal));
+  return withRunLease(store, manifest.runId, leaseOptions(options), (lease) => resumeHoldingLease(store, manifest, lease, options, signal));
 }
 
-async function resumeHoldingLease(store: ObjectStore, manifest: RunManifest, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
+async function resumeHoldingLease(store: ObjectStore, manifest: RunManifest, lease: RunLease, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
   validatePipeline(manifest.config, stageByType);
   if (options.until !== undefined) checkStageName(manifest.config, options.until, '--until');
   // The executor may change on resume (say, local to kubernetes); the plan never does.
@@ -214,7 +215,7 @@ async function resumeHoldingLease(store: ObjectStore, manifest: RunManifest, opt
       }
     }
   }
-  return execute({ ...manifest, config }, store, options, signal);
+  return execute({ ...manifest, config }, store, lease, options, signal);
 }
 
 /**

@@ -125,4 +125,8 @@ export const WORKER_ENV = {
   /** Resume on Kubernetes: index i of the Job runs the i-th chunk of this range list ("3,7-9"). */
   chunkMap: 'FINEVIDEO_CHUNK_MAP',
   attempt: 'FINEVIDEO_ATTEMPT',
+  /** The launcher's lease epoch: the worker commits only while the run's lease still carries it (fencing). */
+  epoch: 'FINEVIDEO_EPOCH',
+  /** "stdin": a local worker whose stdin is a pipe from its launcher; its end means the launcher is gone. */
+  launcherPipe: 'FINEVIDEO_LAUNCHER_PIPE',
 } as const;

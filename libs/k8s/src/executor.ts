@@ -8,6 +8,8 @@ const LOG_TAIL_LINES = 20;
 const CHUNK_LOG_LIMIT_BYTES = 4 * 1024 * 1024;
 const LOG_COPY_CONCURRENCY = 8;
 const INDEX_LABEL = 'batch.kubernetes.io/job-completion-index';
+/** How long a resumed launcher waits for the pods of an earlier launcher's deleted Jobs to stop (their grace period). */
+const STALE_POD_WAIT_MS = 120_000;
 
 /** One submitted Job and what its status said last. */
 interface Tracked {
@@ -34,6 +36,7 @@ const condition = (job: V1Job, type: string) => job.status?.conditions?.find((c)
 export class KubernetesExecutor implements Executor {
   readonly kind = 'kubernetes';
   private clientInstance?: KubeClient;
+  private supersededChecked = false;
 
   constructor(private readonly config: KubernetesExecutorConfig, private readonly log: Logger, client?: KubeClient, private readonly store?: ObjectStore) {
     this.clientInstance = client;
@@ -63,6 +66,7 @@ export class KubernetesExecutor implements Executor {
         ...(message ? { message } : {}),
       });
 
+    await this.deleteJobsOfEarlierLaunchers(jobs[0]!, request);
     await this.refuseWhileEarlierAttemptsLive(jobs[0]!, request);
     for (const t of tracked) {
       if (signal?.aborted) break;
@@ -88,6 +92,37 @@ export class KubernetesExecutor implements Executor {
     if (signal?.aborted) await this.deleteAll(tracked);
     else if (this.store) await this.copyChunkLogs(request, tracked, this.store);
     return this.result(tracked, signal?.aborted ?? false);
+  }
+
+  /**
+   * A launcher that takes a run over (a resume after a crash or kill -9) deletes the live Jobs that
+   * earlier launchers of the run submitted (another epoch label), of every stage, and waits until
+   * their pods are gone, so no index runs twice at once. Their workers are fenced anyway: their
+   * epoch is no longer the lease's, so nothing they would still write lands. Once per executor.
+   */
+  private async deleteJobsOfEarlierLaunchers(first: Job, request: StageRunRequest): Promise<void> {
+    const epoch = first.metadata.labels[LABELS.epoch];
+    if (epoch === undefined || this.supersededChecked) return;
+    this.supersededChecked = true;
+    const { namespace } = first.metadata;
+    const stale = (await this.client.listJobs(namespace, `${LABELS.run}=${first.metadata.labels[LABELS.run]},${LABELS.epoch}`)).filter((job) =>
+      job.metadata?.labels?.[LABELS.epoch] !== epoch && !job.metadata?.deletionTimestamp && !condition(job, 'Complete') && !condition(job, 'Failed'));
+    for (const job of stale) {
+      const name = job.metadata!.name!;
+      this.log.warn(`run ${request.runId}: deleting job ${namespace}/${name} of an earlier launcher (epoch ${job.metadata?.labels?.[LABELS.epoch]}; this one is epoch ${epoch})`);
+      await this.client.deleteJob(namespace, name);
+    }
+    for (const job of stale) {
+      const name = job.metadata!.name!;
+      for (const start = Date.now(); ; ) {
+        const left = (await this.client.listPods(namespace, name)).filter((pod) => pod.status?.phase === 'Running' || pod.status?.phase === 'Pending');
+        if (!left.length) break;
+        if (Date.now() - start > STALE_POD_WAIT_MS) {
+          throw new Error(`run ${request.runId}: expected the pods of job ${namespace}/${name} (an earlier launcher's) gone after its deletion, got ${left.length} still running after ${STALE_POD_WAIT_MS / 1000} s; check them with kubectl -n ${namespace} get pods -l job-name=${name}, then resume`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
   }
 
   /**

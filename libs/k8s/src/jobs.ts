@@ -20,6 +20,8 @@ export const LABELS = {
   stage: 'finevideo.dev/stage',
   attempt: 'finevideo.dev/attempt',
   part: 'finevideo.dev/part',
+  /** The lease epoch of the launcher that submitted the Job (a resumed launcher deletes those of older ones). */
+  epoch: 'finevideo.dev/epoch',
   queue: 'kueue.x-k8s.io/queue-name',
 } as const;
 
@@ -69,6 +71,7 @@ export function buildStageJobs(request: StageRunRequest, config: KubernetesExecu
   for (let part = 0, start = 0; start < chunks.length; part++, start += MAX_COMPLETIONS_PER_JOB) {
     const slice = chunks.slice(start, start + MAX_COMPLETIONS_PER_JOB);
     const identity = slice.every((c, i) => c === i) && slice.length === request.chunkCount;
+    const epoch = request.env[WORKER_ENV.epoch];
     const labels: Record<string, string> = {
       'app.kubernetes.io/name': 'finevideo',
       'app.kubernetes.io/component': labelValue(`stage-${request.stageType}`),
@@ -79,6 +82,7 @@ export function buildStageJobs(request: StageRunRequest, config: KubernetesExecu
       [LABELS.stage]: labelValue(request.stageName),
       [LABELS.attempt]: String(request.attempt),
       [LABELS.part]: String(part),
+      ...(epoch ? { [LABELS.epoch]: labelValue(epoch) } : {}),
     };
     const queue = config.queues?.[request.resources.class === 'network' ? 'network' : request.resources.pool] ?? config.queue;
     if (queue) labels[LABELS.queue] = labelValue(queue);

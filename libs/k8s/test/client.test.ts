@@ -201,6 +201,30 @@ describe('Kubernetes client against the fake API server', function () {
     await next;
   });
 
+  it('a launcher that took the run over deletes the live Jobs of earlier launchers (older epoch) and waits for their pods before submitting', async () => {
+    // Pods that run until stopped, as a slow annotate would.
+    const slow = await startFakeKubernetes({ podCommand: () => ({ command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'], cwd: dir }) });
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromFile(await slow.kubeconfigPath(dir));
+      const slowClient = new KubeClient({ kubeConfig: kc });
+      const [earlier] = buildStageJobs(request({ attempt: 1, env: { FINEVIDEO_EPOCH: '1' } }), executorConfig());
+      assert.equal(earlier!.metadata.labels[LABELS.epoch], '1');
+      await slowClient.createJob(earlier!);
+      await until('the earlier launcher\'s pods to run', () => slow.pods(NS).filter((p) => p.status.phase === 'Running').length === 2);
+      const abort = new AbortController();
+      const resumed = createKubernetesExecutor(executorConfig(), quietLog, slowClient).runStage(request({ attempt: 2, indexes: [1, 3], env: { FINEVIDEO_EPOCH: '2' }, signal: abort.signal }));
+      await until('the resumed launcher\'s Job', () => slow.jobs(NS).some((j) => j.metadata.labels?.[LABELS.epoch] === '2'));
+      assert.deepEqual(slow.jobs(NS).map((j) => j.metadata.labels?.[LABELS.epoch]), ['2'], 'the earlier launcher\'s Job is deleted');
+      const earlierPods = slow.pods(NS, `job-name=${earlier!.metadata.name}`).filter((p) => p.status.phase === 'Running');
+      assert.deepEqual(earlierPods, [], 'none of its pods runs beside the new ones');
+      abort.abort();
+      assert.deepEqual((await resumed).succeeded, []);
+    } finally {
+      await slow.stop();
+    }
+  });
+
   it('an evicted pod (disruption) is retried without using up the index\'s backoff; a plain kill fails the index', async () => {
     await fake.stop();
     // Pods that run for a while, so they can be killed mid-run.

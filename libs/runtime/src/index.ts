@@ -11,3 +11,5 @@ export * from './engine.js';
 export * from './lease.js';
 export * from './scheduler.js';
 export { chunkItems, stageItems } from './work-list.js';
+export * from './fencing.js';
+export * from './launcher-watch.js';

@@ -269,8 +269,12 @@ export class LocalExecutor implements Executor {
     const { command, args } = (this.options.command ?? workerCommand)(request.stageType);
     const log = createWriteStream(logPath, { flags: 'a' });
     log.write(`--- ${new Date().toISOString()} ${request.stageName} chunk ${index} attempt ${attempt}\n`);
+    // The worker leads its own process group (POSIX), so a stop reaches its ffmpeg and yt-dlp too; its
+    // stdin is a pipe this launcher holds open, whose end tells the worker the launcher is gone (kill -9 included).
+    const ownGroup = process.platform !== 'win32';
     const child = spawn(command, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: ownGroup,
       env: {
         // Workers share this machine: DuckDB gets its share of the cores (oversubscribed threads measured slower).
         FINEVIDEO_DUCKDB_THREADS: String(Math.max(1, Math.floor(availableParallelism() / Math.max(1, Math.min(this.options.parallelism, request.indexes.length))))),
@@ -282,20 +286,33 @@ export class LocalExecutor implements Executor {
         [WORKER_ENV.stage]: request.stageName,
         [WORKER_ENV.index]: String(index),
         [WORKER_ENV.attempt]: String(attempt),
+        [WORKER_ENV.launcherPipe]: 'stdin',
       },
     });
+    child.stdin.on('error', () => undefined); // a worker that exited closed its end: nothing is ever written
+    const signalWorker = (sig: NodeJS.Signals) => {
+      if (ownGroup && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, sig);
+          return;
+        } catch {
+          // the group is gone already: signal the worker alone
+        }
+      }
+      child.kill(sig);
+    };
     const state: { stopped?: 'timeout' | 'cancel'; killed: boolean } = { killed: false };
     let killTimer: NodeJS.Timeout | undefined;
     const stop = (why: 'timeout' | 'cancel') => {
       if (state.stopped || child.exitCode !== null || child.signalCode !== null) return;
       state.stopped = why;
       log.write(`--- ${new Date().toISOString()} ${why === 'timeout' ? `attempt timed out after ${this.options.attemptTimeoutSeconds} s` : 'cancelled'}: SIGTERM\n`);
-      child.kill('SIGTERM');
+      signalWorker('SIGTERM');
       // A worker that ignores SIGTERM (or hangs cleaning up) is killed after the grace period.
       killTimer = setTimeout(() => {
         if (child.exitCode !== null || child.signalCode !== null) return;
         state.killed = true;
-        child.kill('SIGKILL');
+        signalWorker('SIGKILL');
       }, (this.options.killGraceSeconds ?? LOCAL_EXECUTOR_DEFAULTS.killGraceSeconds) * 1000);
     };
     const timeout = this.options.attemptTimeoutSeconds;

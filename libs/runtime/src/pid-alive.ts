@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 /**
@@ -19,4 +20,22 @@ export function pidAlive(pid: number): boolean {
   } catch {
     return true; // no /proc (macOS): kill(0) is all we know
   }
+}
+
+/**
+ * What tells a process from a later one that reuses its pid: its start time (Linux: field 22 of
+ * /proc/<pid>/stat, in clock ticks since boot; elsewhere `ps -o lstart=`). undefined when unknown.
+ */
+export function processStartId(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    if (start) return `proc:${start}`;
+  } catch {
+    // no /proc (macOS, BSD) or no such process
+  }
+  if (process.platform === 'win32') return undefined;
+  const ps = spawnSync('ps', ['-o', 'lstart=', '-p', String(pid)], { encoding: 'utf8', timeout: 5_000 });
+  const text = ps.status === 0 ? ps.stdout.trim() : '';
+  return text ? `ps:${text}` : undefined;
 }

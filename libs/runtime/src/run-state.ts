@@ -107,6 +107,8 @@ export interface ErrorItem {
 /** A done marker as this runtime writes it: the core marker plus the items that failed whole. */
 export interface ChunkMarker extends DoneMarker {
   errorItems?: ErrorItem[];
+  /** The lease epoch of the launcher whose worker wrote it (absent: no launcher, or written before epochs). */
+  epoch?: number;
 }
 
 /**

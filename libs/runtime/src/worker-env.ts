@@ -9,6 +9,8 @@ export interface WorkerEnv {
   /** The raw JOB_COMPLETION_INDEX. */
   completionIndex: number;
   attempt: number;
+  /** The lease epoch of the launcher that started this worker (absent: Jobs applied by hand, no fencing). */
+  epoch?: number;
 }
 
 /** Reads the worker contract from the environment: the one place that does. */
@@ -38,6 +40,8 @@ export function readWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv {
     else chunkIndex = mapped;
   }
   const attempt = Number(env[WORKER_ENV.attempt] ?? '1') || 1;
+  const rawEpoch = env[WORKER_ENV.epoch];
+  if (rawEpoch !== undefined && !/^[1-9]\d{0,14}$/.test(rawEpoch)) issues.push(`${WORKER_ENV.epoch}: expected a positive integer, got ${JSON.stringify(rawEpoch)}`);
   if (issues.length) throw new ConfigError('invalid worker environment', issues);
-  return { storage, runId, stageName, chunkIndex, completionIndex, attempt };
+  return { storage, runId, stageName, chunkIndex, completionIndex, attempt, ...(rawEpoch !== undefined ? { epoch: Number(rawEpoch) } : {}) };
 }

@@ -15,6 +15,8 @@ import { manifestStage, readJsonObject, readRunManifest, retryKey, type ChunkMar
 import { chunkItems } from './work-list.js';
 import { keptRows } from './table.js';
 import { readWorkerEnv } from './worker-env.js';
+import { FencedStore, epochFence } from './fencing.js';
+import { watchLauncher } from './launcher-watch.js';
 
 export interface ChunkRequest {
   store: ObjectStore;
@@ -22,6 +24,8 @@ export interface ChunkRequest {
   stageName: string;
   chunkIndex: number;
   attempt: number;
+  /** The launcher's lease epoch, recorded in the marker (the store is fenced by it: see fencing.ts). */
+  epoch?: number;
   log?: Logger;
   signal?: AbortSignal;
 }
@@ -348,9 +352,18 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
       stats,
       parts,
       errorItems,
+      ...(request.epoch !== undefined ? { epoch: request.epoch } : {}),
     };
-    // The marker is written last: its presence means the output above is whole.
-    await store.put(layout.done(chunkIndex), JSON.stringify(marker, null, 2));
+    // A cancelled chunk (its launcher stopped it, or is gone) commits nothing, whatever its items returned.
+    if (signal.aborted) throw new Error(`stage ${stageName} chunk ${chunkIndex}: cancelled before its marker was written; nothing committed`);
+    // The marker is written last, once: its presence means the output above is whole. A marker that
+    // appeared meanwhile (another worker of the chunk) wins; this attempt's parts are then not listed.
+    if (!(await store.createIfAbsent(layout.done(chunkIndex), JSON.stringify(marker, null, 2)))) {
+      log.warn(`chunk ${chunkIndex} of ${stageName}: another worker wrote its marker first; this attempt's output is discarded`);
+      const winner = await readJsonObject<ChunkMarker>(store, layout.done(chunkIndex));
+      if (winner) await removeUnlisted(store, layout.partsPrefix(chunkIndex), winner.parts);
+      return { skipped: true };
+    }
     if (retry) await removeUnlisted(store, layout.partsPrefix(chunkIndex), parts, retryAt);
     return { skipped: false, marker };
   } finally {
@@ -400,14 +413,20 @@ export function thrownClassOf(error: unknown): string {
 export function runWorkerMain(stage: AnyStage): void {
   const abort = new AbortController();
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => abort.abort(new Error(sig))); // SIGINT: Ctrl-C reaches the whole process group
+  const launcher = watchLauncher(abort);
   (async () => {
     let log: Logger = createLogger({ stage: stage.name });
     try {
       const env = readWorkerEnv();
       log = createLogger({ stage: env.stageName, index: env.chunkIndex, attempt: env.attempt });
-      const store = openStore(env.storage);
-      log.info(`worker ${stage.name} starting chunk ${env.chunkIndex} (completion index ${env.completionIndex}, attempt ${env.attempt})`);
-      const result = await runChunk(stage, { store, runId: env.runId, stageName: env.stageName, chunkIndex: env.chunkIndex, attempt: env.attempt, log, signal: abort.signal });
+      const opened = openStore(env.storage);
+      // Every write of the chunk (parts, marker, per-video outputs) first checks that the launcher still holds the run.
+      const store = env.epoch !== undefined ? new FencedStore(opened, epochFence(opened, env.runId, env.epoch)) : opened;
+      log.info(`worker ${stage.name} starting chunk ${env.chunkIndex} (completion index ${env.completionIndex}, attempt ${env.attempt}${env.epoch !== undefined ? `, epoch ${env.epoch}` : ''})`);
+      const result = await runChunk(stage, {
+        store, runId: env.runId, stageName: env.stageName, chunkIndex: env.chunkIndex, attempt: env.attempt, log, signal: abort.signal,
+        ...(env.epoch !== undefined ? { epoch: env.epoch } : {}),
+      });
       if (!result.skipped) {
         const s = result.marker.stats;
         log.info(`chunk ${env.chunkIndex} done: ${s.items} items, ${s.kept} kept, ${s.dropped} dropped, ${s.errors} errors in ${result.marker.durationMs} ms`);
@@ -419,5 +438,5 @@ export function runWorkerMain(stage: AnyStage): void {
       log.error(`chunk failed (${thrownClassOf(error)}, ${code === EXIT_NOT_RETRYABLE ? 'not retryable' : 'retryable'}): ${redactUrlCredentials(errorMessage(error))}`, { errorClass: thrownClassOf(error), exitCode: code });
       return code;
     }
-  })().then((code) => process.exit(code));
+  })().then((code) => launcher.exit(code));
 }
