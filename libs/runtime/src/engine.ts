@@ -5,7 +5,7 @@ import {
   ConfigError, emptyStats, errorClassOf, mergeStats, parseOrThrow, pipelineStageIssues, pipelineStages, planChunks, runLayout,
   type AnyStage, type Logger, type MapStage, type ObjectStore, type PipelineConfig, type PipelineStage, type PlanContext, type StageStats, type StageTable,
 } from '@finevideo/core';
-import type { Executor, StageProgress } from './executor.js';
+import type { StageProgress } from './executor.js';
 import { orderedPool } from './ordered-pool.js';
 import {
   MARKER_READ_CONCURRENCY, failedKey, readDoneMarkers, readJsonObject, readRunManifest, replanKey, retryKey,
@@ -13,7 +13,6 @@ import {
 } from './run-state.js';
 import { keptRows } from './table.js';
 import { chunkByteOffsets, spoolItems } from './work-list.js';
-import { duckdbThreadsFor, followingStages, poolSlotsOf, runStreaming, type StreamStageState, type WavePolicy } from './scheduler.js';
 
 /** Looks a stage type up; the launcher passes the registry in, so executors never import stages. */
 export type StageResolver = (type: string) => AnyStage;
@@ -200,137 +199,6 @@ export async function sealStageCounting(
   return { stats, failedItems: failedItemsOf(done.values()) };
 }
 
-export interface PipelineRunOptions extends EngineOptions {
-  executor: Executor;
-  /** Worker environment added by the launcher (storage endpoint and the like). */
-  workerEnv: Record<string, string>;
-  /** Stop after this stage (inclusive). */
-  untilStage?: string;
-  /** Streaming runs on Kubernetes: ready chunks are submitted in waves of Indexed Jobs. */
-  waves?: WavePolicy;
-}
-
-/** Runs (or resumes) every stage of a run in order: plan, execute pending chunks, seal the table. */
-export async function runPipeline(manifest: RunManifest, options: PipelineRunOptions): Promise<StageOutcome[]> {
-  const { store, log } = options;
-  const stages = pipelineStages(manifest.config);
-  if (options.untilStage !== undefined) checkStageName(manifest.config, options.untilStage, '--until');
-  if (followingStages(manifest.config, options.resolveStage).some(Boolean)) return runPipelineStreaming(manifest, options);
-  const outcomes: StageOutcome[] = [];
-  for (const [position, stageCfg] of stages.entries()) {
-    if (options.signal?.aborted) break;
-    const previous = position > 0 ? stages[position - 1] : undefined;
-    const stage = options.resolveStage(stageCfg.stage);
-    // A reset left half done (retry-errors re-plans the stages after a retried one): finish it first.
-    if (await store.exists(replanKey(manifest.runId, stageCfg.name))) await resetStage(store, manifest.runId, stageCfg.name);
-    const plan = await planStage(manifest, stageCfg, previous, options);
-    // Markers are read once before the stage runs and once after (not again to seal): 40,000 chunks are 40,000 reads.
-    let done = await readDoneMarkers(store, manifest.runId, stageCfg.name, plan);
-    const pending = notDone(plan, done);
-    let failed: StageOutcome['failed'] = [];
-    if (pending.length) {
-      const attempt = await nextAttempt(store, manifest.runId, stageCfg.name);
-      // A new attempt: its chunks are pending (running), not failed, until it ends.
-      await store.delete(failedKey(manifest.runId, stageCfg.name));
-      log.info(`stage ${stageCfg.name}: ${plan.itemCount} items in ${plan.chunkCount} chunks, running ${pending.length} (attempt ${attempt})`);
-      const result = await options.executor.runStage({
-        runId: manifest.runId, storage: store.uri, stageName: stageCfg.name, stageType: stageCfg.stage,
-        image: stage.image, resources: stage.resources, chunkCount: plan.chunkCount, indexes: pending, attempt,
-        env: options.workerEnv,
-        ...(options.signal ? { signal: options.signal } : {}),
-        onProgress: (p) => options.onProgress?.(stageCfg.name, p),
-      });
-      failed = result.failed;
-      done = await readDoneMarkers(store, manifest.runId, stageCfg.name, plan);
-      if (failed.length && !options.signal?.aborted) {
-        const record: FailedChunks = { attempt, failed: failed.map((f) => ({ index: f.index, reason: f.reason })) };
-        await store.put(failedKey(manifest.runId, stageCfg.name), JSON.stringify(record, null, 2));
-      }
-    } else {
-      log.info(`stage ${stageCfg.name}: all ${plan.chunkCount} chunks already done`);
-    }
-    const stillPending = notDone(plan, done);
-    if (stillPending.length) {
-      const reasons = failed.length ? failed : stillPending.map((index) => ({ index, reason: 'no completion marker' }));
-      const cancelled = options.signal?.aborted === true;
-      outcomes.push({ stage: stageCfg.name, plan, stats: emptyStats(), failed: reasons, ...(cancelled ? { cancelled } : {}) });
-      if (cancelled) log.warn(`stage ${stageCfg.name}: cancelled with ${stillPending.length} of ${plan.chunkCount} chunks not done; run "finevideo resume" to finish them`);
-      else log.error(`stage ${stageCfg.name}: ${stillPending.length} of ${plan.chunkCount} chunks failed; fix the cause and run "finevideo resume"`);
-      break;
-    }
-    const { stats, failedItems } = await sealStageCounting(store, manifest.runId, stageCfg.name, plan, done);
-    outcomes.push({ stage: stageCfg.name, plan, stats, failed: [], failedItems, tableKey: runLayout(manifest.runId).stage(stageCfg.name).table });
-    if (options.untilStage === stageCfg.name) break;
-  }
-  return outcomes;
-}
-
-/**
- * runPipeline for a pipeline with following stages: one scheduler runs the chunks of every ready
- * stage (see scheduler.ts); the outcomes are those of runPipeline, stage by stage, up to the first
- * stage left unfinished.
- */
-async function runPipelineStreaming(manifest: RunManifest, options: PipelineRunOptions): Promise<StageOutcome[]> {
-  const { store, log, executor } = options;
-  const slots = poolSlotsOf(manifest.config);
-  const local = executor.kind === 'local';
-  // Each wave of a stage after the first is a new submission (new Job names on Kubernetes).
-  const submitted = new Map<string, number>();
-  const configured = manifest.config.executor.kind === 'kubernetes' ? manifest.config.executor.waves : undefined;
-  const waves = options.waves ?? configured ?? { minChunks: 16, maxWaitSeconds: 60 };
-  const states = await runStreaming({
-    manifest, store, log, resolveStage: options.resolveStage, executorKind: executor.kind, slots,
-    ...(waves && !local ? { waves } : {}),
-    ...(options.untilStage !== undefined ? { untilStage: options.untilStage } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    hooks: {
-      nextAttempt: (stageName) => nextAttempt(store, manifest.runId, stageName),
-      planWhole: (s) => planStage(manifest, s.cfg, s.previous?.cfg, options),
-      seal: async (s) => {
-        const sealed = await sealStageCounting(store, manifest.runId, s.cfg.name, s.plan!);
-        if (s.plan!.follows && s.plan!.itemCount !== sealed.stats.items) {
-          s.plan = { ...s.plan!, itemCount: sealed.stats.items };
-          await store.put(runLayout(manifest.runId).stage(s.cfg.name).plan, JSON.stringify(s.plan, null, 2));
-        }
-        return sealed;
-      },
-      run: async (s, indexes, signal, onProgress) => {
-        let attempt = s.attempt ?? (await nextAttempt(store, manifest.runId, s.cfg.name));
-        if (!local && submitted.has(s.cfg.name)) attempt = s.attempt = await nextAttempt(store, manifest.runId, s.cfg.name);
-        if (!submitted.has(s.cfg.name)) submitted.set(s.cfg.name, attempt);
-        const concurrentSince = submitted.get(s.cfg.name)!;
-        const env = local ? { FINEVIDEO_DUCKDB_THREADS: duckdbThreadsFor(slots.cpu + slots.gpu), ...options.workerEnv } : options.workerEnv;
-        return executor.runStage({
-          runId: manifest.runId, storage: store.uri, stageName: s.cfg.name, stageType: s.cfg.stage, image: s.stage.image, resources: s.stage.resources,
-          chunkCount: s.plan!.chunkCount, indexes, attempt, concurrentSince, env, ...(signal ? { signal } : {}), onProgress,
-        });
-      },
-    },
-  });
-  const outcomes: StageOutcome[] = [];
-  for (const s of states) {
-    if (s.error) throw s.error;
-    if (!s.plan) break;
-    if (s.sealed) {
-      outcomes.push({ stage: s.cfg.name, plan: s.plan, stats: s.sealed.stats, failed: [], failedItems: s.sealed.failedItems, tableKey: runLayout(manifest.runId).stage(s.cfg.name).table });
-      continue;
-    }
-    const cancelled = options.signal?.aborted === true;
-    outcomes.push({ stage: s.cfg.name, plan: s.plan, stats: emptyStats(), failed: failedOf(s), ...(cancelled ? { cancelled } : {}) });
-    const left = s.plan.chunkCount - s.done.size;
-    if (cancelled) log.warn(`stage ${s.cfg.name}: cancelled with ${left} of ${s.plan.chunkCount} chunks not done; run "finevideo resume" to finish them`);
-    else log.error(`stage ${s.cfg.name}: ${left} of ${s.plan.chunkCount} chunks not done (${s.failed.size} failed); fix the cause and run "finevideo resume"`);
-    break;
-  }
-  return outcomes;
-}
-
-function failedOf(s: StreamStageState): StageOutcome['failed'] {
-  if (s.failed.size) return [...s.failed].filter(([index]) => !s.done.has(index)).sort((a, b) => a[0] - b[0]).map(([index, f]) => ({ index, ...f }));
-  return s.plan!.ranges.filter((r) => !s.done.has(r.index)).map((r) => ({ index: r.index, reason: 'no completion marker' }));
-}
-
 const attemptsKey = (runId: string, stageName: string) => `${runLayout(runId).stage(stageName).root}/attempts.json`;
 
 /** How many times a stage was submitted so far. */
@@ -352,7 +220,7 @@ export async function renderAttempt(store: ObjectStore, runId: string, stageName
 }
 
 /** Each submission of a stage gets the next attempt number (recorded for Kubernetes Job names and labels). */
-async function nextAttempt(store: ObjectStore, runId: string, stageName: string): Promise<number> {
+export async function nextAttempt(store: ObjectStore, runId: string, stageName: string): Promise<number> {
   const attempt = (await currentAttempt(store, runId, stageName)) + 1;
   await store.put(attemptsKey(runId, stageName), JSON.stringify({ attempts: attempt }));
   return attempt;
