@@ -1,4 +1,5 @@
-// Times `status` of a run with many chunks on folder storage (goal: <= 2 s for 20,000 chunks).
+// Times `status` of a run with many chunks on folder storage (goal: <= 2 s for 20,000 chunks), with the
+// launcher's RSS and the time per 1,000 chunks (a cost or memory that grows with the run shows).
 // Builds the run folder once (plan, a marker and a part per chunk, table.json), then times the
 // status the CLI computes, in process and through the real CLI, with and without --verify.
 //   node --import tsx tools/bench/status.ts [--chunks 20000] [--stages 2]
@@ -83,7 +84,8 @@ for (const verify of [false, true, false, true]) {
   const cpuTook = cpuMs(process.cpuUsage(cpu));
   const done = status.stages.reduce((n, s) => n + s.done, 0);
   if (!status.complete || done !== chunks * stageCount) throw new Error(`status: expected a complete run of ${chunks * stageCount} chunks, got ${done} (complete: ${status.complete})`);
-  console.log(`runStatus${verify ? ' --verify' : ''} in process: ${ms(took)} wall, ${ms(cpuTook)} CPU for ${done} markers (${stageCount} stage(s) x ${chunks} chunks)`);
+  const per1000 = (t: number) => `${ms((t / done) * 1000)} per 1,000 chunks`;
+  console.log(`runStatus${verify ? ' --verify' : ''} in process: ${ms(took)} wall, ${ms(cpuTook)} CPU for ${done} markers (${stageCount} stage(s) x ${chunks} chunks): ${per1000(took)} wall, ${per1000(cpuTook)} CPU; launcher RSS ${Math.round(process.memoryUsage().rss / 1024 ** 2)} MB (peak ${Math.round(process.resourceUsage().maxRSS / 1024)} MB)`);
 }
 const cli = join(root, 'bin', 'finevideo.mjs');
 // The CLI's start-up alone (TypeScript through tsx in a checkout), to read the figures below against.

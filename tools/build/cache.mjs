@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleOptions } from './options.mjs';
+import { splitBundleOptions } from './options.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SOURCE = /\.(c|m)?(t|j)sx?$|\.json$/;
@@ -84,9 +84,10 @@ export async function ensureBuilt(root, app) {
   if (existsSync(entry)) return entry;
   const { build } = await import('esbuild');
   mkdirSync(dir, { recursive: true });
-  const result = await build({ ...bundleOptions(root, app, join(dir, 'bundle.mjs')), write: false, logLevel: 'error' });
-  // The source map first, the bundle next, the entry last: an entry that exists is whole.
-  const outputs = [...result.outputFiles].sort((a, b) => Number(a.path.endsWith('.mjs')) - Number(b.path.endsWith('.mjs')));
+  const result = await build({ ...splitBundleOptions(root, app, dir), write: false, logLevel: 'error' });
+  // Source maps and the lazily loaded chunks first, the bundle next, the entry last: an entry that exists is whole.
+  const rank = (path) => (path.endsWith('/bundle.mjs') ? 2 : path.endsWith('.mjs') ? 1 : 0);
+  const outputs = [...result.outputFiles].sort((a, b) => rank(a.path) - rank(b.path));
   for (const file of outputs) writeAtomically(file.path, file.contents);
   writeAtomically(entry, ENTRY);
   prune(root, app, hash);

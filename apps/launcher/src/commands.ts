@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import {
   ConfigError, WORKER_ENV, parsePipelineConfig, pipelineStages, runLayout,
-  type ExecutorConfig, type Logger, type ObjectStore, type PipelineConfig,
+  type ExecutorConfig, type Logger, type ObjectStore, type PipelineConfig, type PipelineStage,
 } from '@finevideo/core';
 import { openStore } from '@finevideo/storage';
 import {
   LocalExecutor, createLogger, createRun, sealStage, pendingIndexes, planStage, readRunManifest, runPipeline, runStatus, storageEnv, validatePipeline,
-  renderAttempt, readPlan, type Executor, type RunManifest, type StageOutcome,
+  renderAttempt, readPlan, type Executor, type RunManifest, type StageOutcome, type StagePlan,
   checkStageName, prepareRetryErrors,
   withRunLease, type RunLease,
 } from '@finevideo/runtime';
@@ -315,11 +315,21 @@ export async function renderCommand(ref: string, options: { stage?: string }): P
   const { store, manifest } = await openRun(ref);
   const config = manifest.config.executor.kind === 'kubernetes' ? manifest.config : applyOverrides(manifest.config, { executor: 'kubernetes' });
   if (config.executor.kind !== 'kubernetes') throw new ConfigError('executor: expected kubernetes settings, got none');
-  const objects: object[] = [];
+  const planned: { s: PipelineStage; plan: StagePlan }[] = [];
   for (const s of pipelineStages(manifest.config)) {
     if (options.stage && s.name !== options.stage) continue;
     const plan = await readPlan(store, manifest.runId, s.name);
     if (!plan) continue;
+    if (plan.follows) {
+      // Its chunks are listed as upstream chunks finish, by the launcher: Jobs rendered now would find no work lists.
+      throw new ConfigError(
+        `render: stage ${s.name} of run ${manifest.runId} was planned streaming from ${plan.follows.stage} (its chunks are listed as ${plan.follows.stage}'s chunks finish, which only "finevideo run" or "finevideo resume" does), so its Jobs cannot be rendered; resume the run with the launcher, or render a run planned with "finevideo plan"`,
+      );
+    }
+    planned.push({ s, plan });
+  }
+  const objects: object[] = [];
+  for (const { s, plan } of planned) {
     const pending = await pendingIndexes(store, manifest.runId, s.name, plan);
     if (!pending.length) continue;
     const stage = stageByType(s.stage);

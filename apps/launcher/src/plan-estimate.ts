@@ -1,6 +1,5 @@
-import { parseOrThrow, runLayout, type ObjectStore, type PipelineStage, type Row } from '@finevideo/core';
-import type { StagePlan } from '@finevideo/runtime';
-import { readJsonl } from '@finevideo/storage';
+import { parseOrThrow, type ObjectStore, type PipelineStage } from '@finevideo/core';
+import { stageItems, type StagePlan } from '@finevideo/runtime';
 import { stageByType } from '@finevideo/stages';
 
 /**
@@ -11,9 +10,5 @@ export async function planEstimate(store: ObjectStore, runId: string, stageCfg: 
   const stage = stageByType(stageCfg.stage);
   if (stage.kind !== 'map' || !stage.planEstimate) return undefined;
   const params: unknown = parseOrThrow(stage.params, stageCfg.params, `params of stage ${stageCfg.name}`);
-  const layout = runLayout(runId).stage(stageCfg.name);
-  async function* items(): AsyncIterable<Row> {
-    for (const range of plan.ranges) yield* readJsonl(store, layout.chunk(range.index));
-  }
-  return stage.planEstimate(items(), params);
+  return stage.planEstimate(stageItems(store, runId, stageCfg.name, plan), params);
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parsePipelineConfig } from '@finevideo/core';
 import { FileStore } from '@finevideo/storage';
 import { createLogger, createRun, runChunk, runPipeline, type Executor, type StageRunRequest, type StageRunResult } from '@finevideo/runtime';
-import { planCommand, statusCommand } from '../src/commands.js';
+import { planCommand, renderCommand, statusCommand } from '../src/commands.js';
 import { estimateScale, parseNodes } from '../src/plan-scale.js';
 import { resolveStreamingStage } from '../../../libs/runtime/test/fixtures/streaming-stages.js';
 
@@ -86,5 +86,7 @@ describe('streaming in the launcher', function () {
     assert.ok(numbers[0]! > 0 && numbers[0]! < numbers[1]!, `numbers part done: ${row('numbers')}`);
     assert.ok(fetch[0]! > 0 && fetch[0]! < fetch[1]!, `fetch part done at the same time: ${row('fetch')}`);
     assert.match(status.output, /incomplete/);
+    // kubectl cannot drive a stage whose chunks are listed as its upstream's finish: render refuses it (exit 2, a ConfigError).
+    await assert.rejects(renderCommand(`${dir}/runs/r`, {}), (e: Error) => e.name === 'ConfigError' && /render: stage fetch of run r was planned streaming from numbers/.test(e.message));
   });
 });

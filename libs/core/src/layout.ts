@@ -1,7 +1,7 @@
 /**
  * The run layout, as keys relative to the storage root:
  *   runs/<run>/run.json
- *   runs/<run>/<stage>/plan.json, chunks/<i>.jsonl, out/<i>-<k>.parquet, done/<i>.json, table.json
+ *   runs/<run>/<stage>/plan.json, chunks/work-list.jsonl (or chunks/<i>.jsonl), out/<i>-<k>.parquet, done/<i>.json, table.json
  * A stage's table is its chunks' parquet parts in order, listed by table.json (written when every
  * chunk is done): no single-file merge, so no process ever rewrites a whole stage's output.
  *   media/<video-id>/...
@@ -20,6 +20,8 @@ export const runLayout = (runId: string) => {
         plan: `${s}/plan.json`,
         chunksPrefix: `${s}/chunks/`,
         chunk: (index: number) => `${s}/chunks/${pad(index)}.jsonl`,
+        /** A planned map stage's items, one JSON line each; plan.json gives each chunk's byte range. */
+        workList: `${s}/chunks/work-list.jsonl`,
         outPrefix: `${s}/out/`,
         /** The k-th parquet part of chunk `index`'s output. */
         part: (index: number, k: number) => `${s}/out/${pad(index)}-${String(k).padStart(4, '0')}.parquet`,

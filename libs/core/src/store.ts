@@ -11,13 +11,20 @@ export interface ObjectInfo {
  * One object store: a local folder or an S3 bucket prefix. Keys are relative,
  * '/'-separated. Every put is atomic: a reader sees the whole object or none.
  */
+/** Bytes [start, end) of an object. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
 export interface ObjectStore {
   /** The root URI (file:///abs/path or s3://bucket/prefix). */
   readonly uri: string;
   get(key: string): Promise<Buffer>;
   /** undefined when the key does not exist. */
   getText(key: string): Promise<string | undefined>;
-  getStream(key: string): Promise<Readable>;
+  /** The object's bytes, or only bytes [range.start, range.end) of it (a ranged GET on S3). */
+  getStream(key: string, range?: ByteRange): Promise<Readable>;
   /** Copies the object to a local file (streamed). */
   download(key: string, localPath: string): Promise<void>;
   put(key: string, body: string | Uint8Array | Readable, options?: { contentType?: string }): Promise<void>;

@@ -117,4 +117,30 @@ describe('streaming on Kubernetes (fake API server, process runner): waves of In
       }
     }
   });
+
+  it('a failing chunk stops only the chunks that need its rows; resume completes the run with the tables of a run that never failed', async () => {
+    const root = join(dir, 'failing');
+    const store = new FileStore(root);
+    const yaml = (executor: string, streaming: boolean) =>
+      `name: s\nstorage: ${root}\nexecutor: ${executor}\n${streaming ? 'streaming: true\n' : ''}stages:\n  - stage: numbers\n    params: { upTo: 18 }\n  - stage: fetch\n    itemsPerChunk: 6\n`;
+    const kube = '{ kind: kubernetes, parallelism: 2, backoffLimitPerIndex: 0, waves: { minChunks: 1, maxWaitSeconds: 5 } }';
+    const log = createLogger({}, false);
+    const go = async (runId: string, executor: string, streaming: boolean, workerEnv: Record<string, string>) => {
+      const config = parsePipelineConfig(yaml(executor, streaming));
+      const run = config.executor.kind === 'kubernetes'
+        ? new KubernetesExecutor(config.executor, log, undefined, store)
+        : new (await import('@finevideo/runtime')).LocalExecutor({ parallelism: 2, retries: 0, store, command: (type) => ({ command: process.execPath, args: ['--import', 'tsx', worker, type] }) });
+      return runPipeline(await createRun(config, store, runId), { store, log, resolveStage: resolveStreamingStage, executor: run, workerEnv });
+    };
+    // numbers chunk 1 (items 7-12) fails whole in its pod; fetch's chunk 1 is listed from its rows.
+    const failed = await go('failing', kube, true, { STREAMING_TEST_FAIL: 'numbers 8' });
+    assert.deepEqual(failed.map((o) => [o.stage, o.failed.map((f) => f.index)]), [['numbers', [1]]], 'the run ends failed at numbers chunk 1');
+    const status = Object.fromEntries((await runStatus(store, 'failing')).stages.map((st) => [st.stage, [st.done, st.failed, st.chunks, st.sealed]]));
+    assert.deepEqual(status, { numbers: [2, 1, 3, false], fetch: [2, 0, 3, false] }, 'fetch finished the chunks of the numbers chunks that did not fail');
+    const resumed = await go('failing', kube, true, {});
+    assert.deepEqual(resumed.map((o) => [o.stage, o.failed.length]), [['numbers', 0], ['fetch', 0]]);
+    assert.equal((await runStatus(store, 'failing')).complete, true);
+    await go('never-failed', '{ kind: local, parallelism: 2, retries: 0 }', false, {});
+    for (const stage of ['numbers', 'fetch']) assert.deepEqual(await rows(store, 'failing', stage), await rows(store, 'never-failed', stage), stage);
+  });
 });

@@ -1,20 +1,18 @@
-import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ConfigError, emptyStats, errorClassOf, mergeStats, parseOrThrow, pipelineStageIssues, pipelineStages, planChunks, runLayout,
-  type AnyStage, type Logger, type ObjectStore, type PipelineConfig, type PipelineStage, type PlanContext, type StageStats, type StageTable,
+  type AnyStage, type Logger, type MapStage, type ObjectStore, type PipelineConfig, type PipelineStage, type PlanContext, type StageStats, type StageTable,
 } from '@finevideo/core';
-import type { Executor, StageProgress } from './executor.js';
+import type { StageProgress } from './executor.js';
 import { orderedPool } from './ordered-pool.js';
 import {
   MARKER_READ_CONCURRENCY, failedKey, readDoneMarkers, readJsonObject, readRunManifest, replanKey, retryKey,
   type ChunkMarker, type FailedChunks, type RetryRequest, type RunManifest, type StagePlan,
 } from './run-state.js';
 import { keptRows } from './table.js';
-import { duckdbThreadsFor, followingStages, poolSlotsOf, runStreaming, type StreamStageState, type WavePolicy } from './scheduler.js';
+import { chunkByteOffsets, spoolItems } from './work-list.js';
 
 /** Looks a stage type up; the launcher passes the registry in, so executors never import stages. */
 export type StageResolver = (type: string) => AnyStage;
@@ -73,8 +71,9 @@ export function checkStageName(config: PipelineConfig, name: string, what: strin
 }
 
 /**
- * Plans a stage once: lists its items, writes chunks/<i>.jsonl, then plan.json last.
- * A stage already planned keeps its plan (the chunk count never changes).
+ * Plans a stage once: lists its items into one work list (chunks/work-list.jsonl) and records each
+ * chunk's byte range of it in plan.json, written last. A stage already planned keeps its plan (the
+ * chunk count never changes).
  */
 export async function planStage(manifest: RunManifest, stageCfg: PipelineStage, previous: PipelineStage | undefined, options: EngineOptions): Promise<StagePlan> {
   const { store } = options;
@@ -91,105 +90,53 @@ export async function planStage(manifest: RunManifest, stageCfg: PipelineStage, 
     await store.put(layout.chunk(0), '');
     plan = { stage: stageCfg.name, type: stageCfg.stage, kind: 'global', itemCount: 1, chunkCount: 1, ranges: [{ index: 0, start: 0, end: 1 }], plannedAt: new Date().toISOString() };
   } else {
-    const ctx: PlanContext<unknown> = {
-      params, runId: manifest.runId, stageName: stageCfg.name, store, log: options.log,
-      hasPrevious: previous !== undefined,
-      previousRows: () => (previous ? keptRows(store, manifest.runId, previous.name, stage.inputColumns) : (async function* () {})()),
-      stageRows: (name) => {
-        const earlier = pipelineStages(manifest.config).map((s) => s.name);
-        if (!earlier.slice(0, earlier.indexOf(stageCfg.name)).includes(name)) {
-          throw new ConfigError(`stage ${stageCfg.name}: expected an earlier stage name to read, got ${JSON.stringify(name)} (earlier: ${earlier.slice(0, earlier.indexOf(stageCfg.name)).join(', ') || 'none'})`);
-        }
-        return keptRows(store, manifest.runId, name);
-      },
-    };
-    const tmp = await mkdtemp(join(tmpdir(), 'finevideo-plan-'));
-    try {
-      // Items are spooled to disk once so that the chunk count is known before splitting (2,000,000
-      // items never sit in memory); lines go out in writes of about 1 MB, not one write per item.
-      const all = join(tmp, 'items.jsonl');
-      const sink = createWriteStream(all);
-      const sinkFailed = new Promise<never>((_, reject) => sink.once('error', reject));
-      sinkFailed.catch(() => undefined);
-      let itemCount = 0;
-      let pending = '';
-      for await (const item of stage.listItems(ctx)) {
-        pending += `${JSON.stringify(item)}\n`;
-        itemCount++;
-        if (pending.length >= 1 << 20) {
-          if (!sink.write(pending)) await Promise.race([once(sink, 'drain'), sinkFailed]);
-          pending = '';
-        }
-      }
-      sink.end(pending);
-      await Promise.race([once(sink, 'close'), sinkFailed]);
-      if (itemCount === 0 && !previous && !stageCfg.allowEmptyInput) throw emptyInputError(stageCfg);
-      const ranges = planChunks(itemCount, { chunks: stageCfg.chunks, itemsPerChunk: stageCfg.itemsPerChunk ?? stage.defaultItemsPerChunk });
-      // Each work list is put whole from memory with a few puts in flight (40,000 small chunks are not
-      // 40,000 round trips one after another); a list past 8 MB goes through a file instead.
-      const inFlight = new Set<Promise<void>>();
-      let failure: { error: unknown } | undefined;
-      const launch = (work: Promise<void>) => {
-        const p: Promise<void> = work.catch((error: unknown) => void (failure ??= { error })).finally(() => inFlight.delete(p));
-        inFlight.add(p);
-      };
-      // The spool is read in 1 MB blocks and cut at newlines (a line-by-line reader cost an await per item).
-      const blocks = createReadStream(all, { encoding: 'utf8', highWaterMark: 1 << 20 })[Symbol.asyncIterator]();
-      let buffered = '';
-      /** Up to `count` next lines (each ending in a newline), fewer once the text passes `limit` characters. */
-      const take = async (count: number, limit: number): Promise<{ text: string; lines: number }> => {
-        let end = 0;
-        let lines = 0;
-        while (lines < count && end < limit) {
-          const newline = buffered.indexOf('\n', end);
-          if (newline >= 0) {
-            end = newline + 1;
-            lines++;
-            continue;
-          }
-          const next = await blocks.next();
-          if (next.done) throw new Error(`stage ${stageCfg.name}: expected ${itemCount} spooled items, got fewer`);
-          buffered += next.value as string;
-        }
-        const text = buffered.slice(0, end);
-        buffered = buffered.slice(end);
-        return { text, lines };
-      };
-      for (const range of ranges) {
-        const size = range.end - range.start;
-        const first = await take(size, 8 << 20);
-        if (first.lines === size) {
-          launch(store.put(layout.chunk(range.index), first.text));
-          if (inFlight.size >= 16) await Promise.race(inFlight);
-        } else {
-          // A work list past 8 MB goes through a file, a block at a time.
-          const path = join(tmp, `chunk-${range.index}.jsonl`);
-          const out = createWriteStream(path);
-          let done = first.lines;
-          let piece = first.text;
-          for (;;) {
-            if (!out.write(piece)) await once(out, 'drain');
-            if (done === size) break;
-            const more = await take(size - done, 8 << 20);
-            done += more.lines;
-            piece = more.text;
-          }
-          out.end();
-          await once(out, 'close');
-          await store.upload(layout.chunk(range.index), path);
-          await rm(path, { force: true });
-        }
-        if (failure) break;
-      }
-      await Promise.all(inFlight);
-      if (failure) throw failure.error;
-      plan = { stage: stageCfg.name, type: stageCfg.stage, kind: 'map', itemCount, chunkCount: ranges.length, ranges, plannedAt: new Date().toISOString() };
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
-    }
+    plan = await planMapStage(manifest, stageCfg, previous, stage, params, options);
   }
-  await store.put(layout.plan, JSON.stringify(plan, null, 2));
+  // Compact: with 40,000 chunks the plan is a few MB that every chunk's worker reads.
+  await store.put(layout.plan, JSON.stringify(plan));
   return plan;
+}
+
+/** The plan context of a stage planned whole: the previous stage's kept rows, or an earlier stage's. */
+function planContext(manifest: RunManifest, stageCfg: PipelineStage, previous: PipelineStage | undefined, stage: MapStage, params: unknown, options: EngineOptions): PlanContext<unknown> {
+  const { store } = options;
+  const earlier = pipelineStages(manifest.config).map((s) => s.name);
+  const before = earlier.slice(0, earlier.indexOf(stageCfg.name));
+  return {
+    params, runId: manifest.runId, stageName: stageCfg.name, store, log: options.log,
+    hasPrevious: previous !== undefined,
+    previousRows: () => (previous ? keptRows(store, manifest.runId, previous.name, stage.inputColumns) : (async function* () {})()),
+    stageRows: (name) => {
+      if (!before.includes(name)) {
+        throw new ConfigError(`stage ${stageCfg.name}: expected an earlier stage name to read, got ${JSON.stringify(name)} (earlier: ${before.join(', ') || 'none'})`);
+      }
+      return keptRows(store, manifest.runId, name);
+    },
+  };
+}
+
+/**
+ * Lists a map stage's items into a local spool (the count decides the chunks), then puts the spool
+ * as the stage's one work list: one object whatever the chunk count (40,000 small files cost about
+ * 160 µs each on a folder and a round trip each on S3).
+ */
+async function planMapStage(
+  manifest: RunManifest, stageCfg: PipelineStage, previous: PipelineStage | undefined, stage: MapStage, params: unknown, options: EngineOptions,
+): Promise<StagePlan> {
+  const tmp = await mkdtemp(join(tmpdir(), 'finevideo-plan-'));
+  try {
+    const spool = join(tmp, 'work-list.jsonl');
+    const spooled = await spoolItems(stage.listItems(planContext(manifest, stageCfg, previous, stage, params, options)), spool);
+    if (spooled.itemCount === 0 && !previous && !stageCfg.allowEmptyInput) throw emptyInputError(stageCfg);
+    const ranges = planChunks(spooled.itemCount, { chunks: stageCfg.chunks, itemsPerChunk: stageCfg.itemsPerChunk ?? stage.defaultItemsPerChunk });
+    await options.store.upload(runLayout(manifest.runId).stage(stageCfg.name).workList, spool, { contentType: 'application/x-ndjson' });
+    return {
+      stage: stageCfg.name, type: stageCfg.stage, kind: 'map', itemCount: spooled.itemCount, chunkCount: ranges.length, ranges,
+      plannedAt: new Date().toISOString(), workList: { offsets: await chunkByteOffsets(spool, spooled, ranges) },
+    };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 }
 
 export interface StageOutcome {
@@ -252,137 +199,6 @@ export async function sealStageCounting(
   return { stats, failedItems: failedItemsOf(done.values()) };
 }
 
-export interface PipelineRunOptions extends EngineOptions {
-  executor: Executor;
-  /** Worker environment added by the launcher (storage endpoint and the like). */
-  workerEnv: Record<string, string>;
-  /** Stop after this stage (inclusive). */
-  untilStage?: string;
-  /** Streaming runs on Kubernetes: ready chunks are submitted in waves of Indexed Jobs. */
-  waves?: WavePolicy;
-}
-
-/** Runs (or resumes) every stage of a run in order: plan, execute pending chunks, seal the table. */
-export async function runPipeline(manifest: RunManifest, options: PipelineRunOptions): Promise<StageOutcome[]> {
-  const { store, log } = options;
-  const stages = pipelineStages(manifest.config);
-  if (options.untilStage !== undefined) checkStageName(manifest.config, options.untilStage, '--until');
-  if (followingStages(manifest.config, options.resolveStage).some(Boolean)) return runPipelineStreaming(manifest, options);
-  const outcomes: StageOutcome[] = [];
-  for (const [position, stageCfg] of stages.entries()) {
-    if (options.signal?.aborted) break;
-    const previous = position > 0 ? stages[position - 1] : undefined;
-    const stage = options.resolveStage(stageCfg.stage);
-    // A reset left half done (retry-errors re-plans the stages after a retried one): finish it first.
-    if (await store.exists(replanKey(manifest.runId, stageCfg.name))) await resetStage(store, manifest.runId, stageCfg.name);
-    const plan = await planStage(manifest, stageCfg, previous, options);
-    // Markers are read once before the stage runs and once after (not again to seal): 40,000 chunks are 40,000 reads.
-    let done = await readDoneMarkers(store, manifest.runId, stageCfg.name, plan);
-    const pending = notDone(plan, done);
-    let failed: StageOutcome['failed'] = [];
-    if (pending.length) {
-      const attempt = await nextAttempt(store, manifest.runId, stageCfg.name);
-      // A new attempt: its chunks are pending (running), not failed, until it ends.
-      await store.delete(failedKey(manifest.runId, stageCfg.name));
-      log.info(`stage ${stageCfg.name}: ${plan.itemCount} items in ${plan.chunkCount} chunks, running ${pending.length} (attempt ${attempt})`);
-      const result = await options.executor.runStage({
-        runId: manifest.runId, storage: store.uri, stageName: stageCfg.name, stageType: stageCfg.stage,
-        image: stage.image, resources: stage.resources, chunkCount: plan.chunkCount, indexes: pending, attempt,
-        env: options.workerEnv,
-        ...(options.signal ? { signal: options.signal } : {}),
-        onProgress: (p) => options.onProgress?.(stageCfg.name, p),
-      });
-      failed = result.failed;
-      done = await readDoneMarkers(store, manifest.runId, stageCfg.name, plan);
-      if (failed.length && !options.signal?.aborted) {
-        const record: FailedChunks = { attempt, failed: failed.map((f) => ({ index: f.index, reason: f.reason })) };
-        await store.put(failedKey(manifest.runId, stageCfg.name), JSON.stringify(record, null, 2));
-      }
-    } else {
-      log.info(`stage ${stageCfg.name}: all ${plan.chunkCount} chunks already done`);
-    }
-    const stillPending = notDone(plan, done);
-    if (stillPending.length) {
-      const reasons = failed.length ? failed : stillPending.map((index) => ({ index, reason: 'no completion marker' }));
-      const cancelled = options.signal?.aborted === true;
-      outcomes.push({ stage: stageCfg.name, plan, stats: emptyStats(), failed: reasons, ...(cancelled ? { cancelled } : {}) });
-      if (cancelled) log.warn(`stage ${stageCfg.name}: cancelled with ${stillPending.length} of ${plan.chunkCount} chunks not done; run "finevideo resume" to finish them`);
-      else log.error(`stage ${stageCfg.name}: ${stillPending.length} of ${plan.chunkCount} chunks failed; fix the cause and run "finevideo resume"`);
-      break;
-    }
-    const { stats, failedItems } = await sealStageCounting(store, manifest.runId, stageCfg.name, plan, done);
-    outcomes.push({ stage: stageCfg.name, plan, stats, failed: [], failedItems, tableKey: runLayout(manifest.runId).stage(stageCfg.name).table });
-    if (options.untilStage === stageCfg.name) break;
-  }
-  return outcomes;
-}
-
-/**
- * runPipeline for a pipeline with following stages: one scheduler runs the chunks of every ready
- * stage (see scheduler.ts); the outcomes are those of runPipeline, stage by stage, up to the first
- * stage left unfinished.
- */
-async function runPipelineStreaming(manifest: RunManifest, options: PipelineRunOptions): Promise<StageOutcome[]> {
-  const { store, log, executor } = options;
-  const slots = poolSlotsOf(manifest.config);
-  const local = executor.kind === 'local';
-  // Each wave of a stage after the first is a new submission (new Job names on Kubernetes).
-  const submitted = new Map<string, number>();
-  const configured = manifest.config.executor.kind === 'kubernetes' ? manifest.config.executor.waves : undefined;
-  const waves = options.waves ?? configured ?? { minChunks: 16, maxWaitSeconds: 60 };
-  const states = await runStreaming({
-    manifest, store, log, resolveStage: options.resolveStage, executorKind: executor.kind, slots,
-    ...(waves && !local ? { waves } : {}),
-    ...(options.untilStage !== undefined ? { untilStage: options.untilStage } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    hooks: {
-      nextAttempt: (stageName) => nextAttempt(store, manifest.runId, stageName),
-      planWhole: (s) => planStage(manifest, s.cfg, s.previous?.cfg, options),
-      seal: async (s) => {
-        const sealed = await sealStageCounting(store, manifest.runId, s.cfg.name, s.plan!);
-        if (s.plan!.follows && s.plan!.itemCount !== sealed.stats.items) {
-          s.plan = { ...s.plan!, itemCount: sealed.stats.items };
-          await store.put(runLayout(manifest.runId).stage(s.cfg.name).plan, JSON.stringify(s.plan, null, 2));
-        }
-        return sealed;
-      },
-      run: async (s, indexes, signal, onProgress) => {
-        let attempt = s.attempt ?? (await nextAttempt(store, manifest.runId, s.cfg.name));
-        if (!local && submitted.has(s.cfg.name)) attempt = s.attempt = await nextAttempt(store, manifest.runId, s.cfg.name);
-        if (!submitted.has(s.cfg.name)) submitted.set(s.cfg.name, attempt);
-        const concurrentSince = submitted.get(s.cfg.name)!;
-        const env = local ? { FINEVIDEO_DUCKDB_THREADS: duckdbThreadsFor(slots.cpu + slots.gpu), ...options.workerEnv } : options.workerEnv;
-        return executor.runStage({
-          runId: manifest.runId, storage: store.uri, stageName: s.cfg.name, stageType: s.cfg.stage, image: s.stage.image, resources: s.stage.resources,
-          chunkCount: s.plan!.chunkCount, indexes, attempt, concurrentSince, env, ...(signal ? { signal } : {}), onProgress,
-        });
-      },
-    },
-  });
-  const outcomes: StageOutcome[] = [];
-  for (const s of states) {
-    if (s.error) throw s.error;
-    if (!s.plan) break;
-    if (s.sealed) {
-      outcomes.push({ stage: s.cfg.name, plan: s.plan, stats: s.sealed.stats, failed: [], failedItems: s.sealed.failedItems, tableKey: runLayout(manifest.runId).stage(s.cfg.name).table });
-      continue;
-    }
-    const cancelled = options.signal?.aborted === true;
-    outcomes.push({ stage: s.cfg.name, plan: s.plan, stats: emptyStats(), failed: failedOf(s), ...(cancelled ? { cancelled } : {}) });
-    const left = s.plan.chunkCount - s.done.size;
-    if (cancelled) log.warn(`stage ${s.cfg.name}: cancelled with ${left} of ${s.plan.chunkCount} chunks not done; run "finevideo resume" to finish them`);
-    else log.error(`stage ${s.cfg.name}: ${left} of ${s.plan.chunkCount} chunks not done (${s.failed.size} failed); fix the cause and run "finevideo resume"`);
-    break;
-  }
-  return outcomes;
-}
-
-function failedOf(s: StreamStageState): StageOutcome['failed'] {
-  if (s.failed.size) return [...s.failed].filter(([index]) => !s.done.has(index)).sort((a, b) => a[0] - b[0]).map(([index, f]) => ({ index, ...f }));
-  return s.plan!.ranges.filter((r) => !s.done.has(r.index)).map((r) => ({ index: r.index, reason: 'no completion marker' }));
-}
-
 const attemptsKey = (runId: string, stageName: string) => `${runLayout(runId).stage(stageName).root}/attempts.json`;
 
 /** How many times a stage was submitted so far. */
@@ -404,7 +220,7 @@ export async function renderAttempt(store: ObjectStore, runId: string, stageName
 }
 
 /** Each submission of a stage gets the next attempt number (recorded for Kubernetes Job names and labels). */
-async function nextAttempt(store: ObjectStore, runId: string, stageName: string): Promise<number> {
+export async function nextAttempt(store: ObjectStore, runId: string, stageName: string): Promise<number> {
   const attempt = (await currentAttempt(store, runId, stageName)) + 1;
   await store.put(attemptsKey(runId, stageName), JSON.stringify({ attempts: attempt }));
   return attempt;

@@ -10,5 +10,7 @@ export * from './local-executor.js';
 export * from './engine.js';
 export * from './lease.js';
 export * from './scheduler.js';
+export * from './pipeline.js';
+export { chunkItems, stageItems } from './work-list.js';
 export * from './fencing.js';
 export * from './launcher-watch.js';

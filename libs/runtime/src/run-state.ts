@@ -18,7 +18,7 @@ const runManifestSchema = z.object({
   stages: z.array(z.object({ name: z.string(), type: z.string() })),
 });
 
-/** plan.json: written once per stage, after its chunk files; the chunk count never changes. */
+/** plan.json: written once per stage, after its work list; the chunk count never changes. */
 export interface StagePlan {
   stage: string;
   type: string;
@@ -34,6 +34,11 @@ export interface StagePlan {
    * counted when the stage is sealed (0 until then). chunks/<k>.jsonl is written when k is planned.
    */
   follows?: { stage: string; group: number; split: number; itemsPerChunk: number };
+  /**
+   * A map stage planned whole: its items are one object, chunks/work-list.jsonl, and chunk i is bytes
+   * [offsets[i], offsets[i + 1]) of it. Absent (streamed stages, runs planned before): chunks/<i>.jsonl.
+   */
+  workList?: { offsets: number[] };
 }
 
 export async function readRunManifest(store: ObjectStore, runId: string): Promise<RunManifest> {

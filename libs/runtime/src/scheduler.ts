@@ -187,102 +187,149 @@ export interface StreamingOptions {
  * Runs the stages of a run together: map stages that follow their upstream get chunks planned as
  * upstream chunks finish; every ready chunk of every stage competes for its pool's slots, the most
  * downstream stage first (finished work reaches the end sooner and less waits in storage). Global
- * stages (and whole-planned stages) wait for their previous stage's seal. Resume: done chunks keep
- * their markers; planned units keep their chunk files; the rest is planned again the same way.
+ * stages (and whole-planned stages) wait for their previous stage's seal, so a pipeline without
+ * streaming runs stage after stage. Resume: done chunks keep their markers; planned units keep their
+ * chunk files; the rest is planned again the same way.
  */
 export async function runStreaming(options: StreamingOptions): Promise<StreamStageState[]> {
-  const { manifest, store, log, hooks } = options;
-  const runId = manifest.runId;
-  const all = pipelineStages(manifest.config);
-  const until = options.untilStage !== undefined ? all.findIndex((s) => s.name === options.untilStage) : all.length - 1;
-  const follows = followingStages(manifest.config, options.resolveStage);
-  const states: StreamStageState[] = [];
-  for (const [i, cfg] of all.slice(0, until + 1).entries()) {
-    const stage = options.resolveStage(cfg.stage);
-    const state: StreamStageState = {
-      cfg, stage, pool: poolOf(stage), done: new Set(), plannedUnits: new Set(), planningUnits: new Set(), candidateUnits: new Set(),
-      waitingForSeal: new Map(), ready: [], readyHead: 0, running: 0, failed: new Map(), total: 0, succeeded: 0,
-      ...(i > 0 ? { previous: states[i - 1]! } : {}),
-      ...(follows[i] ? { upstream: states[i - 1]! } : {}),
-    };
-    states.push(state);
-  }
-  const free: PoolSlots = { ...options.slots };
-  const planningLimit = options.planningConcurrency ?? 2;
-  let planning = 0;
-  let inFlight = 0;
-  let wake: () => void = () => undefined;
-  let woken = false;
-  const notify = () => {
-    woken = true;
-    wake();
-  };
-  const report = (s: StreamStageState) =>
-    options.onProgress?.(s.cfg.name, { total: s.total, succeeded: s.succeeded, failed: s.failed.size, running: s.running, ...(s.message ? { message: s.message } : {}) });
-  const aborted = () => options.signal?.aborted === true;
-  const layoutOf = (s: StreamStageState) => runLayout(runId).stage(s.cfg.name);
+  return new StreamingRun(options).run();
+}
 
-  const markReady = (s: StreamStageState, index: number) => {
+/** One run of the scheduler: the stages' states, the pools' free slots, and the loop that wakes on each change. */
+class StreamingRun {
+  private readonly store: StreamingOptions['store'];
+  private readonly runId: string;
+  private readonly all: PipelineStage[];
+  readonly states: StreamStageState[] = [];
+  private readonly free: PoolSlots;
+  private readonly planningLimit: number;
+  private planning = 0;
+  private inFlight = 0;
+  private wake: () => void = () => undefined;
+  private woken = false;
+  private waveTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: StreamingOptions) {
+    this.store = options.store;
+    this.runId = options.manifest.runId;
+    this.all = pipelineStages(options.manifest.config);
+    const until = options.untilStage !== undefined ? this.all.findIndex((s) => s.name === options.untilStage) : this.all.length - 1;
+    const follows = followingStages(options.manifest.config, options.resolveStage);
+    for (const [i, cfg] of this.all.slice(0, until + 1).entries()) {
+      const stage = options.resolveStage(cfg.stage);
+      this.states.push({
+        cfg, stage, pool: poolOf(stage), done: new Set(), plannedUnits: new Set(), planningUnits: new Set(), candidateUnits: new Set(),
+        waitingForSeal: new Map(), ready: [], readyHead: 0, running: 0, failed: new Map(), total: 0, succeeded: 0,
+        ...(i > 0 ? { previous: this.states[i - 1]! } : {}),
+        ...(follows[i] ? { upstream: this.states[i - 1]! } : {}),
+      });
+    }
+    this.free = { ...options.slots };
+    this.planningLimit = options.planningConcurrency ?? 2;
+  }
+
+  async run(): Promise<StreamStageState[]> {
+    try {
+      for (;;) {
+        if (!this.aborted()) {
+          while (await this.advance()) {
+            // Planning may unlock more planning (a stage planned up front makes its followers plannable).
+          }
+          this.dispatch();
+        }
+        if (this.inFlight === 0) {
+          if (!this.aborted() && (await this.advance())) continue;
+          break;
+        }
+        if (!this.woken) await new Promise<void>((resolve) => (this.wake = resolve));
+        this.woken = false;
+        this.wake = () => undefined;
+      }
+    } finally {
+      if (this.waveTimer) clearTimeout(this.waveTimer);
+    }
+    await this.recordFailures();
+    return this.states;
+  }
+
+  /** What the stages that ran this time left failed, for status (pending chunks are not failed). */
+  private async recordFailures(): Promise<void> {
+    for (const s of this.states) {
+      if (!s.failed.size || this.aborted()) continue;
+      const record: FailedChunks = { attempt: s.attempt ?? 0, failed: [...s.failed].filter(([c]) => !s.done.has(c)).map(([index, f]) => ({ index, reason: f.reason })) };
+      await this.store.put(failedKey(this.runId, s.cfg.name), JSON.stringify(record, null, 2));
+    }
+  }
+
+  private notify(): void {
+    this.woken = true;
+    this.wake();
+  }
+
+  private report(s: StreamStageState): void {
+    this.options.onProgress?.(s.cfg.name, { total: s.total, succeeded: s.succeeded, failed: s.failed.size, running: s.running, ...(s.message ? { message: s.message } : {}) });
+  }
+
+  private aborted(): boolean {
+    return this.options.signal?.aborted === true;
+  }
+
+  private layoutOf(s: StreamStageState) {
+    return runLayout(this.runId).stage(s.cfg.name);
+  }
+
+  private markReady(s: StreamStageState, index: number): void {
     if (s.done.has(index)) return;
     if (s.readyHead === s.ready.length) s.readySince = Date.now();
     s.ready.push(index);
-  };
+  }
 
   /** Starts a stage's run once it is planned: markers read, attempt number taken, work queued. */
-  const adoptPlan = async (s: StreamStageState, plan: StagePlan) => {
+  private async adoptPlan(s: StreamStageState, plan: StagePlan): Promise<void> {
     s.plan = plan;
-    s.done = new Set((await readDoneMarkers(store, runId, s.cfg.name, plan)).keys());
+    s.done = new Set((await readDoneMarkers(this.store, this.runId, s.cfg.name, plan)).keys());
     s.total = plan.chunkCount - s.done.size;
-    if (plan.follows) {
-      // Units whose chunk files all exist are planned (puts are whole or absent); the rest wait for their upstream chunks.
-      const files = new Set<number>();
-      for await (const { key } of store.list(layoutOf(s).chunksPrefix)) {
-        const m = /(\d+)\.jsonl$/.exec(key);
-        if (m) files.add(Number(m[1]));
-      }
-      const units = followUnits(plan);
-      for (let u = 0; u < units.count; u++) {
-        const [a, b] = units.chunksOf(u);
-        let whole = true;
-        for (let c = a; c < b; c++) if (!files.has(c) && !s.done.has(c)) whole = false;
-        if (whole) {
-          s.plannedUnits.add(u);
-          for (let c = a; c < b; c++) markReady(s, c);
-        } else {
-          s.candidateUnits.add(u);
-        }
-      }
-    } else {
-      for (const r of plan.ranges) markReady(s, r.index);
-    }
+    if (plan.follows) await this.queuePlannedUnits(s, plan);
+    else for (const r of plan.ranges) this.markReady(s, r.index);
     if (s.total > 0) {
-      s.attempt = await hooks.nextAttempt(s.cfg.name);
-      await store.delete(failedKey(runId, s.cfg.name));
-      log.info(`stage ${s.cfg.name}: ${plan.follows ? `streaming from ${plan.follows.stage},` : `${plan.itemCount} items in`} ${plan.chunkCount} chunks, ${s.total} to run (attempt ${s.attempt})`);
+      s.attempt = await this.options.hooks.nextAttempt(s.cfg.name);
+      await this.store.delete(failedKey(this.runId, s.cfg.name));
+      this.options.log.info(`stage ${s.cfg.name}: ${plan.follows ? `streaming from ${plan.follows.stage},` : `${plan.itemCount} items in`} ${plan.chunkCount} chunks, ${s.total} to run (attempt ${s.attempt})`);
     } else {
-      log.info(`stage ${s.cfg.name}: all ${plan.chunkCount} chunks already done`);
+      this.options.log.info(`stage ${s.cfg.name}: all ${plan.chunkCount} chunks already done`);
     }
-    report(s);
-  };
+    this.report(s);
+  }
 
-  /** Lists one unit of a following stage from its upstream chunks' kept rows and writes its chunk files. */
-  const planUnit = async (s: StreamStageState, unit: number) => {
-    const plan = s.plan!;
-    const units = followUnits(plan);
-    const [from, to] = units.upstreamOf(unit);
-    const upstream = s.upstream!;
-    const upstreamLayout = layoutOf(upstream);
-    const markers: ChunkMarker[] = [];
-    for (let u = from; u < to; u++) {
-      const m = await readJsonObject<ChunkMarker>(store, upstreamLayout.done(u));
-      if (!m) throw new Error(`stage ${s.cfg.name}: expected upstream chunk ${u} of ${upstream.cfg.name} done, got no marker`);
-      markers.push(m);
+  /** A following stage's units whose chunk files all exist are planned (puts are whole or absent); the rest wait for their upstream chunks. */
+  private async queuePlannedUnits(s: StreamStageState, plan: StagePlan): Promise<void> {
+    const files = new Set<number>();
+    for await (const { key } of this.store.list(this.layoutOf(s).chunksPrefix)) {
+      const m = /(\d+)\.jsonl$/.exec(key);
+      if (m) files.add(Number(m[1]));
     }
+    const units = followUnits(plan);
+    for (let u = 0; u < units.count; u++) {
+      const [a, b] = units.chunksOf(u);
+      let whole = true;
+      for (let c = a; c < b; c++) if (!files.has(c) && !s.done.has(c)) whole = false;
+      if (whole) {
+        s.plannedUnits.add(u);
+        for (let c = a; c < b; c++) this.markReady(s, c);
+      } else {
+        s.candidateUnits.add(u);
+      }
+    }
+  }
+
+  /** The plan context of one unit of a following stage: its upstream chunks' kept rows, and earlier tables once sealed. */
+  private unitContext(s: StreamStageState, markers: ChunkMarker[]): PlanContext<unknown> {
+    const { store, runId } = this;
     const stage = s.stage as MapStage;
     const params = parseOrThrow(stage.params, s.cfg.params, `params of stage ${s.cfg.name}`);
-    const earlier = all.slice(0, all.indexOf(s.cfg)).map((x) => x.name);
-    const ctx: PlanContext<unknown> = {
-      params, runId, stageName: s.cfg.name, store, log, hasPrevious: true,
+    const earlier = this.all.slice(0, this.all.indexOf(s.cfg)).map((x) => x.name);
+    return {
+      params, runId, stageName: s.cfg.name, store, log: this.options.log, hasPrevious: true,
       previousRows: () => keptRowsOfChunks(store, markers, stage.inputColumns),
       stageRows: (name) => {
         if (!earlier.includes(name)) {
@@ -294,26 +341,39 @@ export async function runStreaming(options: StreamingOptions): Promise<StreamSta
         })();
       },
     };
+  }
+
+  /** Lists one unit of a following stage from its upstream chunks' kept rows and writes its chunk files. */
+  private async planUnit(s: StreamStageState, unit: number): Promise<readonly [number, number]> {
+    const units = followUnits(s.plan!);
+    const [from, to] = units.upstreamOf(unit);
+    const upstream = s.upstream!;
+    const markers: ChunkMarker[] = [];
+    for (let u = from; u < to; u++) {
+      const m = await readJsonObject<ChunkMarker>(this.store, this.layoutOf(upstream).done(u));
+      if (!m) throw new Error(`stage ${s.cfg.name}: expected upstream chunk ${u} of ${upstream.cfg.name} done, got no marker`);
+      markers.push(m);
+    }
     const lines: string[] = [];
-    for await (const item of stage.listItems(ctx)) lines.push(`${JSON.stringify(item)}\n`);
+    for await (const item of (s.stage as MapStage).listItems(this.unitContext(s, markers))) lines.push(`${JSON.stringify(item)}\n`);
     const [first, end] = units.chunksOf(unit);
     const pieces = end - first;
     // Shares of one upstream chunk: contiguous, sizes differing by at most one (some may be empty).
     await Promise.all(Array.from({ length: pieces }, (_, j) => {
       const a = Math.floor((j * lines.length) / pieces);
       const b = Math.floor(((j + 1) * lines.length) / pieces);
-      return store.put(layoutOf(s).chunk(first + j), lines.slice(a, b).join(''));
+      return this.store.put(this.layoutOf(s).chunk(first + j), lines.slice(a, b).join(''));
     }));
     return [first, end] as const;
-  };
+  }
 
-  const startUnitPlanning = (s: StreamStageState, unit: number) => {
+  private startUnitPlanning(s: StreamStageState, unit: number): void {
     s.planningUnits.add(unit);
-    planning++;
-    inFlight++;
-    void planUnit(s, unit).then(([first, end]) => {
+    this.planning++;
+    this.inFlight++;
+    void this.planUnit(s, unit).then(([first, end]) => {
       s.plannedUnits.add(unit);
-      for (let c = first; c < end; c++) markReady(s, c);
+      for (let c = first; c < end; c++) this.markReady(s, c);
     }, (error: unknown) => {
       if (error instanceof StageNotSealedError) {
         const waiting = s.waitingForSeal.get(error.stageName) ?? new Set<number>();
@@ -324,50 +384,68 @@ export async function runStreaming(options: StreamingOptions): Promise<StreamSta
       }
     }).finally(() => {
       s.planningUnits.delete(unit);
-      planning--;
-      inFlight--;
-      notify();
+      this.planning--;
+      this.inFlight--;
+      this.notify();
     });
-  };
+  }
 
   /** The most rows any of the first few finished chunks of a stage kept. */
-  const keptPerChunkSeen = async (s: StreamStageState): Promise<number> => {
+  private async keptPerChunkSeen(s: StreamStageState): Promise<number> {
     let most = 0;
     for (const index of [...s.done].slice(0, 8)) {
-      const marker = await readJsonObject<ChunkMarker>(store, layoutOf(s).done(index));
+      const marker = await readJsonObject<ChunkMarker>(this.store, this.layoutOf(s).done(index));
       most = Math.max(most, marker?.stats.kept ?? 0);
     }
     return Math.max(1, most);
-  };
+  }
 
-  const upstreamDone = (s: StreamStageState, unit: number) => {
+  private upstreamDone(s: StreamStageState, unit: number): boolean {
     const [a, b] = followUnits(s.plan!).upstreamOf(unit);
     for (let u = a; u < b; u++) if (!s.upstream!.done.has(u)) return false;
     return true;
-  };
+  }
+
+  /** Plans a stage once it can be: a plan on record, a following plan once its upstream has a chunk done, or whole once the previous table is sealed. */
+  private async planIfReady(s: StreamStageState): Promise<boolean> {
+    const { store, runId } = this;
+    if (await store.exists(replanKey(runId, s.cfg.name))) await resetStage(store, runId, s.cfg.name);
+    const existing = await readJsonObject<StagePlan>(store, this.layoutOf(s).plan);
+    // The plan decides, not today's config: a stage planned streaming goes on streaming, and the other way round.
+    if (existing?.follows && !s.upstream && s.previous) s.upstream = s.previous;
+    if (existing && (!existing.follows || s.upstream?.plan)) {
+      await this.adoptPlan(s, existing);
+    } else if (s.upstream?.plan && s.upstream.done.size > 0) {
+      const plan = followPlan(s.cfg, s.stage as MapStage, s.upstream.plan, await this.keptPerChunkSeen(s.upstream));
+      await store.put(this.layoutOf(s).plan, JSON.stringify(plan));
+      await this.adoptPlan(s, plan);
+    } else if (!s.upstream && (!s.previous || s.previous.sealed)) {
+      await this.adoptPlan(s, await this.options.hooks.planWhole(s));
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  /** Seals a stage whose chunks are all done; units of other stages that read its whole table may go on. */
+  private async seal(s: StreamStageState): Promise<void> {
+    s.sealed = await this.options.hooks.seal(s);
+    for (const other of this.states) {
+      const waiting = other.waitingForSeal.get(s.cfg.name);
+      if (!waiting) continue;
+      other.waitingForSeal.delete(s.cfg.name);
+      for (const unit of waiting) other.candidateUnits.add(unit);
+    }
+  }
 
   /** Plans what can be planned and seals what is finished; returns whether anything changed. */
-  const advance = async (): Promise<boolean> => {
+  private async advance(): Promise<boolean> {
     let changed = false;
-    for (const s of states) {
+    for (const s of this.states) {
       if (s.error) continue;
       if (!s.plan) {
         try {
-          if (await store.exists(replanKey(runId, s.cfg.name))) await resetStage(store, runId, s.cfg.name);
-          const existing = await readJsonObject<StagePlan>(store, layoutOf(s).plan);
-          // The plan decides, not today's config: a stage planned streaming goes on streaming, and the other way round.
-          if (existing?.follows && !s.upstream && s.previous) s.upstream = s.previous;
-          if (existing && (!existing.follows || s.upstream?.plan)) {
-            await adoptPlan(s, existing);
-          } else if (s.upstream?.plan && s.upstream.done.size > 0) {
-            const plan = followPlan(s.cfg, s.stage as MapStage, s.upstream.plan, await keptPerChunkSeen(s.upstream));
-            await store.put(layoutOf(s).plan, JSON.stringify(plan, null, 2));
-            await adoptPlan(s, plan);
-          } else if (!s.upstream && (!s.previous || s.previous.sealed)) {
-            await adoptPlan(s, await hooks.planWhole(s));
-          } else {
-            continue;
-          }
+          if (!(await this.planIfReady(s))) continue;
           changed = true;
         } catch (error) {
           s.error = error as Error;
@@ -376,53 +454,51 @@ export async function runStreaming(options: StreamingOptions): Promise<StreamSta
       }
       if (s.plan?.follows && s.upstream) {
         for (const unit of s.candidateUnits) {
-          if (planning >= planningLimit) break;
-          if (s.plannedUnits.has(unit) || s.planningUnits.has(unit) || !upstreamDone(s, unit)) continue;
+          if (this.planning >= this.planningLimit) break;
+          if (s.plannedUnits.has(unit) || s.planningUnits.has(unit) || !this.upstreamDone(s, unit)) continue;
           s.candidateUnits.delete(unit);
-          startUnitPlanning(s, unit);
+          this.startUnitPlanning(s, unit);
           changed = true;
         }
       }
       if (s.plan && !s.sealed && s.done.size === s.plan.chunkCount && s.running === 0) {
-        s.sealed = await hooks.seal(s);
+        await this.seal(s);
         changed = true;
-        // Units that read this stage's whole table may go on.
-        for (const other of states) {
-          const waiting = other.waitingForSeal.get(s.cfg.name);
-          if (!waiting) continue;
-          other.waitingForSeal.delete(s.cfg.name);
-          for (const unit of waiting) other.candidateUnits.add(unit);
-        }
       }
     }
     return changed;
-  };
+  }
 
   /** Whether a stage can still get more ready chunks (for waves: otherwise send what is ready). */
-  const moreMayCome = (s: StreamStageState) => s.plan?.follows !== undefined && s.plannedUnits.size < followUnits(s.plan).count;
+  private moreMayCome(s: StreamStageState): boolean {
+    return s.plan?.follows !== undefined && s.plannedUnits.size < followUnits(s.plan).count;
+  }
 
-  let waveTimer: NodeJS.Timeout | undefined;
-  const dispatch = () => {
+  /** The next chunks of a stage to submit: one (free slots), or a wave once it is big or old enough; undefined: wait. */
+  private nextBatch(s: StreamStageState): number[] | undefined {
+    const waves = this.options.waves;
+    if (!waves) return [s.ready[s.readyHead++]!];
+    const waiting = s.ready.length - s.readyHead;
+    const waitedMs = Date.now() - (s.readySince ?? Date.now());
+    if (waiting < waves.minChunks && waitedMs < waves.maxWaitSeconds * 1000 && this.moreMayCome(s)) {
+      this.waveTimer ??= setTimeout(() => {
+        this.waveTimer = undefined;
+        this.notify();
+      }, Math.max(10, waves.maxWaitSeconds * 1000 - waitedMs));
+      return undefined;
+    }
+    const batch = s.ready.slice(s.readyHead);
+    s.readyHead = s.ready.length;
+    return batch;
+  }
+
+  private dispatch(): void {
     // Downstream first: a finished chunk reaches the end of the pipeline sooner.
-    for (let i = states.length - 1; i >= 0; i--) {
-      const s = states[i]!;
-      while (s.readyHead < s.ready.length && free[s.pool] > 0) {
-        let batch: number[];
-        if (options.waves) {
-          const waiting = s.ready.length - s.readyHead;
-          const waitedMs = Date.now() - (s.readySince ?? Date.now());
-          if (waiting < options.waves.minChunks && waitedMs < options.waves.maxWaitSeconds * 1000 && moreMayCome(s)) {
-            waveTimer ??= setTimeout(() => {
-              waveTimer = undefined;
-              notify();
-            }, Math.max(10, options.waves.maxWaitSeconds * 1000 - waitedMs));
-            break;
-          }
-          batch = s.ready.slice(s.readyHead);
-          s.readyHead = s.ready.length;
-        } else {
-          batch = [s.ready[s.readyHead++]!];
-        }
+    for (let i = this.states.length - 1; i >= 0; i--) {
+      const s = this.states[i]!;
+      while (s.readyHead < s.ready.length && this.free[s.pool] > 0) {
+        let batch = this.nextBatch(s);
+        if (!batch) break;
         // The queue is compacted now and then, so a long run does not keep every index it ran.
         if (s.readyHead > 1024 && s.readyHead * 2 > s.ready.length) {
           s.ready = s.ready.slice(s.readyHead);
@@ -431,69 +507,38 @@ export async function runStreaming(options: StreamingOptions): Promise<StreamSta
         batch = batch.filter((c) => !s.done.has(c));
         if (!batch.length) continue;
         s.readySince = s.readyHead < s.ready.length ? Date.now() : undefined;
-        startChunks(s, batch);
+        this.startChunks(s, batch);
       }
     }
-  };
+  }
 
-  const startChunks = (s: StreamStageState, indexes: number[]) => {
-    free[s.pool]--;
+  private startChunks(s: StreamStageState, indexes: number[]): void {
+    this.free[s.pool]--;
     s.running += indexes.length;
-    inFlight++;
-    report(s);
-    void hooks.run(s, indexes, options.signal, (p) => {
+    this.inFlight++;
+    this.report(s);
+    void this.options.hooks.run(s, indexes, this.options.signal, (p) => {
       if (p.message && p.message !== s.message) {
         s.message = p.message;
-        report(s);
+        this.report(s);
       }
     }).then((result) => {
       for (const c of result.succeeded) {
         s.done.add(c);
         s.succeeded++;
-        for (const down of states) if (down.upstream === s && down.plan?.follows) down.candidateUnits.add(unitOfUpstream(down.plan, c));
+        for (const down of this.states) if (down.upstream === s && down.plan?.follows) down.candidateUnits.add(unitOfUpstream(down.plan, c));
       }
       for (const f of result.failed) s.failed.set(f.index, { reason: f.reason, ...(f.logTail !== undefined ? { logTail: f.logTail } : {}) });
     }, (error: unknown) => {
       for (const c of indexes) s.failed.set(c, { reason: (error as Error).message });
     }).finally(() => {
       s.running -= indexes.length;
-      free[s.pool]++;
-      inFlight--;
-      report(s);
-      notify();
+      this.free[s.pool]++;
+      this.inFlight--;
+      this.report(s);
+      this.notify();
     });
-  };
-
-  try {
-    for (;;) {
-      if (!aborted()) {
-        while (await advance()) {
-          // Planning may unlock more planning (a stage planned up front makes its followers plannable).
-        }
-        dispatch();
-      }
-      if (inFlight === 0) {
-        if (!aborted() && (await advance())) continue;
-        break;
-      }
-      if (!woken) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-      }
-      woken = false;
-      wake = () => undefined;
-    }
-  } finally {
-    if (waveTimer) clearTimeout(waveTimer);
   }
-  // What the stages that ran this time left failed, for status (pending chunks are not failed).
-  for (const s of states) {
-    if (!s.failed.size || aborted()) continue;
-    const record: FailedChunks = { attempt: s.attempt ?? 0, failed: [...s.failed].filter(([c]) => !s.done.has(c)).map(([index, f]) => ({ index, reason: f.reason })) };
-    await store.put(failedKey(runId, s.cfg.name), JSON.stringify(record, null, 2));
-  }
-  return states;
 }
 
 /** DuckDB threads per worker when `slots` chunks run at once on this machine. */

@@ -8,10 +8,11 @@ import {
   parseOrThrow, redactUrlCredentials, runLayout,
   type AnyStage, type ErrorPolicy, type GlobalContext, type ItemContext, type Logger, type ObjectStore, type Outcome, type Row, type StageStats,
 } from '@finevideo/core';
-import { composeParquet, openStore, parquetFileColumns, readJsonl, runDuckDb, sqlString, withLocalCopy, type OutputPart } from '@finevideo/storage';
+import { composeParquet, openStore, parquetFileColumns, runDuckDb, sqlString, withLocalCopy, type OutputPart } from '@finevideo/storage';
 import { createLogger } from './log.js';
 import { orderedPool } from './ordered-pool.js';
-import { manifestStage, readJsonObject, readRunManifest, retryKey, type ChunkMarker, type ErrorItem, type RetryRequest } from './run-state.js';
+import { manifestStage, readJsonObject, readRunManifest, retryKey, type ChunkMarker, type ErrorItem, type RetryRequest, type StagePlan } from './run-state.js';
+import { chunkItems } from './work-list.js';
 import { keptRows } from './table.js';
 import { readWorkerEnv } from './worker-env.js';
 import { FencedStore, epochFence } from './fencing.js';
@@ -274,9 +275,10 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
     const found = new Set<string>();
     if (stage.kind === 'map') {
       const itemKey = (item: unknown) => String(stage.itemKey(item)).slice(0, 200);
-      let items = readJsonl(store, layout.chunk(chunkIndex));
+      const plan = await readJsonObject<StagePlan>(store, layout.plan);
+      let items = chunkItems(store, runId, stageName, chunkIndex, plan);
       if (retryKeys) {
-        for await (const item of readJsonl(store, layout.chunk(chunkIndex))) if (retryKeys.has(itemKey(item))) found.add(itemKey(item));
+        for await (const item of chunkItems(store, runId, stageName, chunkIndex, plan)) if (retryKeys.has(itemKey(item))) found.add(itemKey(item));
         items = onlyItems(items, (item) => found.has(itemKey(item)));
         log.info(`retrying ${found.size} item(s) whose rows are errors (of ${retryKeys.size} asked for)`);
       }

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parsePipelineConfig, runLayout, type MapStage, type Outcome } from '@finevideo/core';
-import { FileStore, readJsonl, readParquetRows, writeParquetRows } from '@finevideo/storage';
+import { FileStore, readParquetRows, writeParquetRows } from '@finevideo/storage';
 import { readFile } from 'node:fs/promises';
-import { createRun, createLogger, pendingIndexes, planStage, runChunk, sealStage, stageRows } from '@finevideo/runtime';
+import { chunkItems, createRun, createLogger, pendingIndexes, planStage, runChunk, sealStage, stageRows } from '@finevideo/runtime';
 
 /* An inline stage: squares numbers, drops odd results, fails on 13, breaks the chunk on 99. */
 let processed = 0;
@@ -54,7 +54,7 @@ describe('run engine with an inline stage', () => {
     assert.equal(plan.itemCount, 14);
     assert.equal(plan.chunkCount, 4);
     const items = [];
-    for await (const i of readJsonl(store, runLayout('run-1').stage('squares').chunk(3))) items.push(i);
+    for await (const i of chunkItems(store, 'run-1', 'squares', 3)) items.push(i);
     assert.deepEqual(items, [{ n: 12 }, { n: 13 }, { n: 14 }]);
     const again = await planStage(manifest, { ...stageCfg, params: { upTo: 100 } }, undefined, { store, log, resolveStage: () => squares });
     assert.deepEqual(again, plan);

@@ -199,4 +199,25 @@ describe('streaming between map stages', function () {
     assert.ok(overlapped.size > 0, 'two stages had chunks running at once');
     assert.ok(await store.exists(runLayout('r').stage('fetch').logs(0)), 'chunk logs kept');
   });
+
+  it('a failing chunk stops only the chunks that need its rows; resume completes the run with the tables of a run that never failed (worker processes)', async () => {
+    const root = join(dir, 'f');
+    const store = new FileStore(root);
+    const worker = fileURLToPath(new URL('./fixtures/streaming-worker.ts', import.meta.url));
+    const executor = new LocalExecutor({ parallelism: 2, retries: 0, store, command: (type) => ({ command: process.execPath, args: ['--import', 'tsx', worker, type] }) });
+    const yaml = (streaming: boolean) =>
+      `name: s\nstorage: ${root}\nexecutor: { kind: local, parallelism: 2, retries: 0 }\n${streaming ? 'streaming: true\n' : ''}stages:\n  - stage: numbers\n    params: { upTo: 18 }\n  - stage: fetch\n    itemsPerChunk: 6\n`;
+    const go = async (runId: string, streaming: boolean, workerEnv: Record<string, string>) =>
+      runPipeline(await createRun(parsePipelineConfig(yaml(streaming)), store, runId), { store, log, resolveStage: resolveStreamingStage, executor, workerEnv });
+    // numbers chunk 1 (items 7-12) fails whole; fetch's chunk 1 is listed from its rows.
+    const failed = await go('r', true, { STREAMING_TEST_FAIL: 'numbers 8' });
+    assert.deepEqual(failed.map((o) => [o.stage, o.failed.map((f) => f.index)]), [['numbers', [1]]], 'the run ends failed at numbers chunk 1');
+    const status = Object.fromEntries((await runStatus(store, 'r')).stages.map((s) => [s.stage, [s.done, s.failed, s.chunks, s.sealed]]));
+    assert.deepEqual(status, { numbers: [2, 1, 3, false], fetch: [2, 0, 3, false] }, 'fetch finished the chunks of the numbers chunks that did not fail');
+    const resumed = await go('r', true, {});
+    assert.deepEqual(resumed.map((o) => [o.stage, o.failed.length]), [['numbers', 0], ['fetch', 0]]);
+    assert.equal((await runStatus(store, 'r')).complete, true);
+    await go('ref', false, {});
+    for (const stage of ['numbers', 'fetch']) assert.deepEqual(await allRows(store, 'r', stage), await allRows(store, 'ref', stage), stage);
+  });
 });

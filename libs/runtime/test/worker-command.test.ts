@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,5 +70,16 @@ describe('compiled workers (tools/build/cache.mjs)', function () {
     } finally {
       process.env = saved;
     }
+  });
+
+  it("a compiled worker's start-up bundle holds neither the AWS SDK (a chunk loaded on first s3:// use), zod's translations nor the YAML parser", () => {
+    const entry = spawnSync(process.execPath, [join(root, 'tools', 'build', 'cache.mjs'), 'apps/stage-worddensity'], { encoding: 'utf8' }).stdout.trim();
+    const dir = join(entry, '..');
+    const bundle = readFileSync(join(dir, 'bundle.mjs'), 'utf8');
+    for (const [what, marker] of [['the AWS SDK', 'S3Client'], ["zod's German messages", 'Ungültige Eingabe'], ['the YAML parser', 'YAMLParseError']] as const) {
+      assert.ok(!bundle.includes(marker), `bundle.mjs should not hold ${what} (found ${JSON.stringify(marker)})`);
+    }
+    const chunks = readdirSync(dir).filter((f) => /^chunk-.*\.mjs$/.test(f));
+    assert.ok(chunks.some((f) => readFileSync(join(dir, f), 'utf8').includes('S3Client')), `a lazily loaded chunk holds the AWS SDK (chunks: ${chunks.join(', ')})`);
   });
 });

@@ -5,8 +5,8 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { SystemicError, type ObjectInfo, type ObjectStore } from '@finevideo/core';
-import { checkKey } from './keys.js';
+import { SystemicError, type ByteRange, type ObjectInfo, type ObjectStore } from '@finevideo/core';
+import { checkKey, checkRange } from './keys.js';
 
 const isNotFound = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOENT';
 
@@ -97,10 +97,13 @@ export class FileStore implements ObjectStore {
     });
   }
 
-  async getStream(key: string): Promise<Readable> {
+  async getStream(key: string, range?: ByteRange): Promise<Readable> {
     return this.guard('read', key, async (): Promise<Readable> => {
       if (!(await this.exists(key))) throw new Error(`object ${key} in ${this.uri}: expected it to exist, got not found`);
-      return createReadStream(this.path(key));
+      if (!range) return createReadStream(this.path(key));
+      checkRange(key, range);
+      // createReadStream's end is inclusive; an empty range reads nothing.
+      return range.end > range.start ? createReadStream(this.path(key), { start: range.start, end: range.end - 1 }) : Readable.from([]);
     });
   }
 

@@ -1,12 +1,13 @@
 import { createInterface } from 'node:readline';
-import type { ObjectStore, Row } from '@finevideo/core';
+import type { ByteRange, ObjectStore, Row } from '@finevideo/core';
 
 /**
  * Streams the rows of a JSONL object, one parsed line at a time (a chunk's work list may hold
- * millions of items: it is never read whole). A consumer that stops early closes the stream.
+ * millions of items: it is never read whole), or of bytes [range.start, range.end) of it (whole
+ * lines). A consumer that stops early closes the stream.
  */
-export async function* readJsonl(store: ObjectStore, key: string): AsyncIterable<Row> {
-  const stream = await store.getStream(key);
+export async function* readJsonl(store: ObjectStore, key: string, range?: ByteRange): AsyncIterable<Row> {
+  const stream = await store.getStream(key, range);
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   let n = 0;
   try {

@@ -1,3 +1,4 @@
+import type { ByteRange } from '@finevideo/core';
 /** Object keys are relative '/'-paths without '..', '.', empty or absolute segments. */
 export function checkKey(key: string): string {
   if (typeof key !== 'string' || key.length === 0 || key.length > 1024) {
@@ -18,4 +19,13 @@ export function checkKey(key: string): string {
 export function joinKey(prefix: string, key: string): string {
   if (!prefix) return key;
   return prefix.endsWith('/') ? `${prefix}${key}` : `${prefix}/${key}`;
+}
+
+/** A byte range [start, end) of object `key`: whole non-negative numbers, start <= end. */
+export function checkRange(key: string, range: ByteRange): ByteRange {
+  const { start, end } = range;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+    throw new Error(`byte range of ${key}: expected whole numbers 0 <= start <= end, got [${start}, ${end})`);
+  }
+  return range;
 }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ObjectInfo, ObjectStore, S3Options } from '@finevideo/core';
+import type { ByteRange, ObjectInfo, ObjectStore, S3Options } from '@finevideo/core';
 import { checkKey, joinKey } from './keys.js';
 
 type S3StoreModule = typeof import('./s3-store.js');
@@ -39,8 +39,8 @@ export class LazyS3Store implements ObjectStore {
   async getText(key: string): Promise<string | undefined> {
     return (await this.store()).getText(key);
   }
-  async getStream(key: string): Promise<Readable> {
-    return (await this.store()).getStream(key);
+  async getStream(key: string, range?: ByteRange): Promise<Readable> {
+    return (await this.store()).getStream(key, range);
   }
   async download(key: string, localPath: string): Promise<void> {
     return (await this.store()).download(key, localPath);

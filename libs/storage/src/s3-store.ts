@@ -7,8 +7,8 @@ import {
   DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { ObjectInfo, ObjectStore, S3Options } from '@finevideo/core';
-import { checkKey, joinKey } from './keys.js';
+import type { ByteRange, ObjectInfo, ObjectStore, S3Options } from '@finevideo/core';
+import { checkKey, checkRange, joinKey } from './keys.js';
 import { parseS3Uri } from './lazy-s3-store.js';
 
 const isMissing = (e: unknown) =>
@@ -73,9 +73,12 @@ export class S3Store implements ObjectStore {
     return new S3Store(this.client, this.bucket, this.key(prefix.replace(/\/$/, '')));
   }
 
-  async getStream(key: string): Promise<Readable> {
+  async getStream(key: string, range?: ByteRange): Promise<Readable> {
+    if (range) checkRange(key, range);
+    // HTTP ranges cannot be empty: an empty range is answered without a request.
+    if (range && range.end === range.start) return Readable.from([]);
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key), ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}) }));
       return r.Body as Readable;
     } catch (e) {
       if (isMissing(e)) throw new Error(`object ${this.where(key)}: expected it to exist, got not found`);

@@ -204,6 +204,24 @@ for (const [name, make] of backends) {
         for await (const _ of readJsonl(store, 'w/missing.jsonl')) void _;
       }, /w\/missing\.jsonl.*expected it to exist, got not found/);
     });
+
+    it('reads a byte range of an object (a chunk of a work list), an empty range as nothing, and refuses a bad range', async () => {
+      const text = 'h\u00e9llo\nworld\n';
+      await store.put('w/list.jsonl', text);
+      const read = async (start: number, end: number) => {
+        const parts: Buffer[] = [];
+        for await (const part of await store.getStream('w/list.jsonl', { start, end })) parts.push(Buffer.from(part as Uint8Array));
+        return Buffer.concat(parts).toString('utf8');
+      };
+      assert.equal(await read(0, 7), 'h\u00e9llo\n', 'bytes, not characters: \u00e9 is two');
+      assert.equal(await read(7, 13), 'world\n');
+      assert.equal(await read(7, 7), '');
+      await store.put('w/rows.jsonl', '{"a":1}\n{"a":2}\n{"a":3}\n');
+      const rows = [];
+      for await (const row of readJsonl(store, 'w/rows.jsonl', { start: 8, end: 16 })) rows.push(row);
+      assert.deepEqual(rows, [{ a: 2 }]);
+      await assert.rejects(() => store.getStream('w/list.jsonl', { start: 5, end: 2 }), /byte range of w\/list\.jsonl: expected whole numbers 0 <= start <= end, got \[5, 2\)/);
+    });
   });
 }
 
