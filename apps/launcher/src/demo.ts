@@ -5,7 +5,7 @@ import { isVideoId, runLayout, type ObjectStore } from '@finevideo/core';
 import { openStore } from '@finevideo/storage';
 import { createLogger, createRun, runPipeline, storageEnv, workspaceRoot, LocalExecutor, keptRows } from '@finevideo/runtime';
 import { stageByType } from '@finevideo/stages';
-import { generateVideo, generateYtCommonsShards, startVideoServer, type VideoSpec } from '@finevideo/demo';
+import { demoVideoSpec, generateVideo, generateYtCommonsShards, startVideoServer, transcriptVtt } from '@finevideo/demo';
 import { loadPipeline, summarize, type CommandResult, type GlobalOptions } from './commands.js';
 import { createProgressReporter } from './progress.js';
 import { runRef } from './run-ref.js';
@@ -14,12 +14,12 @@ export interface DemoOptions extends GlobalOptions {
   rows?: number;
 }
 
-/** A demo video for an id: a third are mostly a still picture (the dynamism filter drops them). */
-function demoVideo(id: string): VideoSpec {
-  const h = [...id].reduce((a, c) => (a * 31 + c.charCodeAt(0)) >>> 0, 7);
-  if (h % 3 === 0) return { sections: [{ kind: 'motion', seconds: 4 }, { kind: 'still', seconds: 56 }], fps: 4, audio: true };
-  return { sections: [{ kind: 'motion', seconds: 20 + (h % 25) }], fps: 4, audio: true };
-}
+/**
+ * Where the demo keeps what it generated once. The version changes when what is generated changes
+ * (v2: transcripts of about 1 KB so videos are 20 s to a few minutes; videos as long as their metadata
+ * says, with shots, a fade and subtitles), so an older checkout's files are never served as new ones.
+ */
+const SAMPLE_VERSION = 'v2';
 
 /**
  * The embedded default: a generated YouTube-Commons-like sample, the pipeline of
@@ -54,11 +54,11 @@ async function datasetLines(store: ObjectStore, runId: string, storage: string):
 export async function demoCommand(options: DemoOptions, signal?: AbortSignal): Promise<CommandResult> {
   const root = workspaceRoot();
   const data = join(root, '.data');
-  const samples = join(data, 'samples', 'ytcommons');
+  const samples = join(data, 'samples', `ytcommons-${SAMPLE_VERSION}`);
   const log = createLogger({ demo: true }, options.json === true);
   if (!existsSync(samples)) {
     log.info(`generating a YouTube-Commons-like sample in ${samples}`);
-    const e = await generateYtCommonsShards(samples, { shards: 3, rowsPerShard: options.rows ?? 12, seed: 2024, averageTextBytes: 3000, corruptShard: true });
+    const e = await generateYtCommonsShards(samples, { shards: 3, rowsPerShard: options.rows ?? 12, seed: 2024, averageTextBytes: 1000, corruptShard: true });
     log.info(`sample: ${e.rows} rows in ${e.shards} shards and one corrupt shard`);
   }
   const config = await loadPipeline(join(root, 'examples', 'demo.yaml'));
@@ -78,19 +78,21 @@ export async function demoCommand(options: DemoOptions, signal?: AbortSignal): P
     // First the filters; then the videos of the surviving ids are made and served; then the rest.
     const firstPart = await runPipeline(manifest, { ...engine, untilStage: 'worddensity' });
     progress.done();
-    const videos = join(data, 'samples', 'videos');
+    const videos = join(data, 'samples', `videos-${SAMPLE_VERSION}`);
     await mkdir(videos, { recursive: true });
     let made = 0;
-    for await (const row of keptRows(store, manifest.runId, 'worddensity')) {
+    for await (const row of keptRows(store, manifest.runId, 'worddensity', ['video_id', 'duration_seconds', 'text'])) {
       // A malformed id never becomes a file name; the download stage turns it into an error row.
       if (!isVideoId(row.video_id)) continue;
       const id = row.video_id;
+      // As long as the metadata says (worddensity keeps only rows with a duration), with English subtitles of its transcript.
+      const duration = Number(row.duration_seconds);
       const file = join(videos, `${id}.mp4`);
       if (!existsSync(file)) {
-        await generateVideo(file, demoVideo(id));
+        await generateVideo(file, demoVideoSpec(id, duration));
         made++;
       }
-      server.addVideo(id, file);
+      server.addVideo(id, file, { subtitles: transcriptVtt(typeof row.text === 'string' ? row.text : '', duration) });
     }
     if (made) log.info(`generated ${made} demo videos in ${videos}`);
     const outcomes = await runPipeline(manifest, engine);
