@@ -36,18 +36,18 @@ export function shotLengths(total: number, parts: number, hash: number): number[
 
 /**
  * The demo video of a sample row: `durationSec` long (whole seconds, as the metadata's duration), so the
- * `duration` anomaly rule holds and frame sampling finds every second it asks for. A third of the ids are
- * mostly one still picture (the dynamism filter drops them when the picture lasts long enough); the others
- * have one shot per ~25 s (at least 3), of moving kinds and short stills, with a fade between the first two.
+ * `duration` anomaly rule holds and frame sampling finds every second it asks for. A third of the ids of a
+ * minute or more are mostly one still picture (the dynamism filter drops them); the others have one shot
+ * per ~25 s (at least 3), of moving kinds and short stills, with a fade between the first two.
  */
 export function demoVideoSpec(id: string, durationSec: number): VideoSpec {
   if (!(Number.isFinite(durationSec) && durationSec > 0)) throw new Error(`demo video ${id}: expected a positive duration in seconds, got ${durationSec}`);
   const total = Math.max(1, Math.round(durationSec));
   const h = idHash(id);
   const base = { ...DEMO_VIDEO, audio: true };
-  if (h % 3 === 0) {
-    const moving = Math.min(4, Math.max(1, Math.floor(total / 10)));
-    return { ...base, sections: total > moving ? [{ kind: 'motion', seconds: moving }, { kind: 'still', seconds: total - moving }] : [{ kind: 'still', seconds: total }] };
+  // Mostly one still picture, long enough (50 s and more) for the dynamism filter to call it static.
+  if (h % 3 === 0 && total >= 60) {
+    return { ...base, sections: [{ kind: 'motion', seconds: 4 }, { kind: 'still', seconds: total - 4 }] };
   }
   const lengths = shotLengths(total, Math.max(3, Math.round(total / 25)), h);
   let previous: VideoSection['kind'] | undefined;

@@ -36,6 +36,15 @@ describe('demo media: videos with shots as long as their metadata says, and subt
     }
   });
 
+  it('a static video (mostly one still picture) only where the still lasts long enough to look frozen; shorter ones get shots', () => {
+    const statics = ['abcdefghijk', 'bbcdefghijk', 'cbcdefghijk', 'dbcdefghijk', 'ebcdefghijk', 'Zz_-0123456'].filter((id) => !SHOT_IDS.includes(id));
+    assert.ok(statics.length >= 1);
+    for (const id of statics) {
+      assert.deepEqual(demoVideoSpec(id, 75).sections.map((s) => [s.kind, s.seconds]), [['motion', 4], ['still', 71]]);
+      assert.ok(demoVideoSpec(id, 45).sections.length >= 3);
+    }
+  });
+
   it('the generated file lasts its metadata duration and scene detection finds its cuts', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'demo-media-'));
     try {
