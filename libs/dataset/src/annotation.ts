@@ -8,7 +8,8 @@ import { z } from 'zod';
  * Note which objects use `timestamp` and which `timestamps`: activities and props carry `timestamp`
  * (a start/end pair), scenes, video-editing details and trimming suggestions carry `timestamps`; mood key
  * moments, narrative moments and the climax carry a single `timestamp` string. Timestamps are model text
- * here ("00:01:05", "65", "end"); alignment turns them into frame-accurate HH:MM:SS.mmm timecodes.
+ * here ("00:01:05", "65", "end"); alignment turns them into frame-accurate HH:MM:SS.mmm timecodes, or null
+ * where the model named no time (alignedContentMetadataSchema).
  */
 
 /** FineVideo's mood taxonomy: three groups of five moods (the annotation prompt offers these). */
