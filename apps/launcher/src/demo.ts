@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { isVideoId, runLayout, type ObjectStore } from '@finevideo/core';
+import { isVideoId, mediaLayout, runLayout, type ObjectStore } from '@finevideo/core';
 import { openStore } from '@finevideo/storage';
 import { createLogger, createRun, runPipeline, storageEnv, workspaceRoot, LocalExecutor, keptRows } from '@finevideo/runtime';
 import { stageByType } from '@finevideo/stages';
-import { generateVideo, generateYtCommonsShards, startVideoServer, type VideoSpec } from '@finevideo/demo';
+import { SOURCE_REF_COLUMNS, sourceRefOf, withSourceText } from '@finevideo/stages/ytcommons';
+import { annotationLayout } from '@finevideo/stages/annotate';
+import { demoVideoSpec, generateVideo, generateYtCommonsShards, startVideoServer, transcriptVtt, type VideoServer } from '@finevideo/demo';
 import { loadPipeline, summarize, type CommandResult, type GlobalOptions } from './commands.js';
 import { createProgressReporter } from './progress.js';
 import { runRef } from './run-ref.js';
@@ -14,11 +16,22 @@ export interface DemoOptions extends GlobalOptions {
   rows?: number;
 }
 
-/** A demo video for an id: a third are mostly a still picture (the dynamism filter drops them). */
-function demoVideo(id: string): VideoSpec {
-  const h = [...id].reduce((a, c) => (a * 31 + c.charCodeAt(0)) >>> 0, 7);
-  if (h % 3 === 0) return { sections: [{ kind: 'motion', seconds: 4 }, { kind: 'still', seconds: 56 }], fps: 4, audio: true };
-  return { sections: [{ kind: 'motion', seconds: 20 + (h % 25) }], fps: 4, audio: true };
+/**
+ * Where the demo keeps what it generated once. The version changes when what is generated changes
+ * (v2: transcripts of about 1 KB so videos are 20 s to a few minutes; videos as long as their metadata
+ * says, with shots, a fade and subtitles), so an older checkout's files are never served as new ones.
+ */
+const SAMPLE_VERSION = 'v2';
+
+/**
+ * A newly generated video replaces what an earlier demo stored of that id (its download, subtitles and
+ * annotation): download skips a stored video and annotate reuses a stored annotation, so they would
+ * otherwise describe the old file.
+ */
+async function forgetStoredMedia(store: ObjectStore, id: string): Promise<void> {
+  const keys = [annotationLayout(id).annotation, annotationLayout(id).provenance];
+  for await (const object of store.list(mediaLayout(id).prefix)) keys.push(object.key);
+  for (const key of keys) await store.delete(key);
 }
 
 /**
@@ -52,14 +65,44 @@ async function datasetLines(store: ObjectStore, runId: string, storage: string):
   ];
 }
 
+/**
+ * Makes (once) and serves the video of every id that passed word density: as long as its metadata says,
+ * with English subtitles of its transcript. Returns how many videos were made. The demo's sample is a few
+ * dozen rows, so their durations are held in a map.
+ */
+async function serveDemoVideos(store: ObjectStore, runId: string, server: VideoServer, videos: string): Promise<number> {
+  const durations = new Map<string, number>();
+  for await (const row of keptRows(store, runId, 'worddensity', ['video_id', 'duration_seconds'])) {
+    // A malformed id never becomes a file name; the download stage turns it into an error row.
+    if (isVideoId(row.video_id)) durations.set(row.video_id, Number(row.duration_seconds));
+  }
+  let made = 0;
+  // Transcripts are read from the sample's shards through ytcommons' references (worddensity keeps none).
+  const refs = keptRows(store, runId, 'ytcommons', ['video_id', ...SOURCE_REF_COLUMNS]);
+  for await (const { entry: row, text } of withSourceText(refs, sourceRefOf)) {
+    const id = row.video_id;
+    if (!isVideoId(id)) continue;
+    const duration = durations.get(id);
+    if (duration === undefined) continue;
+    const file = join(videos, `${id}.mp4`);
+    if (!existsSync(file)) {
+      await generateVideo(file, demoVideoSpec(id, duration));
+      await forgetStoredMedia(store, id);
+      made++;
+    }
+    server.addVideo(id, file, { subtitles: transcriptVtt(text ?? '', duration) });
+  }
+  return made;
+}
+
 export async function demoCommand(options: DemoOptions, signal?: AbortSignal): Promise<CommandResult> {
   const root = workspaceRoot();
   const data = join(root, '.data');
-  const samples = join(data, 'samples', 'ytcommons');
+  const samples = join(data, 'samples', `ytcommons-${SAMPLE_VERSION}`);
   const log = createLogger({ demo: true }, options.json === true);
   if (!existsSync(samples)) {
     log.info(`generating a YouTube-Commons-like sample in ${samples}`);
-    const e = await generateYtCommonsShards(samples, { shards: 3, rowsPerShard: options.rows ?? 12, seed: 2024, averageTextBytes: 3000, corruptShard: true });
+    const e = await generateYtCommonsShards(samples, { shards: 3, rowsPerShard: options.rows ?? 12, seed: 2024, averageTextBytes: 1000, corruptShard: true });
     log.info(`sample: ${e.rows} rows in ${e.shards} shards and one corrupt shard`);
   }
   const config = await loadPipeline(join(root, 'examples', 'demo.yaml'));
@@ -79,20 +122,9 @@ export async function demoCommand(options: DemoOptions, signal?: AbortSignal): P
     // First the filters; then the videos of the surviving ids are made and served; then the rest.
     const firstPart = await runPipeline(manifest, { ...engine, untilStage: 'worddensity' });
     progress.done();
-    const videos = join(data, 'samples', 'videos');
+    const videos = join(data, 'samples', `videos-${SAMPLE_VERSION}`);
     await mkdir(videos, { recursive: true });
-    let made = 0;
-    for await (const row of keptRows(store, manifest.runId, 'worddensity')) {
-      // A malformed id never becomes a file name; the download stage turns it into an error row.
-      if (!isVideoId(row.video_id)) continue;
-      const id = row.video_id;
-      const file = join(videos, `${id}.mp4`);
-      if (!existsSync(file)) {
-        await generateVideo(file, demoVideo(id));
-        made++;
-      }
-      server.addVideo(id, file);
-    }
+    const made = await serveDemoVideos(store, manifest.runId, server, videos);
     if (made) log.info(`generated ${made} demo videos in ${videos}`);
     const outcomes = await runPipeline(manifest, engine);
     progress.done();

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { parseExportManifest } from '@finevideo/stages/export-card';
+import { runDuckDb, sqlString } from '@finevideo/storage';
 import { startFakeHub } from '@finevideo/testing';
 import { runCliAsync } from './helpers.js';
 import { manifestContent, repoContent } from './publish-fixture.js';
@@ -44,5 +45,17 @@ describe('finevideo demo (the README\'s first command, after the bootstrap)', fu
     } finally {
       await hub.close();
     }
+
+    // A dataset that looks like one: several scenes (shots cut and detected) and a timecoded transcript (the
+    // videos' English subtitles, downloaded by yt-dlp) in most rows; the duration anomaly rule is on.
+    const [shown] = await runDuckDb(`SELECT count(*) AS rows, count(*) FILTER (WHERE len(json.content_metadata.scenes) >= 2) AS scened,
+      count(*) FILTER (WHERE len(json.timecoded_text_to_speech) >= 2) AS transcribed,
+      count(*) FILTER (WHERE json.content_metadata.storylines.climax.timestamp = '') AS empty_climax FROM read_parquet(${sqlString(join(dataset, 'data', '**', '*.parquet'))})`);
+    const [rows, scened, transcribed] = [Number(shown!.rows), Number(shown!.scened), Number(shown!.transcribed)];
+    assert.ok(rows > 0 && scened > rows / 2 && transcribed > rows / 2, `rows ${rows}, with several scenes ${scened}, with a timecoded transcript ${transcribed}`);
+    assert.equal(Number(shown!.empty_climax), 0, 'a time the annotation does not name is null, never ""');
+    const run = /^run: (\S+)$/m.exec(r.stdout)?.[1];
+    const anomalies = JSON.parse(readFileSync(join(run!, 'anomaly', 'artifacts', 'anomalies.json'), 'utf8')) as { rules: Record<string, { enabled: boolean; skipped: number; violations: number }> };
+    assert.deepEqual([anomalies.rules.duration!.enabled, anomalies.rules.duration!.skipped, anomalies.rules.duration!.violations], [true, 0, 0], 'duration rule on and passed: files as long as their metadata');
   });
 });

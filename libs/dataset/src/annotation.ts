@@ -8,7 +8,8 @@ import { z } from 'zod';
  * Note which objects use `timestamp` and which `timestamps`: activities and props carry `timestamp`
  * (a start/end pair), scenes, video-editing details and trimming suggestions carry `timestamps`; mood key
  * moments, narrative moments and the climax carry a single `timestamp` string. Timestamps are model text
- * here ("00:01:05", "65", "end"); alignment turns them into frame-accurate HH:MM:SS.mmm timecodes.
+ * here ("00:01:05", "65", "end"); alignment turns them into frame-accurate HH:MM:SS.mmm timecodes, or null
+ * where the model named no time (alignedContentMetadataSchema).
  */
 
 /** FineVideo's mood taxonomy: three groups of five moods (the annotation prompt offers these). */
@@ -23,53 +24,69 @@ export type Mood = (typeof MOOD_TAXONOMY)[MoodGroup][number];
 export const MOODS: readonly Mood[] = Object.values(MOOD_TAXONOMY).flat();
 
 const text = z.string();
-/** A start/end pair as the model wrote it. */
+/** A scene's start/end pair: always a time (alignment places every scene). */
 const span = z.strictObject({ start_timestamp: text, end_timestamp: text });
 /** A score in [0, 1] (dynamismScore, audioVisualCorrelation). */
 const unitScore = z.number().min(0).max(1);
 
 export const characterSchema = z.strictObject({ characterId: text, name: text, description: text });
 
-export const sceneSchema = z.strictObject({
-  sceneId: z.number().int(),
-  title: text,
-  timestamps: span,
-  cast: z.array(text),
-  activities: z.array(z.strictObject({ description: text, timestamp: span })),
-  props: z.array(z.strictObject({ name: text, timestamp: span })),
-  videoEditingDetails: z.array(z.strictObject({ description: text, timestamps: span })),
-  mood: z.strictObject({
+/**
+ * The whole annotation, for a given type of inner timestamp (activities, props, editing details, mood key
+ * moments, narrative moments, trimming suggestions, the climax). A model writes text there; alignment
+ * writes a timecode, or null where the model named no time ("n/a", "throughout"), as the original did.
+ */
+function annotationSchemas<M extends z.ZodType>(moment: M) {
+  const momentSpan = z.strictObject({ start_timestamp: moment, end_timestamp: moment });
+  const scene = z.strictObject({
+    sceneId: z.number().int(),
+    title: text,
+    timestamps: span,
+    cast: z.array(text),
+    activities: z.array(z.strictObject({ description: text, timestamp: momentSpan })),
+    props: z.array(z.strictObject({ name: text, timestamp: momentSpan })),
+    videoEditingDetails: z.array(z.strictObject({ description: text, timestamps: momentSpan })),
+    mood: z.strictObject({
+      description: text,
+      keyMoments: z.array(z.strictObject({ timestamp: moment, changeDescription: text })),
+    }),
+    narrativeProgression: z.array(z.strictObject({ description: text, timestamp: moment })),
+    characterInteraction: z.array(z.strictObject({ characters: z.array(text), description: text })),
+    thematicElements: text,
+    contextualRelevance: text,
+    dynamismScore: unitScore,
+    audioVisualCorrelation: unitScore,
+  });
+  const storylines = z.strictObject({
     description: text,
-    keyMoments: z.array(z.strictObject({ timestamp: text, changeDescription: text })),
-  }),
-  narrativeProgression: z.array(z.strictObject({ description: text, timestamp: text })),
-  characterInteraction: z.array(z.strictObject({ characters: z.array(text), description: text })),
-  thematicElements: text,
-  contextualRelevance: text,
-  dynamismScore: unitScore,
-  audioVisualCorrelation: unitScore,
-});
+    /** sceneIds of the scenes the storyline runs through. */
+    scenes: z.array(z.number().int()),
+    climax: z.strictObject({ description: text, timestamp: moment }),
+  });
+  const metadata = z.strictObject({
+    title: text,
+    description: text,
+    characterList: z.array(characterSchema),
+    scenes: z.array(scene).min(1),
+    storylines,
+    qAndA: z.array(z.strictObject({ question: text, answer: text })),
+    trimmingSuggestions: z.array(z.strictObject({ description: text, timestamps: momentSpan })),
+  });
+  return { scene, storylines, metadata };
+}
 
-export const storylinesSchema = z.strictObject({
-  description: text,
-  /** sceneIds of the scenes the storyline runs through. */
-  scenes: z.array(z.number().int()),
-  climax: z.strictObject({ description: text, timestamp: text }),
-});
+const modelSchemas = annotationSchemas(text);
+export const sceneSchema = modelSchemas.scene;
+export const storylinesSchema = modelSchemas.storylines;
 
 /** content_metadata as a model returns it (before alignment adds `fps`). */
-export const contentMetadataSchema = z.strictObject({
-  title: text,
-  description: text,
-  characterList: z.array(characterSchema),
-  scenes: z.array(sceneSchema).min(1),
-  storylines: storylinesSchema,
-  qAndA: z.array(z.strictObject({ question: text, answer: text })),
-  trimmingSuggestions: z.array(z.strictObject({ description: text, timestamps: span })),
-});
+export const contentMetadataSchema = modelSchemas.metadata;
 
-/** content_metadata as published: the aligned annotation with the video's frame rate. */
-export const alignedContentMetadataSchema = contentMetadataSchema.extend({ fps: z.number().positive() });
+/**
+ * content_metadata as published: the aligned annotation with the video's frame rate. Inner timestamps are
+ * a timecode or null (a time the model did not name); scene boundaries are always timecodes.
+ */
+export const alignedContentMetadataSchema = annotationSchemas(text.nullable()).metadata.extend({ fps: z.number().positive() });
 
 export type ContentMetadata = z.infer<typeof contentMetadataSchema>;
 export type AlignedContentMetadata = z.infer<typeof alignedContentMetadataSchema>;

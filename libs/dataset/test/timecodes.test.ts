@@ -18,6 +18,8 @@ describe('parseTimestamp (the original alignment script\'s rules, its defects fi
     ['0:05.9', 5.9], ['00:00:05,5', 5.5], ['1:00:00.250', 3600.25],
     // FIXED: the time after "around" / "~" (the original kept the empty text before them).
     ['around 0:30', 30], ['~1:05', 65], ['Around 00:00:30', 30], ['approx. 12s', 12], ['about 1:00', 60],
+    // The longest qualifier is dropped whole ("approx" matched first once, leaving "imately 1:00" an error).
+    ['approximately 1:00', 60], ['Approximately 00:00:30', 30], ['approx 1:00', 60], ['approx1:00', 60], ['at 0:45', 45], ['≈ 0:10', 10],
     // Ranges and offsets take their first part; "mm:ss note" keeps the first token.
     ['0:30-0:45', 30], ['0:30 - 0:45', 30], ['0:30–0:45', 30], ['0:30+', 30], ['0:30~0:40', 30], ['0:30 approx', 30],
     ['0:30 (start of the intro)', 30], ['(0:30)', 30], ['0:30.', 30], ['5 6', 5],
@@ -64,6 +66,14 @@ describe('frames and HH:MM:SS.mmm timecodes', () => {
     assert.equal(secondsToFrame(1.02, 25), 26);
     assert.equal(secondsToFrame(1.0, 29.97), 30);
     assert.equal(secondsToFrame(65, 23.976), 1558);
+  });
+
+  it('a half frame rounds to the even frame, as Python\'s round() in the original (not always up)', () => {
+    assert.deepEqual([0.5, 1.5, 2.5, 3.5, 4.5].map((s) => secondsToFrame(s, 1)), [0, 2, 2, 4, 4]);
+    // 0.1 s at 25 fps is 2.5 frames: the original's round(2.5) is 2.
+    assert.equal(secondsToFrame(0.1, 25), 2);
+    assert.equal(secondsToFrame(0.14, 25), 4);
+    assert.deepEqual([2.4999, 2.5001].map((s) => secondsToFrame(s, 1)), [2, 3]);
   });
 
   it('formats with hours kept, also past 99 (FIXED: the original wrote MM:SS for the last scene)', () => {
@@ -122,7 +132,7 @@ describe('alignContentMetadata (the original\'s contract)', () => {
     assert.deepEqual(sceneTimes(r), [['00:00:00.000', '00:00:03.960'], ['00:00:04.000', '00:00:06.960'], ['00:00:07.000', '00:00:09.960']]);
     assert.ok(r.ok);
     assert.equal(r.metadata.fps, 25);
-    assert.deepEqual(r.stats, { sceneCount: 3, cutCount: 2, fps: 25, frameCount: 250, largestShiftFrames: 0, snappedStarts: 0, snappedEnds: 0, warnings: [] });
+    assert.deepEqual(r.stats, { sceneCount: 3, cutCount: 2, fps: 25, frameCount: 250, largestShiftFrames: 0, snappedStarts: 0, snappedEnds: 0, modelEndSec: 10, warnings: [] });
   });
 
   it('snaps a start to the nearest detected start and an end to the nearest detected end within 2 s', () => {
@@ -140,7 +150,8 @@ describe('alignContentMetadata (the original\'s contract)', () => {
   });
 
   it('the last scene ends on the last frame whatever the model wrote', () => {
-    for (const end of ['end', '0:03', 'n/a', '99:00']) {
+    // Within the overrun tolerance (5 s) a later end is the video's end too; "0:06" is early (the model's coverage).
+    for (const end of ['end', '0:06', 'n/a', '0:14']) {
       const r = aligned(alignContentMetadata(metadata([scene(1, '0:00', '0:04'), scene(2, '0:04', end)]), video));
       assert.equal(sceneTimes(r)[1]![1], '00:00:09.960', end);
     }
@@ -181,9 +192,9 @@ describe('alignContentMetadata (the original\'s contract)', () => {
     assert.deepEqual(sceneTimes(wide), [['00:00:00.000', '00:00:05.480'], ['00:00:05.520', '00:00:09.960']]);
   });
 
-  it('clamps inner timestamps into their scene; "end" is the scene\'s end; no time is ""', () => {
+  it('clamps inner timestamps into their scene; "end" is the scene\'s end; no time is null (as the original)', () => {
     const middle = scene(2, '0:04', '0:07', {
-      activities: [{ description: 'a', timestamp: { start_timestamp: '0:01', end_timestamp: '0:20' } }, { description: 'b', timestamp: { start_timestamp: 'around 0:05', end_timestamp: 'end' } }],
+      activities: [{ description: 'a', timestamp: { start_timestamp: '0:01', end_timestamp: '0:14' } }, { description: 'b', timestamp: { start_timestamp: 'around 0:05', end_timestamp: 'end' } }],
       props: [{ name: 'p', timestamp: { start_timestamp: 'n/a', end_timestamp: '~0:06' } }],
       videoEditingDetails: [{ description: 'cut', timestamps: { start_timestamp: '0:05-0:06', end_timestamp: 'throughout' } }],
       mood: { description: 'm', keyMoments: [{ timestamp: '0:09', changeDescription: 'x' }] },
@@ -196,8 +207,8 @@ describe('alignContentMetadata (the original\'s contract)', () => {
       { start_timestamp: '00:00:04.000', end_timestamp: '00:00:06.960' },
       { start_timestamp: '00:00:05.000', end_timestamp: '00:00:06.960' },
     ]);
-    assert.deepEqual(s.props[0]!.timestamp, { start_timestamp: '', end_timestamp: '00:00:06.000' });
-    assert.deepEqual(s.videoEditingDetails[0]!.timestamps, { start_timestamp: '00:00:05.000', end_timestamp: '' });
+    assert.deepEqual(s.props[0]!.timestamp, { start_timestamp: null, end_timestamp: '00:00:06.000' });
+    assert.deepEqual(s.videoEditingDetails[0]!.timestamps, { start_timestamp: '00:00:05.000', end_timestamp: null });
     assert.equal(s.mood.keyMoments[0]!.timestamp, '00:00:06.960');
     assert.equal(s.narrativeProgression[0]!.timestamp, '00:00:04.000');
     assert.equal(s.activities[0]!.description, 'a', 'other fields kept');
@@ -205,17 +216,17 @@ describe('alignContentMetadata (the original\'s contract)', () => {
 
   it('clamps trimming suggestions into the scene they fall in, not the last scene (FIXED), and the climax into the video (FIXED)', () => {
     const r = aligned(alignContentMetadata(metadata([scene(1, '0:00', '0:04'), scene(2, '0:04', '0:07'), scene(3, '0:07', 'end')], {
-      storylines: { description: 's', scenes: [1, 2, 3], climax: { description: 'c', timestamp: '0:30' } },
+      storylines: { description: 's', scenes: [1, 2, 3], climax: { description: 'c', timestamp: '0:12' } },
       trimmingSuggestions: [
         { description: 'intro', timestamps: { start_timestamp: '0:01', end_timestamp: '0:02' } },
         { description: 'outro', timestamps: { start_timestamp: '0:08', end_timestamp: 'end' } },
-        { description: 'past the end', timestamps: { start_timestamp: '0:05', end_timestamp: '1:00' } },
+        { description: 'past the end (within the tolerance)', timestamps: { start_timestamp: '0:05', end_timestamp: '0:13' } },
         { description: 'none', timestamps: { start_timestamp: '', end_timestamp: 'n/a' } },
       ],
     }), video));
     assert.ok(r.ok);
     assert.deepEqual(r.metadata.trimmingSuggestions.map((t) => [t.timestamps.start_timestamp, t.timestamps.end_timestamp]), [
-      ['00:00:01.000', '00:00:02.000'], ['00:00:08.000', '00:00:09.960'], ['00:00:05.000', '00:00:09.960'], ['', ''],
+      ['00:00:01.000', '00:00:02.000'], ['00:00:08.000', '00:00:09.960'], ['00:00:05.000', '00:00:09.960'], [null, null],
     ]);
     assert.equal(r.metadata.storylines.climax.timestamp, '00:00:09.960');
     const early = aligned(alignContentMetadata(metadata([scene(1, '0:00', '0:04'), scene(2, '0:04', 'end')], {
@@ -265,5 +276,86 @@ describe('alignContentMetadata (the original\'s contract)', () => {
     const copy = structuredClone(input);
     aligned(alignContentMetadata(input, video));
     assert.deepEqual(input, copy);
+  });
+});
+
+describe('alignContentMetadata: impossible times, the model\'s coverage, null for no time', () => {
+  // 10 s at 25 fps, cuts at 4 s and 7 s.
+  const video = detection(250, [100, 175]);
+  const impossible = (r: AlignResult) => {
+    assert.ok(!r.ok, 'expected a failure');
+    assert.equal(r.failure.kind, 'impossible', r.failure.message);
+    return r.failure as Extract<AlignResult, { ok: false }>['failure'] & { field: string; text: string };
+  };
+
+  it('a time past the video\'s end by more than the tolerance fails the video, naming the field and the text', () => {
+    // "99:99" as the last scene's end in a 10 s video was stretched to the end and kept.
+    const last = impossible(alignContentMetadata(metadata([scene(1, '0:00', '0:04'), scene(2, '0:04', '99:99')]), video));
+    assert.deepEqual([last.field, last.text], ['scenes[1].timestamps.end_timestamp', '99:99']);
+    assert.equal(last.message, 'scenes[1].timestamps.end_timestamp: "99:99" is past the video\'s end (10 s, tolerance 5 s)');
+    const prop = impossible(alignContentMetadata(metadata([scene(1, '0:00', 'end', { props: [{ name: 'p', timestamp: { start_timestamp: '0:02', end_timestamp: '0:16' } }] })]), video));
+    assert.deepEqual([prop.field, prop.text], ['scenes[0].props[0].timestamp.end_timestamp', '0:16']);
+    const climax = impossible(alignContentMetadata(metadata([scene(1, '0:00', 'end')], { storylines: { description: 's', scenes: [1], climax: { description: 'c', timestamp: '1:00' } } }), video));
+    assert.equal(climax.field, 'storylines.climax.timestamp');
+    const start = impossible(alignContentMetadata(metadata([scene(1, '0:00', '0:04'), scene(2, '0:20', 'end')]), video));
+    assert.equal(start.field, 'scenes[1].timestamps.start_timestamp');
+    // The tolerance is an option: within it a late time is clamped, as before.
+    const wide = aligned(alignContentMetadata(metadata([scene(1, '0:00', 'end')], { storylines: { description: 's', scenes: [1], climax: { description: 'c', timestamp: '1:00' } } }), video, { overrunToleranceSec: 60 }));
+    assert.equal(wide.ok && wide.metadata.storylines.climax.timestamp, '00:00:09.960');
+  });
+
+  it('an end before its start fails the video (scenes, activities, trimming suggestions)', () => {
+    const sceneEnd = impossible(alignContentMetadata(metadata([scene(1, '0:05', '0:02'), scene(2, '0:04', 'end')]), video));
+    assert.deepEqual([sceneEnd.field, sceneEnd.text], ['scenes[0].timestamps.end_timestamp', '0:02']);
+    assert.equal(sceneEnd.message, 'scenes[0].timestamps.end_timestamp: "0:02" is before its start "0:05"');
+    const lastEnd = impossible(alignContentMetadata(metadata([scene(1, '0:00', '0:04'), scene(2, '0:04', '0:03')]), video));
+    assert.equal(lastEnd.field, 'scenes[1].timestamps.end_timestamp');
+    const activity = impossible(alignContentMetadata(metadata([scene(1, '0:00', 'end', { activities: [{ description: 'a', timestamp: { start_timestamp: '0:06', end_timestamp: '0:05' } }] })]), video));
+    assert.equal(activity.field, 'scenes[0].activities[0].timestamp.end_timestamp');
+    const trim = impossible(alignContentMetadata(metadata([scene(1, '0:00', 'end')], { trimmingSuggestions: [{ description: 't', timestamps: { start_timestamp: '0:08', end_timestamp: '0:01' } }] }), video));
+    assert.equal(trim.field, 'trimmingSuggestions[0].timestamps.end_timestamp');
+    // Equal ends and one side without a time are not impossible.
+    aligned(alignContentMetadata(metadata([scene(1, '0:00', 'end', { activities: [{ description: 'a', timestamp: { start_timestamp: '0:05', end_timestamp: '0:05' } }, { description: 'b', timestamp: { start_timestamp: '0:06', end_timestamp: 'n/a' } }] })]), video));
+  });
+
+  it('records the model\'s own coverage (the latest scene time it gave) before the last scene is stretched', () => {
+    const tenMinutes = detection(25 * 600, [25 * 30]);
+    const coverage = (last: string) => {
+      const r = aligned(alignContentMetadata(metadata([scene(1, '0:00', '0:30'), scene(2, '0:30', last)]), tenMinutes));
+      assert.ok(r.ok);
+      assert.equal(sceneTimes(r)[1]![1], '00:09:59.960', 'the last scene still ends on the last frame');
+      return r.stats.modelEndSec;
+    };
+    assert.equal(coverage('1:00'), 60);
+    assert.equal(coverage('approximately 9:55'), 595);
+    assert.equal(coverage('end'), 600);
+    assert.equal(coverage('n/a'), 30, 'no time named: its start is the latest time');
+  });
+
+  it('no empty-string timestamp anywhere in the output: a time not named is null, and the schema allows null exactly there', () => {
+    const none = { start_timestamp: 'n/a', end_timestamp: 'throughout' };
+    const everyKind = metadata([scene(1, '0:00', '0:04'), scene(2, '0:04', 'end', {
+      activities: [{ description: 'a', timestamp: none }], props: [{ name: 'p', timestamp: { start_timestamp: '', end_timestamp: 'none' } }],
+      videoEditingDetails: [{ description: 'e', timestamps: none }], mood: { description: 'm', keyMoments: [{ timestamp: 'varies', changeDescription: 'c' }] },
+      narrativeProgression: [{ description: 'n', timestamp: 'not applicable' }],
+    })], { storylines: { description: 's', scenes: [1, 2], climax: { description: 'c', timestamp: 'N/A' } }, trimmingSuggestions: [{ description: 't', timestamps: none }] });
+    const r = aligned(alignContentMetadata(everyKind, video));
+    assert.ok(r.ok);
+    const found: [string, unknown][] = [];
+    const walk = (value: unknown, path: string): void => {
+      if (Array.isArray(value)) value.forEach((v, k) => walk(v, `${path}[${k}]`));
+      else if (value && typeof value === 'object') for (const [key, v] of Object.entries(value)) walk(v, `${path}.${key}`);
+      else if (/timestamp/.test(path)) found.push([path, value]);
+    };
+    walk(r.metadata, '');
+    assert.equal(found.filter(([, v]) => v === '').length, 0, 'no "" timestamp');
+    assert.equal(found.filter(([, v]) => v === null).length, 11, 'every unnamed time is null');
+    // The published schema: null at inner timestamps, never at a scene's boundaries; the model's schema has no null.
+    const withNullScene = structuredClone(r.metadata) as unknown as { scenes: { timestamps: { start_timestamp: unknown } }[] };
+    withNullScene.scenes[0]!.timestamps.start_timestamp = null;
+    assert.equal(alignedContentMetadataSchema.safeParse(withNullScene).success, false);
+    const modelWithNull = structuredClone(everyKind) as unknown as { storylines: { climax: { timestamp: unknown } } };
+    modelWithNull.storylines.climax.timestamp = null;
+    assert.equal(contentMetadataSchema.safeParse(modelWithNull).success, false);
   });
 });

@@ -4,3 +4,4 @@
 export * from './ytcommons-sample.js';
 export * from './video.js';
 export * from './video-server.js';
+export * from './demo-media.js';

@@ -69,7 +69,8 @@ export function buildYtDlpArgs(request: YtDlpRequest): string[] {
     '-f', request.format,
     '-o', join(request.outDir, `${YTDLP_BASENAME}.%(ext)s`),
     '--write-info-json',
-    '--write-subs', '--sub-langs', (request.subtitleLanguages ?? ['en']).join(','), '--sub-format', 'vtt',
+    // Uploaded subtitles, and where a language has none, YouTube's automatic captions (yt-dlp prefers the former).
+    '--write-subs', '--write-auto-subs', '--sub-langs', (request.subtitleLanguages ?? ['en']).join(','), '--sub-format', 'vtt',
   ];
   if (request.maxFileSize !== undefined) args.push('--max-filesize', String(request.maxFileSize));
   if (request.proxy && !request.secretProxy) args.push('--proxy', request.proxy);

@@ -77,7 +77,7 @@ describe('align stage (storage, error rows; detection injected)', function () {
     assert.equal(outcome.status, 'kept', reasonOf(outcome));
     assert.deepEqual(outcome.status === 'kept' && outcome.row, {
       video_id: id, duration_seconds: 10, annotator: 'gemini', aligned_key: `aligned/${id}.json`, scenes: 3, cuts: 2, largest_shift_frames: 0,
-      snapped_starts: 2, snapped_ends: 2, warning_count: 0, warnings: '', fps: 25, frame_count: 250, file_duration: 10,
+      snapped_starts: 2, snapped_ends: 2, warning_count: 0, warnings: '', fps: 25, frame_count: 250, file_duration: 10, model_end_seconds: 10,
     });
     const aligned = alignedContentMetadataSchema.parse(JSON.parse((await store.getText(`aligned/${id}.json`))!));
     assert.equal(aligned.fps, 25);
@@ -113,6 +113,11 @@ describe('align stage (storage, error rows; detection injected)', function () {
       /^timestamp unparseable: storylines\.climax\.timestamp: .*got "\?\?"$/],
     ['a scene start far from the previous end', () => stored(annotationOf([alignScene(1, '0:00', '0:02'), alignScene(2, '0:09', 'end')])),
       /^scene shift too large: scene 2 \(scenes\[1\]\): start moved \d+ frames to follow the previous scene \(more than 125\)$/],
+    // "99:99" as the last scene's end of a 10 s video was stretched to the end and kept.
+    ['a time far past the video\'s end', () => stored(annotationOf([alignScene(1, '0:00', '0:04'), alignScene(2, '0:04', '99:99')])),
+      /^timestamp impossible: scenes\[1\]\.timestamps\.end_timestamp: "99:99" is past the video's end \(10 s, tolerance 5 s\)$/],
+    ['a scene ending before it starts', () => stored(annotationOf([alignScene(1, '0:00', '0:04'), alignScene(2, '0:04', '0:06'), alignScene(3, '0:07', '0:05')])),
+      /^timestamp impossible: scenes\[2\]\.timestamps\.end_timestamp: "0:05" is before its start "0:07"$/],
     ['a missing video', () => stored(GOOD, { video: false }), /^video missing: expected media\/alignVid\d+\/alignVid\d+\.mp4 in storage, got none$/],
   ];
   for (const [name, make, reason] of errorCases) {
@@ -153,6 +158,9 @@ describe('align stage (storage, error rows; detection injected)', function () {
     const { outcome } = await align(id, async (_p, o) => { threshold = o.threshold; return noCuts; }, store, { failShiftFrames: 10, threshold: 27 });
     assert.match(reasonOf(outcome), /^scene shift too large: .*more than 10\)$/);
     assert.equal(threshold, 27);
+    const late = await stored(annotationOf([alignScene(1, '0:00', '0:04'), alignScene(2, '0:04', '0:11')]));
+    assert.equal((await align(late)).outcome.status, 'kept', 'within the default 5 s tolerance');
+    assert.match(reasonOf((await align(late, fixedDetector(), store, { overrunToleranceSec: 0.5 })).outcome), /^timestamp impossible: .*tolerance 0\.5 s\)$/);
     assert.throws(() => alignParams.parse({ snapWindow: 2 }), /snapWindow/);
   });
 

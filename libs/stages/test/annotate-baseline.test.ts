@@ -69,6 +69,41 @@ describe('stage annotate, baseline annotator (no model)', function () {
     assert.equal(again.counters.baseline_annotator_items, 1, 'a cached baseline row is still labelled');
   });
 
+  it('a stored annotation is checked before reuse: a damaged one (schema, provenance, the two disagreeing) is requested again; a failed request is an error row, never a cached kept row', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'annotate-cache-'));
+    const id = 'cacheCheck1';
+    const video = join(dir, mediaLayout(id).video);
+    await mkdir(dirname(video), { recursive: true });
+    await generateVideo(video, { sections: [{ kind: 'still', seconds: 2 }, { kind: 'motion', seconds: 2 }], fps: 5 });
+    const store = new FileStore(dir);
+    const item = { video_id: id, duration_seconds: 4, title: 'Cache', description: 'check', transcript: '' };
+    const keys = annotationLayout(id);
+    assert.equal((await annotateAll(store, { backend: 'baseline' }, [item])).out[0]!.status, 'kept');
+    const good = (await store.getText(keys.annotation))!;
+    const provenance = JSON.parse((await store.getText(keys.provenance))!) as Record<string, unknown>;
+    const damages: [string, () => Promise<void>][] = [
+      ['annotation truncated', () => store.put(keys.annotation, good.slice(0, 40))],
+      ['annotation off the schema', () => store.put(keys.annotation, JSON.stringify({ ...JSON.parse(good), scenes: [] }))],
+      ['provenance off its schema', () => store.put(keys.provenance, JSON.stringify({ ...provenance, scenes: 'many' }))],
+      ['scene counts disagree', () => store.put(keys.provenance, JSON.stringify({ ...provenance, scenes: 9 }))],
+    ];
+    for (const [name, damage] of damages) {
+      await damage();
+      const again = await annotateAll(store, { backend: 'baseline' }, [item]);
+      assert.equal(again.out[0]!.status, 'kept', name);
+      assert.equal(rowOf(again.out[0]!).cached, false, `${name}: requested again`);
+      assert.equal(again.counters.annotate_cache_invalid, 1, name);
+      contentMetadataSchema.parse(JSON.parse((await store.getText(keys.annotation))!));
+      assert.equal(rowOf((await annotateAll(store, { backend: 'baseline' }, [item])).out[0]!).cached, true, `${name}: whole again, reused`);
+    }
+    // Damaged and the new request fails (here: the video is gone): an error row, which resume --retry-errors runs again.
+    await store.put(keys.annotation, '{"title": "cut');
+    await store.delete(mediaLayout(id).video);
+    const failed = await annotateAll(store, { backend: 'baseline' }, [item]);
+    assert.equal(failed.out[0]!.status, 'error');
+    assert.match((failed.out[0] as { reason: string }).reason, /^video missing/);
+  });
+
   it('a missing video is an error row, not a crash', async () => {
     const store = new FileStore(await mkdtemp(join(tmpdir(), 'annotate-baseline-')));
     const { out } = await annotateAll(store, { backend: 'baseline' }, [{ video_id: 'missing0001', duration_seconds: 5, title: '', description: '', transcript: '' }]);

@@ -17,7 +17,7 @@ function goodAligned(): AlignedContentMetadata {
   assert.ok(r.ok, r.ok ? '' : r.failure.message);
   return r.metadata;
 }
-const FACTS: VideoFacts = { fps: 25, frameCount: 750, cuts: 2, metadataDuration: 30, baseline: false };
+const FACTS: VideoFacts = { fps: 25, frameCount: 750, cuts: 2, metadataDuration: 30, modelEndSec: 30, baseline: false };
 const DEFAULTS = anomalyParams.parse({});
 
 const judge = (a: AlignedContentMetadata | Record<string, unknown>, facts: Partial<VideoFacts> = {}, params: Partial<AnomalyParams> = {}) => {
@@ -72,6 +72,7 @@ describe('anomaly rules (each fires on its bad case, not on a good annotation)',
       for (const c of a.characterList) c.description = 'unknown';
     })), /of \d+ text fields are empty or placeholders/],
     ['placeholder', 'the prompt\'s own words', () => judge(mutated((a) => { a.scenes[1]!.contextualRelevance = 'The overall story, the sceneIds it runs through, and its climax with a time.'; })), /scenes\[1\]\.contextualRelevance repeats the annotation prompt/],
+    ['early-stop', 'a 30 s video described to 10 s, with the gap tolerance lowered to 10 s', () => judge(goodAligned(), { modelEndSec: 10 }, { earlyStopMaxGapSec: 10 }), /the model's scenes end at 10 s of 30 s \(33%, under 80% and more than 10 s before the end\)/],
     ['duration', 'metadata and file durations apart', () => judge(goodAligned(), { metadataDuration: 60 }), /the metadata says 60 s, the file has 30 s \(more than 5 s apart\)/],
   ];
   for (const [rule, name, run, detail] of cases) {
@@ -102,6 +103,37 @@ describe('anomaly rules (each fires on its bad case, not on a good annotation)',
     assert.deepEqual(rulesOf(judge(mutated((a) => { for (const s of a.scenes) s.cast = [a.characterList[0]!.characterId.toUpperCase(), a.characterList[0]!.name.toLowerCase()]; }))), []);
   });
 
+  describe('early-stop: the model stopped describing part way (align stretched its last scene to the end)', () => {
+    /** A model's annotation of the first `annotatedSec` of a 10-minute video, aligned as the align stage does. */
+    const tenMinuteVideo = (annotatedSec: number) => {
+      const cuts = [25 * 20, 25 * 40];
+      const r = alignContentMetadata(sampleAnnotation({ durationSeconds: annotatedSec, scenes: 3, seed: 2 }), {
+        fps: 25, frameCount: 15_000, cuts, scenes: [{ startFrame: 0, endFrame: cuts[0]! }, { startFrame: cuts[0]!, endFrame: cuts[1]! }, { startFrame: cuts[1]!, endFrame: 15_000 }],
+      });
+      assert.ok(r.ok, r.ok ? '' : r.failure.message);
+      return judge(r.metadata, { frameCount: 15_000, cuts: 2, metadataDuration: 600, modelEndSec: r.stats.modelEndSec });
+    };
+
+    it('a 10-minute video annotated to 1:00 is dropped (every other rule passes: the stretch hid it)', () => {
+      const j = tenMinuteVideo(60);
+      assert.deepEqual(rulesOf(j), ['early-stop']);
+      assert.match(j.violations[0]!.detail, /the model's scenes end at 60 s of 600 s \(10%/);
+    });
+
+    it('one annotated to 9:55 is kept', () => {
+      assert.deepEqual(tenMinuteVideo(595), { violations: [], skipped: [] });
+    });
+
+    it('thresholds: a short video\'s skipped outro is within the gap; the coverage share is a param; unknown coverage skips', () => {
+      // 30 s video, the model's scenes end at 10 s: 33% but only 20 s short (at most 30 s tolerated).
+      assert.deepEqual(rulesOf(judge(goodAligned(), { modelEndSec: 10 })), []);
+      assert.deepEqual(rulesOf(tenMinuteVideo(60)), ['early-stop']);
+      assert.deepEqual(rulesOf(judge(goodAligned(), { frameCount: 25 * 600, metadataDuration: 600, modelEndSec: 400 }, { disabled: ['coverage', 'timestamps', 'climax'] })), ['early-stop']);
+      assert.deepEqual(rulesOf(judge(goodAligned(), { frameCount: 25 * 600, metadataDuration: 600, modelEndSec: 400 }, { disabled: ['coverage', 'timestamps', 'climax'], earlyStopMinCoverage: 0.6 })), []);
+      assert.deepEqual(judge(goodAligned(), { modelEndSec: null }).skipped, ['early-stop']);
+    });
+  });
+
   it('disabled rules are not applied', () => {
     assert.deepEqual(rulesOf(judge(goodAligned(), { metadataDuration: 60 }, { disabled: ['duration'] })), []);
   });
@@ -113,10 +145,12 @@ describe('anomaly rules (each fires on its bad case, not on a good annotation)',
 
   it('a baseline annotation (empty Q&A and texts by design) skips the qa and placeholder rules; an unknown metadata duration skips duration', () => {
     const baseline = mutated((a) => {
-      a.qAndA = []; a.characterList = []; a.storylines = { description: '', scenes: [], climax: { description: '', timestamp: '' } }; a.trimmingSuggestions = [];
+      a.qAndA = []; a.characterList = []; a.storylines = { description: '', scenes: [], climax: { description: '', timestamp: null } }; a.trimmingSuggestions = [];
       for (const s of a.scenes) Object.assign(s, { title: '', cast: [], activities: [], props: [], characterInteraction: [], thematicElements: '', contextualRelevance: '', mood: { description: '', keyMoments: [] } });
     });
     assert.deepEqual(judge(baseline, { baseline: true, metadataDuration: null }), { violations: [], skipped: ['qa', 'placeholder', 'duration'] });
+    // No time named is null in an aligned annotation: never judged as a bad timecode.
+    assert.deepEqual(judge(mutated((a) => { a.storylines.climax.timestamp = null; a.scenes[0]!.props[0]!.timestamp.start_timestamp = null; })).violations, []);
     assert.deepEqual(rulesOf(judge(baseline, { baseline: false })), ['qa', 'placeholder']);
   });
 });
@@ -128,7 +162,7 @@ describe('anomaly stage (global: aligned annotations from storage, rows, report)
     good: 'goodVideo01', good2: 'goodVideo02', qa: 'badQandA001', qa2: 'badQandA002', duration: 'badDuration', scores: 'badScores01',
     missing: 'noAligned01', notJson: 'notJsonFile', offSchema: 'offSchema01',
   };
-  const rows: Row[] = Object.values(ids).map((id) => ({ video_id: id, cuts: 2, fps: 25, frame_count: 750, duration_seconds: id === ids.duration ? 45 : 30, annotator: 'gemini' }));
+  const rows: Row[] = Object.values(ids).map((id) => ({ video_id: id, cuts: 2, fps: 25, frame_count: 750, duration_seconds: id === ids.duration ? 45 : 30, annotator: 'gemini', model_end_seconds: 30 }));
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'anomaly-'));
@@ -158,7 +192,7 @@ describe('anomaly stage (global: aligned annotations from storage, rows, report)
     for await (const o of anomalyStage.run(ctx)) outcomes.push(o);
     await rm(base.tmpDir, { recursive: true, force: true });
 
-    assert.deepEqual(columns, ['video_id', 'cuts', 'fps', 'frame_count', 'duration_seconds', 'annotator']);
+    assert.deepEqual(columns, ['video_id', 'cuts', 'fps', 'frame_count', 'duration_seconds', 'annotator', 'model_end_seconds']);
     const summary = outcomes.map((o) => [o.status === 'kept-parquet' ? '' : o.row?.video_id ?? '', o.status, o.status === 'kept' || o.status === 'kept-parquet' ? '' : o.reason]);
     assert.deepEqual(summary.map(([id, status, reason]) => [id, status, String(reason).replace(/:.*/s, (m) => (status === 'error' ? m.slice(0, 1) : m))]), [
       [ids.good, 'kept', ''], [ids.good2, 'kept', ''],

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mediaLayout } from '@finevideo/core';
 import { FileStore } from '@finevideo/storage';
-import { downloadParams, downloadStage, sourceUrl, type DownloadParams } from '@finevideo/stages/download';
+import { buildYtDlpArgs, runProcess, ytDlpPath } from '@finevideo/media';
+import { downloadParams, downloadStage, sourceUrl, subtitleSource, type DownloadParams } from '@finevideo/stages/download';
 import { SAMPLE_VTT, generateVideo, startVideoServer, type VideoServer } from '@finevideo/testing';
 import { mediaItemContext } from './media-context.js';
 
@@ -48,6 +49,7 @@ describe('download stage (real yt-dlp against a loopback video server)', functio
     const row = outcome.status === 'kept' ? outcome.row : undefined;
     assert.equal(row?.skipped, false);
     assert.equal(row?.has_subtitles, true);
+    assert.equal(row?.subtitles_source, 'subtitles', 'the page\'s <track> is an uploaded subtitle track, and yt-dlp\'s info JSON says so');
     assert.ok((row?.bytes ?? 0) > 1000);
     assert.equal(row?.error_class, null);
     const keys = mediaLayout(ok);
@@ -63,13 +65,41 @@ describe('download stage (real yt-dlp against a loopback video server)', functio
     assert.equal(outcome.status, 'kept');
     assert.equal(outcome.status === 'kept' && outcome.row.skipped, true);
     assert.equal(outcome.status === 'kept' && outcome.row.has_subtitles, true);
+    assert.equal(outcome.status === 'kept' && outcome.row.subtitles_source, 'subtitles');
     assert.equal(server.pageRequests(ok), before);
   });
 
   it('a video without subtitles is kept with has_subtitles false', async () => {
     const { outcome } = await run(noSubs);
     assert.equal(outcome.status === 'kept' && outcome.row.has_subtitles, false);
+    assert.equal(outcome.status === 'kept' && outcome.row.subtitles_source, null);
     assert.equal(await store.exists(mediaLayout(noSubs).subtitles), false);
+  });
+
+  it('asks yt-dlp for automatic captions where there are no subtitles, and records which it got', async () => {
+    // yt-dlp's generic extractor (the loopback page) knows no automatic captions, so this feeds yt-dlp the
+    // info JSON an extractor that has them (YouTube's) would give, with the stage's own arguments.
+    const id = 'autoCaps001';
+    server.addVideo(id, join(dir, 'source.mp4'), { subtitles: SAMPLE_VTT });
+    const work = await mkdtemp(join(dir, 'auto-'));
+    const info = {
+      id, title: 'auto', extractor: 'youtube', extractor_key: 'Youtube', webpage_url: sourceUrl(server.template, id),
+      formats: [{ format_id: 'mp4', url: `${server.url}/media/${id}.mp4`, ext: 'mp4', vcodec: 'h264', acodec: 'aac' }],
+      subtitles: { de: [{ ext: 'vtt', url: `${server.url}/subs/${id}.en.vtt` }] },
+      automatic_captions: { en: [{ ext: 'vtt', url: `${server.url}/subs/${id}.en.vtt` }] },
+    };
+    await writeFile(join(work, 'in.info.json'), JSON.stringify(info));
+    const args = buildYtDlpArgs({ url: 'unused', outDir: join(work, 'out'), format: 'best' });
+    const result = await runProcess(ytDlpPath(), [...args.slice(0, -2), '--load-info-json', join(work, 'in.info.json')], { captureStdout: true });
+    assert.equal(result.exitCode, 0, result.stderrTail);
+    const names = await readdir(join(work, 'out'));
+    assert.ok(names.includes('video.en.vtt'), `automatic English captions written: ${names.join(', ')}`);
+    const written = await readFile(join(work, 'out', 'video.info.json'), 'utf8');
+    assert.equal(subtitleSource(written, true), 'automatic-captions');
+    assert.equal(subtitleSource(JSON.stringify({ subtitles: { en: [] }, automatic_captions: { en: [] } }), true), 'subtitles', 'uploaded subtitles win, as yt-dlp picks them');
+    assert.equal(subtitleSource('{}', true), 'unknown');
+    assert.equal(subtitleSource('not json', true), 'unknown');
+    assert.equal(subtitleSource(written, false), null);
   });
 
   const failures = [

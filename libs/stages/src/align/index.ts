@@ -19,6 +19,8 @@ export const alignParams = z.strictObject({
   warnShiftFrames: z.number().int().min(0).default(ALIGN_DEFAULTS.warnShiftFrames),
   /** ... and more than this fails the video (the original's 125). */
   failShiftFrames: z.number().int().min(0).default(ALIGN_DEFAULTS.failShiftFrames),
+  /** A model time past the video's end by more than this is impossible: an error row naming the field and the text. */
+  overrunToleranceSec: z.number().min(0).default(ALIGN_DEFAULTS.overrunToleranceSec),
   /** Videos at once in one worker (detection decodes a whole video on the CPU). */
   concurrency: z.number().int().min(1).max(16).default(1),
 });
@@ -47,6 +49,8 @@ export interface AlignRow extends Row {
   frame_count: number;
   /** The file's duration from its frames (frame_count / fps). */
   file_duration: number;
+  /** The latest scene time the model gave, before the last scene was stretched to the end (anomaly's early-stop rule). */
+  model_end_seconds: number;
   duration_seconds: number | null;
   annotator: string | null;
 }
@@ -60,6 +64,7 @@ export const alignLayout = (videoId: string) => ({
 /** The error class of each alignment failure (the text before ':' in the reason). */
 const FAILURE_CLASS: Record<AlignFailure['kind'], string> = {
   timestamp: 'timestamp unparseable',
+  impossible: 'timestamp impossible',
   shift: 'scene shift too large',
   video: 'video unusable',
 };
@@ -112,8 +117,8 @@ export async function alignVideo(item: AlignItem, ctx: ItemContext<AlignParams>,
   }
   ctx.count('align_frames_decoded', detection.frameCount);
 
-  const { snapWindowSec, warnShiftFrames, failShiftFrames } = ctx.params;
-  const result = alignContentMetadata(annotation.metadata, detection, { snapWindowSec, warnShiftFrames, failShiftFrames });
+  const { snapWindowSec, warnShiftFrames, failShiftFrames, overrunToleranceSec } = ctx.params;
+  const result = alignContentMetadata(annotation.metadata, detection, { snapWindowSec, warnShiftFrames, failShiftFrames, overrunToleranceSec });
   const measured = { cuts: detection.cuts.length, fps: detection.fps, frame_count: detection.frameCount, file_duration: detection.fps > 0 ? detection.frameCount / detection.fps : 0 };
   if (!result.ok) {
     // The message names the field and the model's text (or the scene and the shift).
@@ -133,7 +138,7 @@ export async function alignVideo(item: AlignItem, ctx: ItemContext<AlignParams>,
     status: 'kept',
     row: {
       ...base, ...measured, aligned_key: key, scenes: stats.sceneCount, largest_shift_frames: stats.largestShiftFrames,
-      snapped_starts: stats.snappedStarts, snapped_ends: stats.snappedEnds, warning_count: stats.warnings.length, warnings: stats.warnings.join('; '),
+      snapped_starts: stats.snappedStarts, snapped_ends: stats.snappedEnds, model_end_seconds: stats.modelEndSec, warning_count: stats.warnings.length, warnings: stats.warnings.join('; '),
     },
   };
 }
@@ -151,7 +156,7 @@ async function* alignItems(ctx: PlanContext<AlignParams>): AsyncIterable<AlignIt
 export const alignStage: MapStage<AlignParams, AlignItem, AlignRow> = {
   name: 'align',
   kind: 'map',
-  description: 'snaps each annotation\'s timestamps to detected scene cuts (ContentDetector threshold 15, 2 s window, contiguous scenes, 25/125-frame rule) and writes frame-accurate HH:MM:SS.mmm timecodes to aligned/<id>.json',
+  description: 'snaps each annotation\'s timestamps to detected scene cuts (ContentDetector threshold 15, 2 s window, contiguous scenes, 25/125-frame rule), refuses impossible times, records the model\'s coverage, and writes frame-accurate HH:MM:SS.mmm timecodes to aligned/<id>.json',
   params: alignParams,
   image: 'finevideo/stage-align',
   resources: { pool: 'cpu', cpu: '2', memory: '1Gi' },

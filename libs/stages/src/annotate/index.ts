@@ -13,7 +13,7 @@ import { budgetsFor } from './budget.js';
 import { MICRO, emptyUsage, estimateCost, priceTable, usageDollars, type Usage } from './cost.js';
 import { annotateParams, answeringModel, type AnnotateParams } from './params.js';
 import { ItemFailure } from './retry.js';
-import { annotationLayout, cachedProvenance, localVideo, provenanceOf, storeAnnotation, storeInvalidAnswer, type Provenance } from './store.js';
+import { annotationLayout, localVideo, lookupCache, provenanceOf, storeAnnotation, storeInvalidAnswer, type Provenance } from './store.js';
 import { parseVtt, timecodedTranscript } from './transcript.js';
 import { validateAnswer } from './validate.js';
 
@@ -118,8 +118,14 @@ export async function annotateItem(item: AnnotateItem, ctx: ItemContext<Annotate
   const provenance = provenanceOf(p);
   const base: Row = { video_id: id, annotator: annotatorOf(p), backend: p.backend, model: provenance.model, prompt_hash: provenance.promptHash, duration_seconds: item.duration_seconds };
   if (!p.force) {
-    const cached = await cachedProvenance(ctx.store, id, provenance.key);
-    if (cached) {
+    const cache = await lookupCache(ctx.store, id, provenance.key);
+    if (cache.status === 'invalid') {
+      // Damaged or edited since it was stored: never reused, requested again (its row says so if that fails too).
+      ctx.count('annotate_cache_invalid');
+      ctx.log.warn(`annotate ${id}: stored annotation invalid, requesting it again: ${cache.reason}`);
+    }
+    if (cache.status === 'hit') {
+      const cached = cache.provenance;
       ctx.count('annotate_cached');
       if (p.backend === 'baseline') ctx.count('baseline_annotator_items');
       return { status: 'kept', row: { ...base, annotation_key: annotationLayout(id).annotation, scenes: cached.scenes, cached: true, requests: 0, repaired: false, input_tokens: 0, output_tokens: 0, cost_usd: 0 } };

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import type { ObjectStore } from '@finevideo/core';
-import type { ContentMetadata } from '@finevideo/dataset';
+import { contentMetadataSchema, type ContentMetadata } from '@finevideo/dataset';
 import { answeringModel, type AnnotateParams } from './params.js';
 import { promptHash } from './prompt.js';
 
@@ -43,19 +44,62 @@ export function provenanceOf(p: AnnotateParams): Pick<Provenance, 'key' | 'backe
   return { ...base, key: createHash('sha256').update(JSON.stringify(base)).digest('hex').slice(0, 16) };
 }
 
-/** The stored provenance when it matches this run's settings and its annotation is there; else undefined. */
-export async function cachedProvenance(store: ObjectStore, videoId: string, key: string): Promise<Provenance | undefined> {
+/** What a stored provenance must hold to be trusted (fields added later are ignored). */
+const provenanceSchema = z.object({
+  key: z.string().min(1),
+  backend: z.string().min(1),
+  annotator: z.string(),
+  model: z.string(),
+  promptHash: z.string(),
+  settings: z.record(z.string(), z.unknown()),
+  annotatedAt: z.string(),
+  scenes: z.number().int().min(1),
+  inputTokens: z.number().int().min(0),
+  outputTokens: z.number().int().min(0),
+  costUsd: z.number().min(0).nullable(),
+});
+
+/** The cache's verdict on a video: reuse the stored annotation, annotate (none for these settings), or annotate again (the stored one is invalid). */
+export type CacheLookup = { status: 'hit'; provenance: Provenance } | { status: 'miss' } | { status: 'invalid'; reason: string };
+
+const firstIssue = (error: z.ZodError) => {
+  const issue = error.issues[0]!;
+  return `at ${issue.path.join('.') || '(root)'}: ${issue.message.slice(0, 160)}`;
+};
+
+/**
+ * The stored annotation of a video when it was made with this run's settings (its provenance's key) and
+ * is still whole: provenance and annotation are schema-checked and must agree (scene count), so a damaged,
+ * truncated or hand-edited file is never reused as a finished answer; it is requested again.
+ */
+export async function lookupCache(store: ObjectStore, videoId: string, key: string): Promise<CacheLookup> {
   const keys = annotationLayout(videoId);
   const text = await store.getText(keys.provenance);
-  if (text === undefined) return undefined;
-  let stored: Provenance;
+  if (text === undefined) return { status: 'miss' };
+  let json: unknown;
   try {
-    stored = JSON.parse(text) as Provenance;
+    json = JSON.parse(text);
   } catch {
-    return undefined;
+    return { status: 'invalid', reason: `${keys.provenance} is not JSON` };
   }
-  if (stored?.key !== key) return undefined;
-  return (await store.exists(keys.annotation)) ? stored : undefined;
+  // Another backend's or prompt's answer is not this run's: not invalid, just not a hit.
+  if ((json as { key?: unknown } | null)?.key !== key) return { status: 'miss' };
+  const provenance = provenanceSchema.safeParse(json);
+  if (!provenance.success) return { status: 'invalid', reason: `${keys.provenance} ${firstIssue(provenance.error)}` };
+  const annotationText = await store.getText(keys.annotation);
+  if (annotationText === undefined) return { status: 'miss' };
+  let annotation: unknown;
+  try {
+    annotation = JSON.parse(annotationText);
+  } catch {
+    return { status: 'invalid', reason: `${keys.annotation} is not JSON` };
+  }
+  const parsed = contentMetadataSchema.safeParse(annotation);
+  if (!parsed.success) return { status: 'invalid', reason: `${keys.annotation} ${firstIssue(parsed.error)}` };
+  if (parsed.data.scenes.length !== provenance.data.scenes) {
+    return { status: 'invalid', reason: `${keys.annotation} has ${parsed.data.scenes.length} scene(s), its provenance says ${provenance.data.scenes}` };
+  }
+  return { status: 'hit', provenance: provenance.data as Provenance };
 }
 
 /** The annotation first, its provenance last (the cache's marker): a crash between them costs a re-annotation, never a wrong reuse. */

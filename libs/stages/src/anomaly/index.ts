@@ -9,7 +9,7 @@ export { ANOMALY_RULES, AnomalyReport, RULE_PARAMS, anomalyParams, judgeAnnotati
 const BASELINE_ANNOTATOR = 'baseline annotator';
 
 /** The align stage's columns this stage reads. */
-export const ANOMALY_COLUMNS = ['video_id', 'cuts', 'fps', 'frame_count', 'duration_seconds', 'annotator'] as const;
+export const ANOMALY_COLUMNS = ['video_id', 'cuts', 'fps', 'frame_count', 'duration_seconds', 'annotator', 'model_end_seconds'] as const;
 
 export interface AnomalyRow extends Row {
   video_id: string;
@@ -52,7 +52,7 @@ async function judgeVideo(row: Row, ctx: GlobalContext<AnomalyParams>): Promise<
   }
   const cuts = num(row.cuts) ?? 0;
   const judged = judgeAnnotation(annotation, {
-    fps, frameCount, cuts, metadataDuration: num(row.duration_seconds), baseline: row.annotator === BASELINE_ANNOTATOR,
+    fps, frameCount, cuts, metadataDuration: num(row.duration_seconds), modelEndSec: num(row.model_end_seconds), baseline: row.annotator === BASELINE_ANNOTATOR,
   }, ctx.params, scores);
   const first = judged.violations[0];
   const out: AnomalyRow = {
@@ -86,7 +86,7 @@ async function* mapOrdered<T, R>(items: AsyncIterable<T>, limit: number, fn: (it
 export const anomalyStage: GlobalStage<AnomalyParams, AnomalyRow> = {
   name: 'anomaly',
   kind: 'global',
-  description: 'drops inconsistent or implausible aligned annotations by named rules (coverage, timestamps, scene ids and count, cast, storyline, climax, Q&A, scores, text, placeholders, duration); report artifacts/anomalies.json',
+  description: 'drops inconsistent or implausible aligned annotations by named rules (coverage, early stop, timestamps, scene ids and count, cast, storyline, climax, Q&A, scores, text, placeholders, duration); report artifacts/anomalies.json',
   params: anomalyParams,
   image: 'finevideo/stage-anomaly',
   resources: { pool: 'cpu', cpu: '1', memory: '1Gi' },

@@ -9,13 +9,17 @@ import { DEFAULT_PROMPT } from '../annotate/prompt.js';
  * several rules is dropped for the first, and every rule it breaks is listed in its row and the report.
  */
 export const ANOMALY_RULES = [
-  'coverage', 'timestamps', 'scene-ids', 'scene-count', 'cast', 'storyline', 'climax', 'qa', 'scores', 'text', 'placeholder', 'duration',
+  'coverage', 'early-stop', 'timestamps', 'scene-ids', 'scene-count', 'cast', 'storyline', 'climax', 'qa', 'scores', 'text', 'placeholder', 'duration',
 ] as const;
 export type AnomalyRule = (typeof ANOMALY_RULES)[number];
 
 export const anomalyParams = z.strictObject({
   /** coverage: the first scene starts and the last ends within this of the video's edges. */
   coverageToleranceSec: z.number().min(0).default(2),
+  /** early-stop: the model's last scene time must reach at least this share of the video's duration... */
+  earlyStopMinCoverage: z.number().min(0).max(1).default(0.8),
+  /** ... or lie within this many seconds of the video's end (a short video's skipped outro is no early stop). */
+  earlyStopMaxGapSec: z.number().min(0).default(30),
   /** timestamps: frames a timecode may lie outside its scene or the video. */
   timestampToleranceFrames: z.number().int().min(0).default(0),
   /** scene-ids: scenes whose id is not its position (1..n) tolerated. */
@@ -52,6 +56,7 @@ export type AnomalyParams = z.infer<typeof anomalyParams>;
 /** The params each rule reads (for the report and the README). */
 export const RULE_PARAMS: Record<AnomalyRule, readonly (keyof AnomalyParams)[]> = {
   coverage: ['coverageToleranceSec'],
+  'early-stop': ['earlyStopMinCoverage', 'earlyStopMaxGapSec'],
   timestamps: ['timestampToleranceFrames'],
   'scene-ids': ['maxSceneIdErrors'],
   'scene-count': ['maxExtraScenes', 'maxCutsPerScene'],
@@ -72,6 +77,11 @@ export interface VideoFacts {
   cuts: number;
   /** The duration the video's metadata states; null when unknown (the duration rule is skipped). */
   metadataDuration: number | null;
+  /**
+   * The latest scene time the model gave, before align stretched the last scene to the video's end;
+   * null when unknown (rows of an older align: the early-stop rule is skipped).
+   */
+  modelEndSec: number | null;
   /** A baseline annotation leaves what needs understanding empty by design: the qa and placeholder rules are skipped. */
   baseline: boolean;
 }
@@ -147,13 +157,13 @@ function* freeTexts(a: AlignedContentMetadata): Generator<[string, string]> {
 }
 
 /** Every timecode of an annotation with its path and the frame range it must lie in. */
-function* timecodes(a: AlignedContentMetadata, sceneFrames: { start: number; end: number }[], lastFrame: number): Generator<[string, string, number, number]> {
+function* timecodes(a: AlignedContentMetadata, sceneFrames: { start: number; end: number }[], lastFrame: number): Generator<[string, string | null, number, number]> {
   for (const [i, s] of a.scenes.entries()) {
     const { start, end } = sceneFrames[i]!;
     const at = `scenes[${i}]`;
     yield [`${at}.timestamps.start_timestamp`, s.timestamps.start_timestamp, 0, lastFrame];
     yield [`${at}.timestamps.end_timestamp`, s.timestamps.end_timestamp, 0, lastFrame];
-    const spans: [string, { start_timestamp: string; end_timestamp: string }][] = [
+    const spans: [string, { start_timestamp: string | null; end_timestamp: string | null }][] = [
       ...s.activities.map((x, k): [string, typeof x.timestamp] => [`${at}.activities[${k}].timestamp`, x.timestamp]),
       ...s.props.map((x, k): [string, typeof x.timestamp] => [`${at}.props[${k}].timestamp`, x.timestamp]),
       ...s.videoEditingDetails.map((x, k): [string, typeof x.timestamps] => [`${at}.videoEditingDetails[${k}].timestamps`, x.timestamps]),
@@ -175,7 +185,7 @@ function* timecodes(a: AlignedContentMetadata, sceneFrames: { start: number; end
 export function judgeAnnotation(a: AlignedContentMetadata, facts: VideoFacts, p: AnomalyParams, scoreCheck: { count: number; first?: string }): Judged {
   const fps = facts.fps;
   const lastFrame = facts.frameCount - 1;
-  const frameOf = (timecode: string) => {
+  const frameOf = (timecode: string | null) => {
     const s = timecodeSeconds(timecode);
     return s === undefined ? undefined : Math.round(s * fps);
   };
@@ -200,13 +210,20 @@ export function judgeAnnotation(a: AlignedContentMetadata, facts: VideoFacts, p:
       }
       return undefined;
     },
+    'early-stop': () => {
+      if (facts.modelEndSec === null) return SKIP;
+      const duration = facts.frameCount / fps;
+      const gap = duration - facts.modelEndSec;
+      if (facts.modelEndSec >= duration * p.earlyStopMinCoverage || gap <= p.earlyStopMaxGapSec) return undefined;
+      return `the model's scenes end at ${seconds(facts.modelEndSec)} of ${seconds(duration)} (${Math.round((facts.modelEndSec / duration) * 100)}%, under ${Math.round(p.earlyStopMinCoverage * 100)}% and more than ${p.earlyStopMaxGapSec} s before the end): it stopped describing part way`;
+    },
     timestamps: () => {
       if (!framesKnown) return `scene boundaries are not timecodes`;
       const tolerance = p.timestampToleranceFrames;
       let count = 0;
       let first: string | undefined;
       for (const [path, text, low, high] of timecodes(a, sceneFrames as { start: number; end: number }[], lastFrame)) {
-        if (text === '') continue;
+        if (text === null) continue;
         const frame = frameOf(text);
         const outside = frame === undefined ? 'not a timecode' : frame < Math.max(0, low) - tolerance || frame > Math.min(high, lastFrame) + tolerance ? `outside ${at(Math.max(0, low))}..${at(Math.min(high, lastFrame))}` : undefined;
         if (!outside) continue;
@@ -240,7 +257,7 @@ export function judgeAnnotation(a: AlignedContentMetadata, facts: VideoFacts, p:
     },
     climax: () => {
       const text = a.storylines.climax.timestamp;
-      if (text === '') return undefined;
+      if (text === null) return undefined;
       const frame = frameOf(text);
       if (frame === undefined) return `the climax ${JSON.stringify(text.slice(0, 40))} is not a timecode`;
       return frame < -p.climaxToleranceFrames || frame > lastFrame + p.climaxToleranceFrames ? `the climax at ${at(frame)} is outside the video (0..${at(lastFrame)})` : undefined;

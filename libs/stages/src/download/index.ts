@@ -41,10 +41,18 @@ export const downloadParams = z.object({
 export type DownloadParams = z.infer<typeof downloadParams>;
 export interface DownloadItem { video_id: string }
 
+/**
+ * Which English text came with a video: subtitles its uploader gave, YouTube's automatic captions (asked
+ * for only where there are no subtitles), or a VTT whose kind the info JSON does not say.
+ */
+export type SubtitleSource = 'subtitles' | 'automatic-captions' | 'unknown';
+
 export interface DownloadRow extends Row {
   video_id: string;
   bytes: number | null;
   has_subtitles: boolean | null;
+  /** Where the stored VTT came from; null when there is none. */
+  subtitles_source: SubtitleSource | null;
   duration: number | null;
   skipped: boolean;
   error_class: DownloadErrorClass | null;
@@ -80,8 +88,27 @@ function durationOf(infoJson: string | undefined): number | null {
   }
 }
 
+/**
+ * Where the VTT of a video came from, read from the info JSON yt-dlp wrote: yt-dlp takes a language's
+ * uploaded subtitles when there are any (`subtitles`), else its automatic captions (`automatic_captions`).
+ */
+export function subtitleSource(infoJson: string | undefined, hasVtt: boolean): SubtitleSource | null {
+  if (!hasVtt) return null;
+  let info: { subtitles?: unknown; automatic_captions?: unknown };
+  try {
+    info = infoJson ? (JSON.parse(infoJson) as typeof info) : {};
+  } catch {
+    return 'unknown';
+  }
+  // The language asked for (--sub-langs en matches the key "en" exactly, as the original asked).
+  const hasEnglish = (tracks: unknown) => Boolean(tracks && typeof tracks === 'object' && Object.hasOwn(tracks, 'en'));
+  if (hasEnglish(info?.subtitles)) return 'subtitles';
+  if (hasEnglish(info?.automatic_captions)) return 'automatic-captions';
+  return 'unknown';
+}
+
 const emptyRow = (videoId: string): DownloadRow => ({
-  video_id: videoId, bytes: null, has_subtitles: null, duration: null, skipped: false, error_class: null, attempts: 0,
+  video_id: videoId, bytes: null, has_subtitles: null, subtitles_source: null, duration: null, skipped: false, error_class: null, attempts: 0,
 });
 
 /** A video already in storage: report it from what is there, download nothing. */
@@ -90,11 +117,13 @@ async function alreadyStored(videoId: string, ctx: ItemContext<DownloadParams>):
   if (!(await ctx.store.exists(keys.video))) return undefined;
   const sizes = new Map<string, number>();
   for await (const object of ctx.store.list(keys.prefix)) sizes.set(object.key, object.size);
+  const info = sizes.has(keys.info) ? await ctx.store.getText(keys.info) : undefined;
   return {
     ...emptyRow(videoId),
     bytes: sizes.get(keys.video) ?? null,
     has_subtitles: sizes.has(keys.subtitles),
-    duration: durationOf(sizes.has(keys.info) ? await ctx.store.getText(keys.info) : undefined),
+    subtitles_source: subtitleSource(info, sizes.has(keys.subtitles)),
+    duration: durationOf(info),
     skipped: true,
   };
 }
@@ -193,7 +222,7 @@ export async function downloadVideo(item: DownloadItem, ctx: ItemContext<Downloa
     ctx.count('download_bytes', bytes);
     return {
       status: 'kept',
-      row: { ...emptyRow(videoId), bytes, has_subtitles: Boolean(fetched.subtitles), duration: durationOf(info), attempts },
+      row: { ...emptyRow(videoId), bytes, has_subtitles: Boolean(fetched.subtitles), subtitles_source: subtitleSource(info, Boolean(fetched.subtitles)), duration: durationOf(info), attempts },
     };
   } catch (error) {
     if (ctx.signal.aborted) throw error;
@@ -218,7 +247,7 @@ export async function* videoIdItems(ctx: PlanContext<unknown>): AsyncIterable<Do
 export const downloadStage: MapStage<DownloadParams, DownloadItem, DownloadRow> = {
   name: 'download',
   kind: 'map',
-  description: 'Fetches each video, its English subtitles (VTT) and info JSON with yt-dlp into media/<id>/; failures become rows with an error class.',
+  description: 'Fetches each video, its English subtitles (VTT; automatic captions where there are none, the row says which) and info JSON with yt-dlp into media/<id>/; failures become rows with an error class.',
   params: downloadParams,
   image: 'finevideo/stage-download',
   resources: { pool: 'cpu', cpu: '1', memory: '1Gi', class: 'network' },
