@@ -25,7 +25,8 @@ describe('ChatClient against a fake TGI server', function () {
   });
 
   it('keeps at most `concurrency` requests in flight', async () => {
-    tgi = await startFakeTgi({ capacity: 100, latencyMs: 30 });
+    // Each request holds its slot long enough that 7 are in flight at once even on a loaded machine.
+    tgi = await startFakeTgi({ capacity: 100, latencyMs: 250 });
     const client = new ChatClient({ baseURL: tgi.baseURL, model: 'tgi', concurrency: 7, timeoutMs: 5000, maxRetries: 0 });
     await Promise.all(Array.from({ length: 40 }, (_, i) => client.chat({ messages: [{ role: 'user', content: `Title: ${i}` }] })));
     assert.equal(tgi.stats.maxConcurrent, 7);

@@ -124,7 +124,10 @@ describe('fake OpenAI-compatible server: image parts and strict json_schema, wit
       assert.match(c.choices[0]!.message.content!, /Tech Reviews/);
       const e = await client.chat.completions.create({ model: 'tgi', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/jpeg;base64,AAAA' } }] }] }).catch((err: unknown) => err);
       assert.ok(e instanceof OpenAI.UnprocessableEntityError, String(e));
+      // TGI's validation error ({error, error_type}; the SDK keeps its `error`), not a serde deserialization error.
+      assert.match(String(e.error), /^Input validation error: You uploaded an unsupported image/);
       assert.deepEqual(tgi.stats.imagesPerRequest, [2]);
+      assert.equal(tgi.stats.rejectedMessages, 1);
     } finally {
       await tgi.close();
     }

@@ -106,7 +106,7 @@ function tgiGrammar(version: string, grammar: { type?: unknown; value?: unknown 
  * image_url: {url}} (another type: "invalid content type" up to 2.1, an untagged-enum miss from 2.2).
  * Images are base64 data URLs here (TGI would fetch an http URL; the fake cannot), decoded and checked.
  */
-export function readTgiMessages(version: string, messages: unknown): { text: string; images: ReceivedImage[] } | { error: string } {
+export function readTgiMessages(version: string, messages: unknown): { text: string; images: ReceivedImage[] } | { error: string; validation?: true } {
   if (!Array.isArray(messages)) return { error: 'messages: invalid type: expected a sequence' };
   const texts: string[] = [];
   const images: ReceivedImage[] = [];
@@ -125,7 +125,8 @@ export function readTgiMessages(version: string, messages: unknown): { text: str
       if (c.type === 'text' && typeof c.text === 'string') parts.push(c.text);
       else if (c.type === 'image_url' && c.image_url && typeof c.image_url.url === 'string') {
         const image = decodeImageUrl(c.image_url.url, `messages[${i}].content[${j}].image_url.url`);
-        if ('message' in image) return { error: image.message };
+        // Read by the router's validation (it fetches and decodes the image), not by serde.
+        if ('message' in image) return { error: image.message, validation: true };
         images.push(image);
         parts.push(`![](${c.image_url.url.slice(0, 40)}...)`);
       } else return { error: atLeast(version, [2, 2, 0]) ? `messages[${i}]: data did not match any variant of untagged enum MessageBody` : `messages[${i}].content: invalid content type` };
@@ -229,7 +230,11 @@ export async function startFakeTgi(options: FakeTgiOptions = {}): Promise<FakeTg
       }
       // Chat content as this version reads it (a 422 from serde otherwise); temperature 0 is greedy only from 2.0.2.
       const read = path === '/generate' ? undefined : readTgiMessages(version, body.messages);
-      if (read && 'error' in read) return unprocessable(res, read.error, 'rejectedMessages');
+      if (read && 'error' in read) {
+        if (!read.validation) return unprocessable(res, read.error, 'rejectedMessages');
+        stats.rejectedMessages++;
+        return json(res, 422, { error: `Input validation error: ${read.error}`, error_type: 'validation' });
+      }
       if (read) {
         stats.imagesPerRequest.push(read.images.length);
         stats.images += read.images.length;
