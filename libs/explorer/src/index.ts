@@ -4,3 +4,4 @@ export * from './run-index.js';
 export * from './media.js';
 export * from './artifacts.js';
 export { webAssets, buildWebAssets, type WebAssets } from './build-web.js';
+export * from './headline.js';

@@ -1,14 +1,16 @@
 import { existsSync, readdirSync, statSync, createReadStream } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { extname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
 import { serve, type ServerType } from '@hono/node-server';
 import { z } from 'zod';
-import { isVideoId, mediaLayout, pipelineStages } from '@finevideo/core';
-import { readAnnotation, readArtifact, readExport, readTranscript } from './artifacts.js';
+import { ConfigError, isVideoId, mediaLayout, pipelineStages } from '@finevideo/core';
+import { readAnnotation, readAnnotator, readArtifact, readExport, readTranscript } from './artifacts.js';
+import { readSourceText } from './source-text.js';
 import { webAssets, type WebAssets } from './build-web.js';
 import { parseRange, rangeReader, type RangeReader } from './media.js';
+import { headline } from './headline.js';
 import { RunIndex, VIDEO_SORTS } from './run-index.js';
 import type { ExplorerSource } from './source.js';
 
@@ -58,6 +60,8 @@ export interface ExplorerServer {
   index: RunIndex;
   close(): Promise<void>;
 }
+
+const stringOr = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
 
 const badRequest = (c: Context, message: string) => c.json({ error: message }, 400);
 
@@ -111,6 +115,7 @@ export function createExplorerApp(source: ExplorerSource, index: RunIndex, asset
     await index.refresh();
     const { manifest } = source;
     const stages = index.stageStates();
+    const views = stages.map(({ parts: _parts, ...s }) => s);
     const anomalies: { stage: string; report: unknown }[] = [];
     const reports: { stage: string; name: string; report: unknown }[] = [];
     for (const s of stages) {
@@ -125,8 +130,10 @@ export function createExplorerApp(source: ExplorerSource, index: RunIndex, asset
       runId: source.runId, ref: source.ref, given: source.given, createdAt: manifest.createdAt, name: manifest.config.name,
       executor: manifest.config.executor.kind,
       complete: stages.length > 0 && stages.every((s) => s.planned && s.sealed && s.done === s.chunks),
-      stages: stages.map(({ parts: _parts, ...s }) => s),
+      stages: views,
       funnelHours: index.funnelHours(),
+      itemErrors: index.itemErrors(),
+      headline: headline(views, index.funnelHours(), index.itemErrors()),
       indexedVideos: index.indexedVideos,
       anomalies, reports,
       export: await readExport(store, source.runId),
@@ -169,7 +176,14 @@ export function createExplorerApp(source: ExplorerSource, index: RunIndex, asset
       index.video(id), index.stageRows(id), readAnnotation(store, id), readTranscript(store, id), media.size(mediaLayout(id).video),
     ]);
     if (!row && !annotation && size === undefined) return c.json({ error: `video ${id}: not in run ${source.runId}` }, 404);
-    return c.json({ id, video: row ?? null, stages: stageRows, annotation: annotation ?? null, transcript: transcript ?? null, media: size === undefined ? null : { size, url: `/media/${id}.mp4` } });
+    const rowWith = (column: string) => stageRows.flatMap((s) => s.rows).find((r) => r[column] !== undefined && r[column] !== null);
+    const annotator = annotation ? ((await readAnnotator(store, id)) ?? stringOr(rowWith('annotator')?.annotator)) : null;
+    // Without subtitles, the transcript YouTube-Commons has (one text, no times).
+    const sourceText = transcript?.length ? null : ((await readSourceText(index.db, rowWith('source_shard') ?? rowWith('text'), source.manifest.config.s3, index.cacheDir)) ?? null);
+    return c.json({
+      id, video: row ?? null, stages: stageRows, annotation: annotation ?? null, annotator, transcript: transcript ?? null, sourceText,
+      media: size === undefined ? null : { size, url: `/media/${id}.mp4` },
+    });
   });
 
   app.on(['GET', 'HEAD'], '/media/:file', async (c) => {
@@ -210,6 +224,23 @@ export function createExplorerApp(source: ExplorerSource, index: RunIndex, asset
   app.get('/index.html', page);
   app.notFound((c) => c.json({ error: `not found: ${c.req.method} ${c.req.path.slice(0, 80)}` }, 404));
   return app;
+}
+
+/**
+ * Fails with a sentence when host:port is taken, before the run is indexed (which can take minutes on
+ * a large run): binds a throwaway listener and closes it. Port 0 (any free port) is always free.
+ */
+export async function checkPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRINUSE') reject(new ConfigError(`explore: port ${port} on ${host} is in use (another explore or server); choose a free one with --port, e.g. --port ${port === 65535 ? port - 1 : port + 1}, or --port 0 for any`));
+      else if (e.code === 'EACCES') reject(new ConfigError(`explore: port ${port} on ${host} needs privileges this user does not have; choose one above 1023 with --port`));
+      else reject(e);
+    });
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);

@@ -1,3 +1,6 @@
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, SAFE_NAME_PATTERN, type ObjectStore } from '@finevideo/core';
 import { openStore } from '@finevideo/storage';
 import { readRunManifest, type RunManifest } from '@finevideo/runtime';
@@ -29,11 +32,30 @@ export function parseExplorerRef(ref: string): { storage: string; runId: string;
   );
 }
 
+/** A local reference that is (or passes through) a file gets a sentence, not ENOTDIR from deep inside a read. */
+export function refuseFileAsFolder(ref: string): void {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(ref) && !ref.startsWith('file://')) return;
+  let path = resolve(ref.startsWith('file://') ? fileURLToPath(ref) : ref);
+  for (;;) {
+    const found = statSync(path, { throwIfNoEntry: false });
+    if (found) {
+      if (!found.isDirectory()) {
+        throw new ConfigError(`explore: ${JSON.stringify(path)} is a file, not a folder: expected a run folder (<storage>/runs/<run-id>, as "finevideo run" prints) or an export folder, got ${JSON.stringify(ref)}`);
+      }
+      return;
+    }
+    const parent = dirname(path);
+    if (parent === path) return;
+    path = parent;
+  }
+}
+
 /**
  * Opens the run: its manifest is read through a first store, then the store is opened again with the
  * run's own S3 settings (endpoint, path style), as the launcher's other commands do.
  */
 export async function openExplorerSource(ref: string): Promise<ExplorerSource> {
+  refuseFileAsFolder(ref);
   const { storage, runId, given } = parseExplorerRef(ref);
   const probe = openStore(storage);
   let manifest: RunManifest;

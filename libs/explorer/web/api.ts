@@ -18,6 +18,11 @@ export interface RunView {
   complete: boolean;
   stages: StageState[];
   funnelHours: FunnelHours[];
+  itemErrors: { stage: string; status: string; reason: string | null; item: string | null }[];
+  headline: {
+    videosSeen: number; firstStage: string | null; itemsWithoutVideo: number;
+    endStage: string | null; endKept: number; endHours: number; endIsFinal: boolean;
+  };
   indexedVideos: number;
   anomalies: { stage: string; report: unknown }[];
   reports: { stage: string; name: string; report: unknown }[];
@@ -96,7 +101,11 @@ export interface ContentMetadataView {
 export interface VideoDetail {
   id: string;
   video: VideoRow | null;
-  stages: { stage: string; rows: Record<string, unknown>[] }[];
+  stages: { stage: string; runLevel: boolean; rows: Record<string, unknown>[] }[];
+  /** "baseline annotator" (no model) or the backend that annotated the video. */
+  annotator: string | null;
+  /** The YouTube-Commons transcript when no subtitles were downloaded (no times). */
+  sourceText: string | null;
   annotation: { source: 'aligned' | 'annotations'; key: string; valid: boolean; problems: string[]; contentMetadata: ContentMetadataView; provenance: Record<string, unknown> } | null;
   transcript: TranscriptCue[] | null;
   media: { size: number; url: string } | null;
