@@ -5,3 +5,5 @@ export * from './media.js';
 export * from './artifacts.js';
 export { webAssets, buildWebAssets, type WebAssets } from './build-web.js';
 export * from './headline.js';
+export * from './backend.js';
+export * from './dataset.js';

@@ -5,13 +5,13 @@ import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
 import { serve, type ServerType } from '@hono/node-server';
 import { z } from 'zod';
-import { ConfigError, isVideoId, mediaLayout, pipelineStages } from '@finevideo/core';
-import { readAnnotation, readAnnotator, readArtifact, readExport, readTranscript } from './artifacts.js';
-import { readSourceText } from './source-text.js';
+import { ConfigError, isVideoId } from '@finevideo/core';
+import { runBackend, type ExplorerBackend } from './backend.js';
+import { DatasetIndex, datasetBackend, type DatasetFolder } from './dataset.js';
 import { webAssets, type WebAssets } from './build-web.js';
-import { parseRange, rangeReader, type RangeReader } from './media.js';
-import { headline } from './headline.js';
-import { RunIndex, VIDEO_SORTS } from './run-index.js';
+import { parseRange } from './media.js';
+import { RunIndex } from './run-index.js';
+import { VIDEO_SORTS } from './video-table.js';
 import type { ExplorerSource } from './source.js';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -57,11 +57,9 @@ export interface ExplorerServer {
   url: string;
   host: string;
   port: number;
-  index: RunIndex;
+  index: ExplorerBackend['index'];
   close(): Promise<void>;
 }
-
-const stringOr = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
 
 const badRequest = (c: Context, message: string) => c.json({ error: message }, 400);
 
@@ -88,10 +86,9 @@ export interface HostPolicy {
   allowed?: Set<string>;
 }
 
-export function createExplorerApp(source: ExplorerSource, index: RunIndex, assets: WebAssets, hosts: HostPolicy = {}): Hono {
+export function createExplorerApp(backend: ExplorerBackend, assets: WebAssets, hosts: HostPolicy = {}): Hono {
   const app = new Hono();
-  const store = source.store;
-  const media: RangeReader = rangeReader(store, source.manifest.config.s3);
+  const index = backend.index;
   const files = assetTable(assets);
 
   app.use('*', async (c, next) => {
@@ -111,43 +108,8 @@ export function createExplorerApp(source: ExplorerSource, index: RunIndex, asset
     return c.json({ error: 'internal error; the explore command\'s terminal has the details' }, 500);
   });
 
-  app.get('/api/run', async (c) => {
-    await index.refresh();
-    const { manifest } = source;
-    const stages = index.stageStates();
-    const views = stages.map(({ parts: _parts, ...s }) => s);
-    const anomalies: { stage: string; report: unknown }[] = [];
-    const reports: { stage: string; name: string; report: unknown }[] = [];
-    for (const s of stages) {
-      const anomaly = await readArtifact(store, source.runId, s.stage, 'anomalies.json');
-      if (anomaly !== undefined) anomalies.push({ stage: s.stage, report: anomaly });
-      if (s.type === 'select') {
-        const report = await readArtifact(store, source.runId, s.stage, 'report.json');
-        if (report !== undefined) reports.push({ stage: s.stage, name: 'report.json', report });
-      }
-    }
-    return c.json({
-      runId: source.runId, ref: source.ref, given: source.given, createdAt: manifest.createdAt, name: manifest.config.name,
-      executor: manifest.config.executor.kind,
-      complete: stages.length > 0 && stages.every((s) => s.planned && s.sealed && s.done === s.chunks),
-      stages: views,
-      funnelHours: index.funnelHours(),
-      itemErrors: index.itemErrors(),
-      headline: headline(views, index.funnelHours(), index.itemErrors()),
-      indexedVideos: index.indexedVideos,
-      anomalies, reports,
-      export: await readExport(store, source.runId),
-      refreshedAt: new Date().toISOString(),
-    });
-  });
-
-  app.get('/api/dataset', async (c) => {
-    await index.refresh();
-    const selectStage = index.stageStates().find((s) => s.type === 'select');
-    const report = selectStage ? await readArtifact(store, source.runId, selectStage.stage, 'report.json') : undefined;
-    const params = selectStage ? pipelineStages(source.manifest.config).find((s) => s.name === selectStage.stage)?.params : undefined;
-    return c.json({ categories: index.categoryRows(), facets: index.facetValues(), selection: report ?? null, selectParams: params ?? null });
-  });
+  app.get('/api/run', async (c) => c.json(await backend.run()));
+  app.get('/api/dataset', async (c) => c.json(await backend.dataset()));
 
   app.get('/api/videos', async (c) => {
     const parsed = videoQuerySchema.safeParse(c.req.query());
@@ -171,28 +133,16 @@ export function createExplorerApp(source: ExplorerSource, index: RunIndex, asset
   app.get('/api/videos/:id', async (c) => {
     const id: string = c.req.param('id');
     if (!isVideoId(id)) return badRequest(c, `video id: expected 11 characters of A-Z a-z 0-9 _ -, got ${JSON.stringify(String(id).slice(0, 40))}`);
-    await index.refresh();
-    const [row, stageRows, annotation, transcript, size] = await Promise.all([
-      index.video(id), index.stageRows(id), readAnnotation(store, id), readTranscript(store, id), media.size(mediaLayout(id).video),
-    ]);
-    if (!row && !annotation && size === undefined) return c.json({ error: `video ${id}: not in run ${source.runId}` }, 404);
-    const rowWith = (column: string) => stageRows.flatMap((s) => s.rows).find((r) => r[column] !== undefined && r[column] !== null);
-    const annotator = annotation ? ((await readAnnotator(store, id)) ?? stringOr(rowWith('annotator')?.annotator)) : null;
-    // Without subtitles, the transcript YouTube-Commons has (one text, no times).
-    const sourceText = transcript?.length ? null : ((await readSourceText(index.db, rowWith('source_shard') ?? rowWith('text'), source.manifest.config.s3, index.cacheDir)) ?? null);
-    return c.json({
-      id, video: row ?? null, stages: stageRows, annotation: annotation ?? null, annotator, transcript: transcript ?? null, sourceText,
-      media: size === undefined ? null : { size, url: `/media/${id}.mp4` },
-    });
+    const detail = await backend.video(id);
+    return detail ? c.json(detail) : c.json({ error: `video ${id}: not in ${index.describe()}` }, 404);
   });
 
   app.on(['GET', 'HEAD'], '/media/:file', async (c) => {
     const file = c.req.param('file');
     const id = file.endsWith('.mp4') ? file.slice(0, -4) : '';
     if (!isVideoId(id)) return badRequest(c, `media: expected <video id>.mp4 with an 11-character id, got ${JSON.stringify(file.slice(0, 40))}`);
-    const key = mediaLayout(id).video;
-    const size = await media.size(key);
-    if (size === undefined) return c.json({ error: `video ${id}: no downloaded file in ${store.uri}` }, 404);
+    const size = await backend.mediaSize(id);
+    if (size === undefined) return c.json({ error: backend.describeMissingMedia(id) }, 404);
     const range = parseRange(c.req.header('range'), size);
     const headers: Record<string, string> = { 'Accept-Ranges': 'bytes', 'Content-Type': 'video/mp4', 'Cache-Control': 'private, max-age=300' };
     if (range.kind === 'unsatisfiable') return c.body(null, 416, { ...headers, 'Content-Range': `bytes */${size}` });
@@ -202,7 +152,7 @@ export function createExplorerApp(source: ExplorerSource, index: RunIndex, asset
     if (r) headers['Content-Range'] = `bytes ${r.start}-${r.end}/${size}`;
     const status = r ? 206 : 200;
     if (c.req.method === 'HEAD') return c.body(null, status, headers);
-    const body = Readable.toWeb(await media.read(key, r)) as ReadableStream<Uint8Array>;
+    const body = Readable.toWeb(await backend.mediaRead(id, r)) as ReadableStream<Uint8Array>;
     return c.body(body, status, headers);
   });
 
@@ -248,17 +198,37 @@ export const isLoopbackHost = (host: string): boolean => LOOPBACK.has(host) || h
 
 /** Starts the page's server on host:port (port 0: any free port) and builds the run's index first. */
 export async function startExplorer(source: ExplorerSource, options: ExplorerServerOptions = {}): Promise<ExplorerServer> {
-  const host = options.host ?? '127.0.0.1';
-  const assets = options.assets ?? (await webAssets());
   const index = new RunIndex(source, options.cacheDir);
   await index.refresh(true);
+  return serveBackend(runBackend(source, index), options);
+}
+
+/** Serves a dataset folder on its own (an export copied away from its run, or the flat published layout). */
+export async function startDatasetExplorer(folder: DatasetFolder, options: ExplorerServerOptions = {}): Promise<ExplorerServer> {
+  const index = new DatasetIndex(folder, options.cacheDir);
+  try {
+    await index.build();
+  } catch (e) {
+    await index.close();
+    throw e;
+  }
+  return serveBackend(datasetBackend(index), options);
+}
+
+/** Serves a backend (its index built) on host:port (port 0: any free port); closing the server closes the index. */
+export async function serveBackend(backend: ExplorerBackend, options: ExplorerServerOptions = {}): Promise<ExplorerServer> {
+  const host = options.host ?? '127.0.0.1';
+  const index = backend.index;
   const hosts: HostPolicy = {};
-  const app = createExplorerApp(source, index, assets, hosts);
   let server: ServerType | undefined;
-  const port = await new Promise<number>((resolve, reject) => {
-    server = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, (info: AddressInfo) => resolve(info.port));
-    server.once('error', reject);
-  }).catch(async (e: unknown) => {
+  const port = await (async () => {
+    const assets = options.assets ?? (await webAssets());
+    const app = createExplorerApp(backend, assets, hosts);
+    return new Promise<number>((resolve, reject) => {
+      server = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, (info: AddressInfo) => resolve(info.port));
+      server.once('error', reject);
+    });
+  })().catch(async (e: unknown) => {
     await index.close();
     throw e;
   });

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, SAFE_NAME_PATTERN, type ObjectStore } from '@finevideo/core';
 import { openStore } from '@finevideo/storage';
 import { readRunManifest, type RunManifest } from '@finevideo/runtime';
+import { detectDatasetFolder, type DatasetFolder } from './dataset.js';
 
 /** What `finevideo explore` was pointed at: a run (folder or S3), reached directly or through its export. */
 export interface ExplorerSource {
@@ -70,4 +71,31 @@ export async function openExplorerSource(ref: string): Promise<ExplorerSource> {
   const store = Object.keys(manifest.config.s3).length ? openStore(storage, manifest.config.s3) : probe;
   const root = store.uri.startsWith('file://') ? store.uri.slice('file://'.length) : store.uri;
   return { store, runId, manifest, given, ref: `${root.replace(/\/$/, '')}/runs/${runId}` };
+}
+
+/** What `finevideo explore` opens: a run (also through its export beside it), or a dataset folder on its own. */
+export type ExplorerTarget = { kind: 'run'; source: ExplorerSource } | { kind: 'dataset'; folder: DatasetFolder };
+
+/**
+ * A run folder or URI (runs/<id>); an export folder beside its run (export/<id>, read with the run); or
+ * a dataset folder anywhere (an export copied away, or FineVideo's flat layout data/train-*.parquet).
+ */
+export async function openExplorerTarget(ref: string): Promise<ExplorerTarget> {
+  refuseFileAsFolder(ref);
+  let parsed: ReturnType<typeof parseExplorerRef> | undefined;
+  try {
+    parsed = parseExplorerRef(ref);
+  } catch (e) {
+    const folder = detectDatasetFolder(ref);
+    if (folder) return { kind: 'dataset', folder };
+    throw new ConfigError(`${(e as Error).message}, or a dataset folder holding data/**/*.parquet`);
+  }
+  if (parsed.given === 'export') {
+    // An export is read with its run when the run is beside it; copied elsewhere, on its own.
+    const probe = openStore(parsed.storage);
+    const runBeside = await probe.exists(`runs/${parsed.runId}/run.json`).catch(() => false);
+    const folder = runBeside ? undefined : detectDatasetFolder(ref);
+    if (folder) return { kind: 'dataset', folder };
+  }
+  return { kind: 'run', source: await openExplorerSource(ref) };
 }

@@ -52,7 +52,7 @@ const ANOMALY_REPORT = {
   },
 };
 
-function exportJson(id: string, meta: AlignedContentMetadata): ExportJson {
+export function exportJson(id: string, meta: AlignedContentMetadata): ExportJson {
   const c = CATEGORIES[id]!;
   return exportJsonSchema.parse({
     content_parent_category: c.top, content_fine_category: c.fine, content_metadata: meta, duration_seconds: 12, resolution: '320x240',
@@ -64,8 +64,11 @@ function exportJson(id: string, meta: AlignedContentMetadata): ExportJson {
 }
 
 /** One shard as export writes it: mp4 BLOB and json STRUCT, rows in the listed order. */
-export async function writeExportShard(path: string, rows: { mp4: string; json: ExportJson }[]): Promise<void> {
-  const selects = rows.map((r) => `SELECT content AS mp4, CAST(${sqlString(JSON.stringify(r.json))}::JSON AS ${exportJsonDuckDbType()}) AS json FROM read_blob(${sqlString(r.mp4)})`);
+export async function writeExportShard(path: string, rows: { mp4: string; json: ExportJson & { original_video_filename?: string } }[]): Promise<void> {
+  // FineVideo's published rows also name their files (original_video_filename): a field the struct has when a row gives it.
+  const named = rows.some((r) => r.json.original_video_filename !== undefined);
+  const type = named ? exportJsonDuckDbType().replace(/\)$/, ', "original_video_filename" VARCHAR)') : exportJsonDuckDbType();
+  const selects = rows.map((r) => `SELECT content AS mp4, CAST(${sqlString(JSON.stringify(r.json))}::JSON AS ${type}) AS json FROM read_blob(${sqlString(r.mp4)})`);
   await runDuckDb(`COPY (${selects.join(' UNION ALL ')}) TO ${sqlString(path)} (FORMAT parquet, ROW_GROUP_SIZE 4)`);
 }
 

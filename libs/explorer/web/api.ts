@@ -10,11 +10,14 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
 }
 
 export interface RunView {
+  /** A run, or a dataset folder opened on its own (then one "export" stage, no artifacts). */
+  kind: 'run' | 'dataset';
+  layout?: 'export' | 'flat';
   runId: string;
   ref: string;
   name: string;
-  createdAt: string;
-  executor: string;
+  createdAt: string | null;
+  executor: string | null;
   complete: boolean;
   stages: StageState[];
   funnelHours: FunnelHours[];

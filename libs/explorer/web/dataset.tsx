@@ -222,7 +222,7 @@ export function Dataset(props: { params: URLSearchParams }) {
       {error && <p class="error" role="alert">{error}</p>}
       <p class="small muted" aria-live="polite" id="result-count">{page && current ? `${count(page.total)} video${page.total === 1 ? '' : 's'}${active ? ' match' : ''} · page ${pageNo} of ${count(pages)}` : 'Loading…'}</p>
       <div class="table-wrap">
-        <table class={current ? 'grid videos' : 'grid videos stale'} aria-busy={!current} aria-labelledby="videos-heading" aria-describedby="result-count">
+        <table class={current ? 'grid videos stack' : 'grid videos stack stale'} aria-busy={!current} aria-labelledby="videos-heading" aria-describedby="result-count">
           <thead>
             <tr>
               {sortHeader('title', 'title')}
@@ -238,12 +238,12 @@ export function Dataset(props: { params: URLSearchParams }) {
             {page?.rows.map((r) => (
               <tr key={r.video_id}>
                 <td class="title-cell"><a href={`#/video/${r.video_id}`}>{r.title || r.video_id}</a><div class="muted small mono">{r.video_id}</div></td>
-                <td>{r.channel ?? '–'}</td>
-                <td>{r.category ?? <span class="muted">–</span>}{r.top_level && <div class="muted small">{r.top_level}</div>}</td>
-                <td class="num">{clock(r.duration)}</td>
-                <td><StatusBadge status={r.status} selected={r.selected} /></td>
-                <td>{r.stage}</td>
-                <td class="small">{r.reason ?? ''}</td>
+                <td data-label="channel">{r.channel ?? '–'}</td>
+                <td data-label="category">{r.category ?? <span class="muted">–</span>}{r.top_level && <div class="muted small">{r.top_level}</div>}</td>
+                <td data-label="duration" class="num">{clock(r.duration)}</td>
+                <td data-label="status"><StatusBadge status={r.status} selected={r.selected} /></td>
+                <td data-label="last stage">{r.stage}</td>
+                <td data-label="reason" class="small">{r.reason ?? ''}</td>
               </tr>
             ))}
           </tbody>

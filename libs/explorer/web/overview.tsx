@@ -176,11 +176,13 @@ export function Overview() {
   return (
     <section>
       <div class="title-row">
-        <h1 tabIndex={-1}>Run <span class="mono">{run.runId}</span></h1>
+        <h1 tabIndex={-1}>{run.kind === 'dataset' ? 'Dataset' : 'Run'} <span class="mono">{run.runId}</span></h1>
         <span class={run.complete ? 'badge ok' : 'badge live'} aria-live="polite">{run.complete ? 'complete' : `running · ${doneChunks}/${allChunks} chunks · refreshes every ${REFRESH_MS / 1000} s`}</span>
       </div>
       <p class="muted small">
-        pipeline <b>{run.name}</b> · {run.executor} executor · created {new Date(run.createdAt).toLocaleString()} · <span class="mono">{run.ref}</span>
+        {run.kind === 'dataset'
+          ? <>{run.layout === 'flat' ? 'FineVideo\'s flat layout (data/train-*.parquet, indexed from the json column)' : 'an export folder on its own (its index.parquet and shards)'} · <span class="mono">{run.ref}</span></>
+          : <>pipeline <b>{run.name}</b> · {run.executor} executor · created {new Date(run.createdAt ?? '').toLocaleString()} · <span class="mono">{run.ref}</span></>}
         {error && <span class="error"> · {error}</span>}
       </p>
 
@@ -218,7 +220,7 @@ export function Overview() {
       />
 
       <div class="table-wrap">
-        <table class="grid" aria-label="Stages">
+        <table class="grid stack" aria-label="Stages">
           <thead>
             <tr>
               <th scope="col">stage</th><th scope="col">chunks</th><th scope="col" class="num">in</th><th scope="col" class="num">kept</th>
@@ -230,13 +232,13 @@ export function Overview() {
             {stages.map((s) => (
               <tr key={s.stage}>
                 <th scope="row">{s.stage}{s.type !== s.stage && <div class="muted small">{s.type}</div>}{s.runLevel && <div class="badge run-level" title="Its output is about the whole run (the dataset card), not per video">run-level</div>}</th>
-                <td><Progress s={s} /></td>
-                <td class="num">{count(s.stats.kept + s.stats.dropped + s.stats.errors)}{s.stats.items !== s.stats.kept + s.stats.dropped + s.stats.errors && <div class="muted small">from {count(s.stats.items)} work items</div>}</td>
-                <td class="num">{count(s.stats.kept)}</td>
-                <td class="num">{s.runLevel ? '–' : hours(run.funnelHours.filter((f) => f.stage === s.stage).reduce((a, f) => a + f.hours, 0))}</td>
-                <td class="num">{s.runLevel ? '–' : hours(hoursOf(s.stage, 'kept'))}</td>
-                <td><ReasonList stage={s.stage} kind="dropped" reasons={reasonsOf(s, 'dropped')} run={run} /></td>
-                <td><ReasonList stage={s.stage} kind="error" reasons={reasonsOf(s, 'error')} run={run} /></td>
+                <td data-label="chunks"><Progress s={s} /></td>
+                <td data-label="in" class="num">{count(s.stats.kept + s.stats.dropped + s.stats.errors)}{s.stats.items !== s.stats.kept + s.stats.dropped + s.stats.errors && <div class="muted small">from {count(s.stats.items)} work items</div>}</td>
+                <td data-label="kept" class="num">{count(s.stats.kept)}</td>
+                <td data-label="hours in" class="num">{s.runLevel ? '–' : hours(run.funnelHours.filter((f) => f.stage === s.stage).reduce((a, f) => a + f.hours, 0))}</td>
+                <td data-label="hours kept" class="num">{s.runLevel ? '–' : hours(hoursOf(s.stage, 'kept'))}</td>
+                <td data-label="dropped"><ReasonList stage={s.stage} kind="dropped" reasons={reasonsOf(s, 'dropped')} run={run} /></td>
+                <td data-label="errors"><ReasonList stage={s.stage} kind="error" reasons={reasonsOf(s, 'error')} run={run} /></td>
                 {costKeys.length > 0 && (
                   <td class="small">
                     {costKeys.filter((k) => s.stats.counters[k] !== undefined).map((k) => (
