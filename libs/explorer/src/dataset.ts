@@ -114,6 +114,7 @@ export class DatasetIndex extends VideoTable {
       this.db.all('SELECT min(duration) AS min, max(duration) AS max FROM videos'),
     ]);
     this.count = Number(n[0]?.n ?? 0);
+    this.version++;
     const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
     this.categories = categories.map((r) => ({
       category: String(r.category), topLevel: str(r.top_level), candidates: Number(r.videos), candidateHours: Number(r.hours), selected: Number(r.videos), selectedHours: Number(r.hours),

@@ -7,3 +7,4 @@ export { webAssets, buildWebAssets, type WebAssets } from './build-web.js';
 export * from './headline.js';
 export * from './backend.js';
 export * from './dataset.js';
+export * from './sql-box.js';

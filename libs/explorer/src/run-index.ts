@@ -184,6 +184,7 @@ export class RunIndex extends VideoTable {
       candidates: Number(r.candidates), candidateHours: Number(r.candidate_hours), selected: Number(r.selected), selectedHours: Number(r.selected_hours),
     }));
     this.videoCount = Number(count[0]?.n ?? 0);
+    this.version++;
   }
 
   /** Rows that name no video (an unreadable shard's error row), with the item each names. */

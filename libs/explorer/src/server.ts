@@ -10,6 +10,7 @@ import { runBackend, type ExplorerBackend } from './backend.js';
 import { DatasetIndex, datasetBackend, type DatasetFolder } from './dataset.js';
 import { webAssets, type WebAssets } from './build-web.js';
 import { parseRange } from './media.js';
+import { SQL_LIMITS, SqlBox, SqlRefused } from './sql-box.js';
 import { RunIndex } from './run-index.js';
 import { VIDEO_SORTS } from './video-table.js';
 import type { ExplorerSource } from './source.js';
@@ -86,9 +87,10 @@ export interface HostPolicy {
   allowed?: Set<string>;
 }
 
-export function createExplorerApp(backend: ExplorerBackend, assets: WebAssets, hosts: HostPolicy = {}): Hono {
+export function createExplorerApp(backend: ExplorerBackend, assets: WebAssets, hosts: HostPolicy = {}, sqlBox?: SqlBox): Hono {
   const app = new Hono();
   const index = backend.index;
+  const sql = sqlBox ?? new SqlBox(index, join(index.cacheDir, 'sql'));
   const files = assetTable(assets);
 
   app.use('*', async (c, next) => {
@@ -121,6 +123,18 @@ export function createExplorerApp(backend: ExplorerBackend, assets: WebAssets, h
     await index.refresh();
     const result = await index.videos(query);
     return c.json({ ...result, page: query.page, pageSize: query.pageSize });
+  });
+
+  app.get('/api/sql', async (c) => {
+    const q = c.req.query('q') ?? '';
+    if (!q.trim()) return badRequest(c, 'sql: expected a SELECT in q, got nothing');
+    await index.refresh();
+    try {
+      return c.json({ ...(await sql.query(q)), limits: SQL_LIMITS });
+    } catch (e) {
+      if (e instanceof SqlRefused) return badRequest(c, e.message);
+      throw e;
+    }
   });
 
   app.get('/api/channels', async (c) => {
@@ -220,10 +234,11 @@ export async function serveBackend(backend: ExplorerBackend, options: ExplorerSe
   const host = options.host ?? '127.0.0.1';
   const index = backend.index;
   const hosts: HostPolicy = {};
+  const sqlBox = new SqlBox(index, join(index.cacheDir, 'sql'));
   let server: ServerType | undefined;
   const port = await (async () => {
     const assets = options.assets ?? (await webAssets());
-    const app = createExplorerApp(backend, assets, hosts);
+    const app = createExplorerApp(backend, assets, hosts, sqlBox);
     return new Promise<number>((resolve, reject) => {
       server = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, (info: AddressInfo) => resolve(info.port));
       server.once('error', reject);
@@ -248,6 +263,7 @@ export async function serveBackend(backend: ExplorerBackend, options: ExplorerSe
         s.closeAllConnections?.();
         s.close(() => resolve());
       });
+      sqlBox.close();
       await index.close();
     },
   };

@@ -30,6 +30,8 @@ const SORT_SQL: Record<VideoSort, string> = {
  */
 export abstract class VideoTable {
   readonly db = new ExplorerDb();
+  /** Bumped each time the videos table is rebuilt (copies of it, such as the SQL box's, follow). */
+  version = 0;
 
   /** The stages a row's `pos` counts (the run's, or the one "export" of a dataset). */
   abstract get stageNames(): string[];

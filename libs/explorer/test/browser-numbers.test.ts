@@ -92,4 +92,20 @@ describe('explorer pages in headless Chromium: true numbers and no dead ends (a 
     await page.locator('.verdict.run-level', { hasText: 'export-card' }).getByText(/run-level/).waitFor();
     await page.screenshot({ path: join(SCREENSHOTS, 'numbers-video-baseline.png'), fullPage: true });
   });
+
+  it('query: the SQL box answers a SELECT as a table and shows a refusal as a sentence', async () => {
+    await page.goto(`${server.url}#/sql`);
+    await page.getByRole('heading', { level: 1, name: 'Query' }).waitFor();
+    await page.getByLabel('SQL').fill("SELECT category, count(*) AS n FROM videos WHERE category IS NOT NULL GROUP BY ALL ORDER BY category");
+    await page.getByRole('button', { name: /^Run/ }).click();
+    const result = page.getByRole('table', { name: 'Query result' });
+    await result.getByRole('cell', { name: 'Painting Tutorials' }).waitFor();
+    assert.equal(await result.locator('tbody tr').count(), 3);
+    await page.screenshot({ path: join(SCREENSHOTS, 'numbers-sql.png'), fullPage: true });
+    await page.getByLabel('SQL').fill("SELECT * FROM read_csv('/etc/passwd')");
+    await page.getByRole('button', { name: /^Run/ }).click();
+    await page.getByRole('alert').getByText(/disabled|Permission/i).waitFor();
+    // The refusal is the page's message, not a console error.
+    pageErrors.splice(0, pageErrors.length, ...pageErrors.filter((e) => !/400 \(Bad Request\)/.test(e)));
+  });
 });
