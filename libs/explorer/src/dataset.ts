@@ -13,6 +13,7 @@ import type { CategoryRow, Facets, TranscriptCue } from './api-types.js';
 import type { ExplorerBackend } from './backend.js';
 import { parseVtt } from './artifacts.js';
 import type { ByteRange } from './media.js';
+import { locatePlainCell } from './parquet-cell.js';
 import { VideoTable } from './video-table.js';
 
 /**
@@ -159,10 +160,20 @@ export function datasetBackend(index: DatasetIndex): ExplorerBackend {
   const { folder } = index;
   const extracting = new Map<string, Promise<string>>();
 
-  /** The video's mp4 cell as a file in the cache: DuckDB reads that one row's cell (its row group, not the shard). */
-  const cellFile = async (id: string): Promise<string | undefined> => {
+  /**
+   * Where the video's bytes are: in the shard itself when its mp4 pages are uncompressed and PLAIN (served
+   * by offset, nothing copied), else the cell copied once into the cache by DuckDB (that row's cell only).
+   */
+  const cellBytes = async (id: string): Promise<{ file: string; start: number; length: number } | undefined> => {
     const cell = await index.cell(id);
     if (!cell) return undefined;
+    const direct = await locatePlainCell(index.db, cell.file, cell.row, 'mp4');
+    if (direct) return { file: cell.file, start: direct.offset, length: direct.length };
+    const path = await cachedCell(cell);
+    return { file: path, start: 0, length: (await stat(path)).size };
+  };
+
+  const cachedCell = async (cell: { file: string; row: number }): Promise<string> => {
     const version = (await stat(cell.file)).mtimeMs;
     const path = join(index.cacheDir, 'cells', `${createHash('sha256').update(`${cell.file}\0${cell.row}\0${version}`).digest('hex').slice(0, 32)}.mp4`);
     if (existsSync(path)) return path;
@@ -214,7 +225,7 @@ export function datasetBackend(index: DatasetIndex): ExplorerBackend {
       const check = alignedContentMetadataSchema.safeParse(content);
       const key = `${relative(folder.root, cell.file).split(sep).join('/')} row ${cell.row}`;
       const cues = cuesOf(timed);
-      const file = await cellFile(id);
+      const bytes = await cellBytes(id);
       return {
         id, video: row, annotator: null,
         stages: [{ stage: 'export', runLevel: false, rows: [{ file: relative(folder.root, cell.file).split(sep).join('/'), row: cell.row, ...rest }] }],
@@ -223,17 +234,18 @@ export function datasetBackend(index: DatasetIndex): ExplorerBackend {
           : null,
         transcript: cues.length ? cues : null,
         sourceText: cues.length ? null : typeof text === 'string' && text ? text : null,
-        media: file ? { size: (await stat(file)).size, url: `/media/${id}.mp4` } : null,
+        media: bytes ? { size: bytes.length, url: `/media/${id}.mp4` } : null,
       };
     },
     async mediaSize(id) {
-      const file = await cellFile(id);
-      return file ? (await stat(file)).size : undefined;
+      return (await cellBytes(id))?.length;
     },
     async mediaRead(id, range: ByteRange | undefined): Promise<Readable> {
-      const file = await cellFile(id);
-      if (!file) throw new Error(`video ${id}: not in ${index.describe()}`);
-      return createReadStream(file, range ? { start: range.start, end: range.end } : {});
+      const bytes = await cellBytes(id);
+      if (!bytes) throw new Error(`video ${id}: not in ${index.describe()}`);
+      const from = range ? range.start : 0;
+      const to = range ? range.end : bytes.length - 1;
+      return createReadStream(bytes.file, { start: bytes.start + from, end: bytes.start + to });
     },
     describeMissingMedia: (id) => `video ${id}: not in ${index.describe()}`,
   };

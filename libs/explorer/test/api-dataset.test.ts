@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { generateVideo } from '@finevideo/testing';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,8 @@ import { buildWebAssets, ffmpegCoreDir } from '../src/build-web.js';
 import { openExplorerTarget, startDatasetExplorer, type ExplorerServer } from '../src/index.js';
 import { raw } from './http.js';
 import { BASELINE, DONE_IDS, DONE_RUN, SOURCE_TEXT, exportJson, makeCompleteFixture, writeExportShard } from './fixture-complete.js';
+
+const NOT_SELECTED_MP4 = 'other';
 
 const get = async <T>(url: string, path: string): Promise<T> => {
   const r = await raw(url, path);
@@ -75,8 +78,10 @@ describe('explorer on datasets as people receive them: an export copied away fro
   it('the flat published layout (data/train-*.parquet, no index, no card): the index from the json column, ids from original_video_filename or the row\'s place', async () => {
     const flat = join(dir, 'finevideo-local');
     await mkdir(join(flat, 'data'), { recursive: true });
-    const media = (id: string) => join(dir, 'store', 'media', id, `${id}.mp4`);
-    await writeExportShard(join(flat, 'data', 'train-00000-of-00002.parquet'), [{ mp4: media(DONE_IDS[0]), json: { ...exportJson(DONE_IDS[0], BASELINE), original_video_filename: `${DONE_IDS[0]}.mp4` } }]);
+    const media = (id: string) => (id === NOT_SELECTED_MP4 ? join(dir, 'other.mp4') : join(dir, 'store', 'media', id, `${id}.mp4`));
+    await generateVideo(join(dir, 'other.mp4'), { sections: [{ kind: 'still', seconds: 2 }], fps: 5, audio: false, gop: 5 });
+    // The first shard stored uncompressed (its video is served by offset out of the shard), the second snappy (its cell is copied once to the cache).
+    await writeExportShard(join(flat, 'data', 'train-00000-of-00002.parquet'), [{ mp4: media(NOT_SELECTED_MP4), json: { ...exportJson(DONE_IDS[1], BASELINE), original_video_filename: 'not-an-id.mp4' } }, { mp4: media(DONE_IDS[0]), json: { ...exportJson(DONE_IDS[0], BASELINE), original_video_filename: `${DONE_IDS[0]}.mp4` } }], 'uncompressed');
     await writeExportShard(join(flat, 'data', 'train-00001-of-00002.parquet'), [{ mp4: media(DONE_IDS[1]), json: exportJson(DONE_IDS[1], BASELINE) }]);
     const target = await openExplorerTarget(flat);
     assert.ok(target.kind === 'dataset' && target.folder.layout === 'flat' && !target.folder.card);
@@ -84,9 +89,13 @@ describe('explorer on datasets as people receive them: an export copied away fro
     servers.push(server);
     const page = await get<{ rows: { video_id: string; category: string; duration: number }[] }>(server.url, '/api/videos?sort=category');
     // The second shard's row names no file: its id is its place (shard 1, row 0).
-    assert.deepEqual(page.rows.map((r) => [r.video_id, r.category, r.duration]), [[DONE_IDS[0], 'Painting Tutorials', 12], ['f0001000000', 'Science Explainers', 12]]);
-    await assertServesVideo(server.url, 'f0001000000', video(DONE_IDS[1]));
+    assert.deepEqual(page.rows.map((r) => [r.video_id, r.category, r.duration]), [[DONE_IDS[0], 'Painting Tutorials', 12], ['f0000000000', 'Science Explainers', 12], ['f0001000000', 'Science Explainers', 12]]);
+    // Row 1 of the uncompressed shard (after another video): its bytes located in the file, nothing copied.
     await assertServesVideo(server.url, DONE_IDS[0], video(DONE_IDS[0]));
+    await assertServesVideo(server.url, 'f0000000000', readFileSync(media(NOT_SELECTED_MP4)));
+    assert.ok(!existsSync(join(dir, 'cache-flat', 'cells')), 'served by offset out of the shard');
+    await assertServesVideo(server.url, 'f0001000000', video(DONE_IDS[1]));
+    assert.ok(existsSync(join(dir, 'cache-flat', 'cells')), 'a compressed cell is copied to the cache');
   });
 
   it('a folder that is neither a run nor a dataset is refused with what was expected', async () => {

@@ -64,12 +64,12 @@ export function exportJson(id: string, meta: AlignedContentMetadata): ExportJson
 }
 
 /** One shard as export writes it: mp4 BLOB and json STRUCT, rows in the listed order. */
-export async function writeExportShard(path: string, rows: { mp4: string; json: ExportJson & { original_video_filename?: string } }[]): Promise<void> {
+export async function writeExportShard(path: string, rows: { mp4: string; json: ExportJson & { original_video_filename?: string } }[], compression = 'snappy'): Promise<void> {
   // FineVideo's published rows also name their files (original_video_filename): a field the struct has when a row gives it.
   const named = rows.some((r) => r.json.original_video_filename !== undefined);
   const type = named ? exportJsonDuckDbType().replace(/\)$/, ', "original_video_filename" VARCHAR)') : exportJsonDuckDbType();
   const selects = rows.map((r) => `SELECT content AS mp4, CAST(${sqlString(JSON.stringify(r.json))}::JSON AS ${type}) AS json FROM read_blob(${sqlString(r.mp4)})`);
-  await runDuckDb(`COPY (${selects.join(' UNION ALL ')}) TO ${sqlString(path)} (FORMAT parquet, ROW_GROUP_SIZE 4)`);
+  await runDuckDb(`COPY (${selects.join(' UNION ALL ')}) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION ${compression}, ROW_GROUP_SIZE 4)`);
 }
 
 async function writeExportFolder(root: string, rows: Row[]): Promise<void> {
