@@ -2,17 +2,22 @@
  * The explorer's queries at 100,000 videos (BENCH_EXPLORE_ROWS to change): a generated run of four stages
  * (ytcommons, download, classify, select) with real parquet parts and markers; prints the time to build
  * the index and of each API call the pages make (first page, a deep page, a title search, filters with a
- * sort, the dataset summary, a video's page). Figures, not assertions.
+ * sort, the dataset summary, a video's page). Then a standalone export of as many videos (index.parquet and
+ * shards with a json struct per row): its index build and first table page; and a flat-layout shard of
+ * about 2 GB (BENCH_EXPLORE_SHARD_MB) served by an explorer in its own process: the first bytes of a video
+ * out of the shard and that process's peak RSS. Figures, not assertions.
  *   npm run bench:explore
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePipelineConfig, runLayout, type ObjectStore } from '@finevideo/core';
 import { FileStore, runDuckDb, sqlString } from '@finevideo/storage';
 import { createRun } from '@finevideo/runtime';
 import { buildWebAssets, ffmpegCoreDir } from '../../libs/explorer/src/build-web.js';
-import { openExplorerSource, startExplorer } from '../../libs/explorer/src/index.js';
+import { detectDatasetFolder, openExplorerSource, startDatasetExplorer, startExplorer } from '../../libs/explorer/src/index.js';
 
 const ROWS = Number(process.env.BENCH_EXPLORE_ROWS ?? 100_000);
 const CHUNKS = 20;
@@ -42,6 +47,78 @@ async function time<T>(label: string, fn: () => Promise<T>): Promise<T> {
   const result = await fn();
   console.log(`${label.padEnd(58)} ${(performance.now() - started).toFixed(0).padStart(7)} ms`);
   return result;
+}
+
+/** The json struct of a generated row: the fields the explorer's dataset index reads. */
+const benchJson = (i: string) => `{'youtube_title': 'video about topic ' || (${i} % 997) || ' number ' || ${i}, 'youtube_channel': 'Channel ' || (${i} % 5000),
+  'duration_seconds': 30 + (${i} * 7919) % 1200, 'content_fine_category': ['Science Explainers','Recipe Videos','Gameplay Tutorials','Painting Tutorials'][1 + ${i} % 4], 'content_parent_category': 'Top ' || (${i} % 3)}`;
+
+/** A standalone export of ROWS videos (tiny mp4 cells): index build and the first table page. */
+async function standaloneExport(dir: string): Promise<void> {
+  const root = join(dir, 'standalone');
+  const shards = 20;
+  const per = Math.ceil(ROWS / shards);
+  await time(`generate a standalone export of ${ROWS.toLocaleString('en-US')} videos in ${shards} shards`, async () => {
+    await mkdir(join(root, 'data', 'all'), { recursive: true });
+    for (let s = 0; s < shards; s++) {
+      await runDuckDb(`COPY (SELECT '\\x00'::BLOB AS mp4, ${benchJson('i')} AS json FROM range(${s * per}, ${Math.min(ROWS, (s + 1) * per)}) t(i))
+        TO ${sqlString(join(root, 'data', 'all', `train-${String(s).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.parquet`))} (FORMAT parquet)`);
+    }
+    await runDuckDb(`COPY (SELECT ${id('i')} AS video_id, 'data/all/train-' || lpad(CAST(i // ${per} AS VARCHAR), 5, '0') || '-of-${String(shards).padStart(5, '0')}.parquet' AS path, i % ${per} AS "row" FROM range(0, ${ROWS}) t(i))
+      TO ${sqlString(join(root, 'index.parquet'))} (FORMAT parquet)`);
+  });
+  const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
+  const server = await time('standalone export: start (index from index.parquet + json column)', () => startDatasetExplorer(detectDatasetFolder(root)!, { assets, cacheDir: join(dir, 'cache-standalone') }));
+  try {
+    for (const pass of ['first', 'second']) {
+      console.log(`-- standalone export, ${pass} pass`);
+      for (const path of ['/api/videos?page=1&pageSize=50', '/api/dataset', '/api/videos?q=topic%2042&pageSize=50']) {
+        await time(`GET ${path}`, async () => (await fetch(new URL(path, server.url))).json());
+      }
+    }
+  } finally {
+    await server.close();
+  }
+}
+
+/** Peak resident memory of a process (Linux), in MB. */
+const peakRssMb = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+
+/** A flat shard of about BENCH_EXPLORE_SHARD_MB (hard links to one blob file, so the disk holds it once besides the shard). */
+async function flatShard(dir: string, assetsDir: string): Promise<void> {
+  const shardMb = Number(process.env.BENCH_EXPLORE_SHARD_MB ?? 2048);
+  const videoMb = 25;
+  const count = Math.max(1, Math.round(shardMb / videoMb));
+  const root = join(dir, 'flat');
+  await mkdir(join(root, 'data'), { recursive: true });
+  const blobs = join(dir, 'blobs');
+  await mkdir(blobs, { recursive: true });
+  await writeFile(join(blobs, 'v0.mp4'), Buffer.alloc(videoMb * 1024 * 1024, 7));
+  for (let i = 1; i < count; i++) await link(join(blobs, 'v0.mp4'), join(blobs, `v${i}.mp4`));
+  const files = Array.from({ length: count }, (_, i) => sqlString(join(blobs, `v${i}.mp4`)));
+  await time(`generate a flat shard: ${count} videos of ${videoMb} MB`, () => runDuckDb(`SET threads = 1; SET preserve_insertion_order = true;
+    COPY (SELECT content AS mp4, ${benchJson('CAST(regexp_extract(filename, \'v(\\d+)\\.mp4\', 1) AS INTEGER)')} AS json FROM read_blob([${files.join(', ')}]))
+    TO ${sqlString(join(root, 'data', 'train-00000-of-00001.parquet'))} (FORMAT parquet, COMPRESSION uncompressed, ROW_GROUP_SIZE 2)`));
+  await rm(blobs, { recursive: true, force: true });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'explore-serve.ts'), root, assetsDir, join(dir, 'cache-flat')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.setEncoding('utf8').on('data', (s: string) => resolve(s.trim()));
+      child.once('exit', (code) => reject(new Error(`explore-serve exited ${code}`)));
+    });
+    console.log(`flat shard served by pid ${child.pid}: peak RSS after indexing ${peakRssMb(child.pid!).toFixed(0)} MB`);
+    const target = `f0000${String(Math.floor(count / 2)).padStart(6, '0')}`;
+    const started = performance.now();
+    const response = await fetch(new URL(`/media/${target}.mp4`, url), { headers: { Range: 'bytes=0-65535' } });
+    const reader = response.body!.getReader();
+    await reader.read();
+    console.log(`${`first bytes of a ${videoMb} MB video out of the ${shardMb} MB shard`.padEnd(58)} ${(performance.now() - started).toFixed(0).padStart(7)} ms`);
+    await reader.cancel();
+    await time('the same video again, a 1 MB range', async () => (await fetch(new URL(`/media/${target}.mp4`, url), { headers: { Range: 'bytes=1048576-2097151' } })).arrayBuffer());
+    console.log(`flat shard server: peak RSS ${peakRssMb(child.pid!).toFixed(0)} MB`);
+  } finally {
+    child.kill('SIGTERM');
+  }
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'bench-explore-'));
@@ -87,6 +164,8 @@ try {
   } finally {
     await server.close();
   }
+  await standaloneExport(dir);
+  await flatShard(dir, assets.dir);
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

@@ -18,14 +18,23 @@ export const portNumber = (value: string): number => {
  */
 export async function exploreCommand(ref: string, options: ExploreOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<ExplorerServer> {
   // Loaded here, not when the launcher starts: the server, DuckDB and the AWS SDK are for this command only.
-  const { openExplorerSource, startExplorer, isLoopbackHost } = await import('@finevideo/explorer');
+  const { openExplorerTarget, startExplorer, startDatasetExplorer, isLoopbackHost, checkPortFree } = await import('@finevideo/explorer');
   const host = options.host ?? '127.0.0.1';
   if (!isLoopbackHost(host)) {
     log(`finevideo explore: warning: listening on ${host}, not loopback: anyone who can reach this machine on that address can read the run, its videos and annotations (there is no login)`);
   }
-  const source = await openExplorerSource(ref);
-  log(`finevideo explore: reading run ${source.runId} from ${source.store.uri} (indexing its tables)`);
-  const server = await startExplorer(source, { host, port: options.port ?? 8377 });
+  const port = options.port ?? 8377;
+  // Said before indexing, which takes minutes on a large run.
+  await checkPortFree(host, port);
+  const target = await openExplorerTarget(ref);
+  let server: ExplorerServer;
+  if (target.kind === 'run') {
+    log(`finevideo explore: reading run ${target.source.runId} from ${target.source.store.uri} (indexing its tables)`);
+    server = await startExplorer(target.source, { host, port });
+  } else {
+    log(`finevideo explore: reading the dataset in ${target.folder.root} (${target.folder.layout === 'flat' ? 'flat layout, no index: indexing the json column' : 'an export: its index.parquet and shards'})`);
+    server = await startDatasetExplorer(target.folder, { host, port });
+  }
   log(`finevideo explore: ${server.index.indexedVideos} videos indexed; Ctrl-C stops the server`);
   process.stdout.write(`${server.url}\n`);
   return server;

@@ -24,6 +24,8 @@ export interface StageStateView {
   failed: number;
   pending: number;
   sealed: boolean;
+  /** A stage about the run as a whole (export-card: the dataset card), whose rows name no video. */
+  runLevel: boolean;
   stats: StageStatsView;
 }
 

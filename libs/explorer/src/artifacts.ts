@@ -90,6 +90,18 @@ export async function readAnnotation(store: ObjectStore, id: string): Promise<An
   return undefined;
 }
 
+/** Who made the video's annotation ("baseline annotator", or the backend), from the provenance annotate stores beside it. */
+export async function readAnnotator(store: ObjectStore, id: string): Promise<string | undefined> {
+  const text = await store.getText(`annotations/${id}.provenance.json`);
+  if (text === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return isObject(parsed) && typeof parsed.annotator === 'string' ? parsed.annotator : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function readTranscript(store: ObjectStore, id: string): Promise<TranscriptCue[] | undefined> {
   const text = await store.getText(mediaLayout(id).subtitles);
   return text === undefined ? undefined : parseVtt(text);

@@ -1,14 +1,16 @@
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emptyStats, mergeStats, pipelineStages, runLayout, type StageStats } from '@finevideo/core';
 import { failedKey, readDoneMarkers, readJsonObject, type FailedChunks, type StagePlan } from '@finevideo/runtime';
-import type { DuckDBValue } from '@duckdb/node-api';
-import { ExplorerDb } from './duckdb.js';
+import { VideoTable } from './video-table.js';
 import { columnAs, groupPartsBySchema, localParts, readGroup, type PartGroup } from './parts.js';
 import type { ExplorerSource } from './source.js';
 import type { CategoryRow, Facets, FunnelHours, StageStateView } from './api-types.js';
 
 export type { CategoryRow, Facets, FunnelHours } from './api-types.js';
+export { VIDEO_SORTS, type VideoQuery, type VideoSort } from './video-table.js';
 
 /** One stage of the run as the overview shows it: chunks, the funnel from its markers, and its parts. */
 export interface StageState extends StageStateView {
@@ -17,32 +19,18 @@ export interface StageState extends StageStateView {
   parts: { key: string; version: string }[];
 }
 
-export interface VideoQuery {
-  page: number;
-  pageSize: number;
-  q?: string | undefined;
-  category?: string | undefined;
-  topLevel?: string | undefined;
-  channel?: string | undefined;
-  status?: string | undefined;
-  stage?: string | undefined;
-  reason?: string | undefined;
-  minDuration?: number | undefined;
-  maxDuration?: number | undefined;
-  sort: VideoSort;
-  dir: 'asc' | 'desc';
-}
-
-export const VIDEO_SORTS = ['title', 'channel', 'duration', 'category', 'status', 'stage', 'video_id'] as const;
-export type VideoSort = (typeof VIDEO_SORTS)[number];
-const SORT_SQL: Record<VideoSort, string> = {
-  title: 'title', channel: 'channel', duration: 'duration', category: 'category', status: 'status', stage: 'pos', video_id: 'video_id',
-};
-
 /** Columns the index reads from any stage that has them. */
 const INDEX_COLUMNS = {
-  title: 'VARCHAR', channel: 'VARCHAR', category: 'VARCHAR', top_level: 'VARCHAR',
+  title: 'VARCHAR', channel: 'VARCHAR',
 } as const;
+
+/** Rows of a stage that name no video (a shard that could not be read): listed with the item they name. */
+export interface ItemError {
+  stage: string;
+  status: string;
+  reason: string | null;
+  item: string | null;
+}
 
 /** How often the run's markers are read again at most (a running run changes under the page). */
 const REFRESH_MS = 3000;
@@ -52,8 +40,7 @@ const REFRESH_MS = 3000;
  * video (one row: title, channel, duration, category, the last stage it reached with that stage's
  * verdict) built from the stages' parquet parts, rebuilt when a marker adds or changes parts.
  */
-export class RunIndex {
-  readonly db = new ExplorerDb();
+export class RunIndex extends VideoTable {
   private stages: StageState[] = [];
   private groups = new Map<string, PartGroup[]>();
   private signature = '';
@@ -63,10 +50,19 @@ export class RunIndex {
   private facets: Facets = { statuses: [], stages: [], reasons: [], categories: [], topLevels: [], durations: { min: null, max: null } };
   private categories: CategoryRow[] = [];
   private videoCount = 0;
+  private itemErrorRows: ItemError[] = [];
   readonly cacheDir: string;
+  /** Whether the cache folder is this index's own (made for it, removed on close) or the caller's. */
+  private readonly ownsCache: boolean;
 
   constructor(readonly source: ExplorerSource, cacheDir?: string) {
-    this.cacheDir = cacheDir ?? join(tmpdir(), `finevideo-explore-${process.pid}`);
+    super();
+    this.ownsCache = cacheDir === undefined;
+    this.cacheDir = cacheDir ?? join(tmpdir(), `finevideo-explore-${process.pid}-${randomBytes(4).toString('hex')}`);
+  }
+
+  describe(): string {
+    return `run ${this.source.runId}`;
   }
 
   get stageNames(): string[] {
@@ -102,6 +98,7 @@ export class RunIndex {
       states.push({
         stage: s.name, type: s.stage, position, planned: plan !== undefined, chunks, done: done.size, failed,
         pending: Math.max(0, chunks - done.size - failed), sealed: plan ? await store.exists(layout.table) : false, stats, parts,
+        runLevel: this.stages.find((x) => x.stage === s.name)?.runLevel ?? false,
       });
     }
     this.stages = states;
@@ -124,23 +121,24 @@ export class RunIndex {
       const files = await localParts(this.source.store, s.parts, join(this.cacheDir, 'parts'));
       const stageGroups = await groupPartsBySchema(this.db, files);
       groups.set(s.stage, stageGroups);
-      for (const g of stageGroups) {
-        if (g.kinds.video_id === undefined) continue;
-        const duration = `coalesce(${columnAs(g, 'duration_seconds', 'DOUBLE')}, ${columnAs(g, 'duration', 'DOUBLE')})`;
-        const attributes = Object.entries(INDEX_COLUMNS).map(([name, type]) => `${columnAs(g, name, type)} AS ${name}`).join(', ');
-        selects.push(
-          `SELECT ${columnAs(g, 'video_id', 'VARCHAR')} AS video_id, ${s.position}::INTEGER AS pos, coalesce(${columnAs(g, 'status', 'VARCHAR')}, 'kept') AS status, ` +
-            `${columnAs(g, 'reason', 'VARCHAR')} AS reason, ${duration} AS duration, ${attributes} FROM ${readGroup(g)}`,
-        );
-      }
+      // A stage whose rows name no video (export-card's one row for the dataset) is about the run, not its videos.
+      s.runLevel = stageGroups.length > 0 && stageGroups.every((g) => g.kinds.video_id === undefined);
+      for (const g of stageGroups) selects.push(stageRowsSql(g, s.position));
     }
     this.groups = groups;
     const rows = selects.length
-      ? `SELECT * FROM (${selects.join(' UNION ALL BY NAME ')}) WHERE regexp_full_match(video_id, '[A-Za-z0-9_-]{11}')`
-      : `SELECT NULL::VARCHAR AS video_id, 0 AS pos, NULL::VARCHAR AS status, NULL::VARCHAR AS reason, NULL::DOUBLE AS duration, NULL::VARCHAR AS title, NULL::VARCHAR AS channel, NULL::VARCHAR AS category, NULL::VARCHAR AS top_level WHERE false`;
+      ? selects.join(' UNION ALL BY NAME ')
+      : `SELECT NULL::VARCHAR AS video_id, 0 AS pos, NULL::VARCHAR AS status, NULL::VARCHAR AS reason, NULL::VARCHAR AS item, NULL::DOUBLE AS duration, NULL::VARCHAR AS title, NULL::VARCHAR AS channel, NULL::VARCHAR AS category, NULL::VARCHAR AS top_level WHERE false`;
     const selectPos = states.find((s) => s.type === 'select')?.position ?? -1;
     await this.db.withConnection(async (c) => {
-      await c.run(`CREATE OR REPLACE TEMP TABLE stage_rows AS ${rows}`);
+      await c.run(`CREATE OR REPLACE TEMP TABLE all_rows AS ${rows}`);
+      const unnamed = await c.runAndReadAll(`SELECT pos, status, reason, item FROM all_rows
+        WHERE status <> 'kept' AND (video_id IS NULL OR NOT regexp_full_match(video_id, '[A-Za-z0-9_-]{11}')) ORDER BY pos, item LIMIT 200`);
+      this.itemErrorRows = unnamed.getRowObjectsJS().map((r) => ({
+        stage: states[Number(r.pos)]?.stage ?? String(r.pos), status: String(r.status), reason: r.reason === null ? null : String(r.reason), item: r.item === null ? null : String(r.item),
+      }));
+      await c.run(`CREATE OR REPLACE TEMP TABLE stage_rows AS SELECT * FROM all_rows WHERE regexp_full_match(video_id, '[A-Za-z0-9_-]{11}')`);
+      await c.run('DROP TABLE all_rows');
       // One row per video: attributes from the latest stage that has them, the verdict of the last stage it reached.
       await c.run(`CREATE OR REPLACE TABLE videos AS SELECT video_id, max(pos) AS pos,
           arg_max(status, pos) AS status, arg_max(reason, pos) AS reason,
@@ -186,6 +184,12 @@ export class RunIndex {
       candidates: Number(r.candidates), candidateHours: Number(r.candidate_hours), selected: Number(r.selected), selectedHours: Number(r.selected_hours),
     }));
     this.videoCount = Number(count[0]?.n ?? 0);
+    this.version++;
+  }
+
+  /** Rows that name no video (an unreadable shard's error row), with the item each names. */
+  itemErrors(): ItemError[] {
+    return this.itemErrorRows;
   }
 
   funnelHours(): FunnelHours[] {
@@ -204,63 +208,9 @@ export class RunIndex {
     return this.videoCount;
   }
 
-  /** One page of the video table, filtered and sorted in DuckDB. */
-  async videos(query: VideoQuery): Promise<{ total: number; rows: Record<string, unknown>[] }> {
-    const where: string[] = [];
-    const values: DuckDBValue[] = [];
-    const bind = (sql: string, value: DuckDBValue) => {
-      values.push(value);
-      where.push(sql.replace('?', `$${values.length}`));
-    };
-    if (query.q) bind('contains(title_lower, ?)', query.q.toLowerCase());
-    if (query.category) bind('category = ?', query.category);
-    if (query.topLevel) bind('top_level = ?', query.topLevel);
-    if (query.channel) bind('channel = ?', query.channel);
-    if (query.status) bind('status = ?', query.status);
-    if (query.reason) bind('reason = ?', query.reason);
-    if (query.stage) {
-      const pos = this.stageNames.indexOf(query.stage);
-      bind('pos = ?', pos);
-    }
-    if (query.minDuration !== undefined) bind('duration >= ?', query.minDuration);
-    if (query.maxDuration !== undefined) bind('duration <= ?', query.maxDuration);
-    const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const order = `${SORT_SQL[query.sort]} ${query.dir === 'desc' ? 'DESC' : 'ASC'} NULLS LAST, video_id`;
-    const [count, rows] = await Promise.all([
-      this.db.all(`SELECT count(*) AS n FROM videos ${filter}`, values),
-      this.db.all(
-        `SELECT video_id, title, channel, duration, category, top_level, pos, status, reason, selected FROM videos ${filter} ORDER BY ${order} LIMIT ${query.pageSize} OFFSET ${(query.page - 1) * query.pageSize}`,
-        values,
-      ),
-    ]);
-    const names = this.stageNames;
-    return {
-      total: Number(count[0]?.n ?? 0),
-      rows: rows.map(({ pos, ...r }) => ({ ...r, stage: names[Number(pos)] ?? null })),
-    };
-  }
-
-  /** Channels starting with a prefix, most videos first (the channel filter's suggestions). */
-  async channels(prefix: string, limit = 20): Promise<{ channel: string; videos: number }[]> {
-    const rows = await this.db.all(
-      `SELECT channel, count(*) AS videos FROM videos WHERE channel IS NOT NULL AND starts_with(lower(channel), $1) GROUP BY ALL ORDER BY videos DESC, channel LIMIT ${limit}`,
-      [prefix.toLowerCase()],
-    );
-    return rows.map((r) => ({ channel: String(r.channel), videos: Number(r.videos) }));
-  }
-
-  /** The index row of one video, or undefined. */
-  async video(id: string): Promise<Record<string, unknown> | undefined> {
-    const rows = await this.db.all('SELECT video_id, title, channel, duration, category, top_level, pos, status, reason, selected FROM videos WHERE video_id = $1', [id]);
-    const row = rows[0];
-    if (!row) return undefined;
-    const { pos, ...rest } = row;
-    return { ...rest, stage: this.stageNames[Number(pos)] ?? null };
-  }
-
   /** Every row a stage wrote for the video (its verdict and what the stage measured), long strings cut. */
-  async stageRows(id: string): Promise<{ stage: string; rows: Record<string, unknown>[] }[]> {
-    const out: { stage: string; rows: Record<string, unknown>[] }[] = [];
+  async stageRows(id: string): Promise<{ stage: string; runLevel: boolean; rows: Record<string, unknown>[] }[]> {
+    const out: { stage: string; runLevel: boolean; rows: Record<string, unknown>[] }[] = [];
     for (const s of this.stages) {
       const rows: Record<string, unknown>[] = [];
       for (const g of this.groups.get(s.stage) ?? []) {
@@ -268,14 +218,31 @@ export class RunIndex {
         const found = await this.db.all(`SELECT * FROM ${readGroup(g)} WHERE ${columnAs(g, 'video_id', 'VARCHAR')} = $1 LIMIT 20`, [id]);
         for (const r of found) rows.push(shorten(r));
       }
-      out.push({ stage: s.stage, rows });
+      out.push({ stage: s.stage, runLevel: s.runLevel, rows });
     }
     return out;
   }
 
   async close(): Promise<void> {
     await this.db.close();
+    // Parts copied from S3 are this process's; a folder the caller gave is theirs to keep.
+    if (this.ownsCache) await rm(this.cacheDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * One group of a stage's parts as index rows. The category is the taxonomy's fine category wherever a
+ * stage names it (export's rows carry fine_category beside their folder slug in `category`), the top
+ * level its parent; the item names what a row without a video id was about (the shard of an error row).
+ */
+function stageRowsSql(g: PartGroup, position: number): string {
+  const text = (name: string) => `nullif(${columnAs(g, name, 'VARCHAR')}, '')`;
+  const duration = `coalesce(${columnAs(g, 'duration_seconds', 'DOUBLE')}, ${columnAs(g, 'duration', 'DOUBLE')})`;
+  const attributes = Object.entries(INDEX_COLUMNS).map(([name, type]) => `${columnAs(g, name, type)} AS ${name}`).join(', ');
+  const category = g.kinds.fine_category === undefined ? text('category') : text('fine_category');
+  return `SELECT ${columnAs(g, 'video_id', 'VARCHAR')} AS video_id, ${position}::INTEGER AS pos, coalesce(${columnAs(g, 'status', 'VARCHAR')}, 'kept') AS status, ` +
+    `${columnAs(g, 'reason', 'VARCHAR')} AS reason, coalesce(${text('item_key')}, ${text('shard')}, ${text('source_shard')}) AS item, ${duration} AS duration, ${attributes}, ` +
+    `${category} AS category, coalesce(${text('top_level')}, ${text('parent_category')}) AS top_level FROM ${readGroup(g)}`;
 }
 
 /** Long text (descriptions, transcripts, raw model answers) cut for display. */

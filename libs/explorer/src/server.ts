@@ -1,15 +1,18 @@
 import { existsSync, readdirSync, statSync, createReadStream } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { extname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
 import { serve, type ServerType } from '@hono/node-server';
 import { z } from 'zod';
-import { isVideoId, mediaLayout, pipelineStages } from '@finevideo/core';
-import { readAnnotation, readArtifact, readExport, readTranscript } from './artifacts.js';
+import { ConfigError, isVideoId } from '@finevideo/core';
+import { runBackend, type ExplorerBackend } from './backend.js';
+import { DatasetIndex, datasetBackend, type DatasetFolder } from './dataset.js';
 import { webAssets, type WebAssets } from './build-web.js';
-import { parseRange, rangeReader, type RangeReader } from './media.js';
-import { RunIndex, VIDEO_SORTS } from './run-index.js';
+import { parseRange } from './media.js';
+import { SQL_LIMITS, SqlBox, SqlRefused } from './sql-box.js';
+import { RunIndex } from './run-index.js';
+import { VIDEO_SORTS } from './video-table.js';
 import type { ExplorerSource } from './source.js';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -55,7 +58,7 @@ export interface ExplorerServer {
   url: string;
   host: string;
   port: number;
-  index: RunIndex;
+  index: ExplorerBackend['index'];
   close(): Promise<void>;
 }
 
@@ -84,10 +87,10 @@ export interface HostPolicy {
   allowed?: Set<string>;
 }
 
-export function createExplorerApp(source: ExplorerSource, index: RunIndex, assets: WebAssets, hosts: HostPolicy = {}): Hono {
+export function createExplorerApp(backend: ExplorerBackend, assets: WebAssets, hosts: HostPolicy = {}, sqlBox?: SqlBox): Hono {
   const app = new Hono();
-  const store = source.store;
-  const media: RangeReader = rangeReader(store, source.manifest.config.s3);
+  const index = backend.index;
+  const sql = sqlBox ?? new SqlBox(index, join(index.cacheDir, 'sql'));
   const files = assetTable(assets);
 
   app.use('*', async (c, next) => {
@@ -107,40 +110,8 @@ export function createExplorerApp(source: ExplorerSource, index: RunIndex, asset
     return c.json({ error: 'internal error; the explore command\'s terminal has the details' }, 500);
   });
 
-  app.get('/api/run', async (c) => {
-    await index.refresh();
-    const { manifest } = source;
-    const stages = index.stageStates();
-    const anomalies: { stage: string; report: unknown }[] = [];
-    const reports: { stage: string; name: string; report: unknown }[] = [];
-    for (const s of stages) {
-      const anomaly = await readArtifact(store, source.runId, s.stage, 'anomalies.json');
-      if (anomaly !== undefined) anomalies.push({ stage: s.stage, report: anomaly });
-      if (s.type === 'select') {
-        const report = await readArtifact(store, source.runId, s.stage, 'report.json');
-        if (report !== undefined) reports.push({ stage: s.stage, name: 'report.json', report });
-      }
-    }
-    return c.json({
-      runId: source.runId, ref: source.ref, given: source.given, createdAt: manifest.createdAt, name: manifest.config.name,
-      executor: manifest.config.executor.kind,
-      complete: stages.length > 0 && stages.every((s) => s.planned && s.sealed && s.done === s.chunks),
-      stages: stages.map(({ parts: _parts, ...s }) => s),
-      funnelHours: index.funnelHours(),
-      indexedVideos: index.indexedVideos,
-      anomalies, reports,
-      export: await readExport(store, source.runId),
-      refreshedAt: new Date().toISOString(),
-    });
-  });
-
-  app.get('/api/dataset', async (c) => {
-    await index.refresh();
-    const selectStage = index.stageStates().find((s) => s.type === 'select');
-    const report = selectStage ? await readArtifact(store, source.runId, selectStage.stage, 'report.json') : undefined;
-    const params = selectStage ? pipelineStages(source.manifest.config).find((s) => s.name === selectStage.stage)?.params : undefined;
-    return c.json({ categories: index.categoryRows(), facets: index.facetValues(), selection: report ?? null, selectParams: params ?? null });
-  });
+  app.get('/api/run', async (c) => c.json(await backend.run()));
+  app.get('/api/dataset', async (c) => c.json(await backend.dataset()));
 
   app.get('/api/videos', async (c) => {
     const parsed = videoQuerySchema.safeParse(c.req.query());
@@ -154,6 +125,18 @@ export function createExplorerApp(source: ExplorerSource, index: RunIndex, asset
     return c.json({ ...result, page: query.page, pageSize: query.pageSize });
   });
 
+  app.get('/api/sql', async (c) => {
+    const q = c.req.query('q') ?? '';
+    if (!q.trim()) return badRequest(c, 'sql: expected a SELECT in q, got nothing');
+    await index.refresh();
+    try {
+      return c.json({ ...(await sql.query(q)), limits: SQL_LIMITS });
+    } catch (e) {
+      if (e instanceof SqlRefused) return badRequest(c, e.message);
+      throw e;
+    }
+  });
+
   app.get('/api/channels', async (c) => {
     const q = c.req.query('q') ?? '';
     if (q.length > 200) return badRequest(c, `q: expected at most 200 characters, got ${q.length}`);
@@ -164,21 +147,16 @@ export function createExplorerApp(source: ExplorerSource, index: RunIndex, asset
   app.get('/api/videos/:id', async (c) => {
     const id: string = c.req.param('id');
     if (!isVideoId(id)) return badRequest(c, `video id: expected 11 characters of A-Z a-z 0-9 _ -, got ${JSON.stringify(String(id).slice(0, 40))}`);
-    await index.refresh();
-    const [row, stageRows, annotation, transcript, size] = await Promise.all([
-      index.video(id), index.stageRows(id), readAnnotation(store, id), readTranscript(store, id), media.size(mediaLayout(id).video),
-    ]);
-    if (!row && !annotation && size === undefined) return c.json({ error: `video ${id}: not in run ${source.runId}` }, 404);
-    return c.json({ id, video: row ?? null, stages: stageRows, annotation: annotation ?? null, transcript: transcript ?? null, media: size === undefined ? null : { size, url: `/media/${id}.mp4` } });
+    const detail = await backend.video(id);
+    return detail ? c.json(detail) : c.json({ error: `video ${id}: not in ${index.describe()}` }, 404);
   });
 
   app.on(['GET', 'HEAD'], '/media/:file', async (c) => {
     const file = c.req.param('file');
     const id = file.endsWith('.mp4') ? file.slice(0, -4) : '';
     if (!isVideoId(id)) return badRequest(c, `media: expected <video id>.mp4 with an 11-character id, got ${JSON.stringify(file.slice(0, 40))}`);
-    const key = mediaLayout(id).video;
-    const size = await media.size(key);
-    if (size === undefined) return c.json({ error: `video ${id}: no downloaded file in ${store.uri}` }, 404);
+    const size = await backend.mediaSize(id);
+    if (size === undefined) return c.json({ error: backend.describeMissingMedia(id) }, 404);
     const range = parseRange(c.req.header('range'), size);
     const headers: Record<string, string> = { 'Accept-Ranges': 'bytes', 'Content-Type': 'video/mp4', 'Cache-Control': 'private, max-age=300' };
     if (range.kind === 'unsatisfiable') return c.body(null, 416, { ...headers, 'Content-Range': `bytes */${size}` });
@@ -188,7 +166,7 @@ export function createExplorerApp(source: ExplorerSource, index: RunIndex, asset
     if (r) headers['Content-Range'] = `bytes ${r.start}-${r.end}/${size}`;
     const status = r ? 206 : 200;
     if (c.req.method === 'HEAD') return c.body(null, status, headers);
-    const body = Readable.toWeb(await media.read(key, r)) as ReadableStream<Uint8Array>;
+    const body = Readable.toWeb(await backend.mediaRead(id, r)) as ReadableStream<Uint8Array>;
     return c.body(body, status, headers);
   });
 
@@ -212,22 +190,60 @@ export function createExplorerApp(source: ExplorerSource, index: RunIndex, asset
   return app;
 }
 
+/**
+ * Fails with a sentence when host:port is taken, before the run is indexed (which can take minutes on
+ * a large run): binds a throwaway listener and closes it. Port 0 (any free port) is always free.
+ */
+export async function checkPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRINUSE') reject(new ConfigError(`explore: port ${port} on ${host} is in use (another explore or server); choose a free one with --port, e.g. --port ${port === 65535 ? port - 1 : port + 1}, or --port 0 for any`));
+      else if (e.code === 'EACCES') reject(new ConfigError(`explore: port ${port} on ${host} needs privileges this user does not have; choose one above 1023 with --port`));
+      else reject(e);
+    });
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 export const isLoopbackHost = (host: string): boolean => LOOPBACK.has(host) || host.startsWith('127.');
 
 /** Starts the page's server on host:port (port 0: any free port) and builds the run's index first. */
 export async function startExplorer(source: ExplorerSource, options: ExplorerServerOptions = {}): Promise<ExplorerServer> {
-  const host = options.host ?? '127.0.0.1';
-  const assets = options.assets ?? (await webAssets());
   const index = new RunIndex(source, options.cacheDir);
   await index.refresh(true);
+  return serveBackend(runBackend(source, index), options);
+}
+
+/** Serves a dataset folder on its own (an export copied away from its run, or the flat published layout). */
+export async function startDatasetExplorer(folder: DatasetFolder, options: ExplorerServerOptions = {}): Promise<ExplorerServer> {
+  const index = new DatasetIndex(folder, options.cacheDir);
+  try {
+    await index.build();
+  } catch (e) {
+    await index.close();
+    throw e;
+  }
+  return serveBackend(datasetBackend(index), options);
+}
+
+/** Serves a backend (its index built) on host:port (port 0: any free port); closing the server closes the index. */
+export async function serveBackend(backend: ExplorerBackend, options: ExplorerServerOptions = {}): Promise<ExplorerServer> {
+  const host = options.host ?? '127.0.0.1';
+  const index = backend.index;
   const hosts: HostPolicy = {};
-  const app = createExplorerApp(source, index, assets, hosts);
+  const sqlBox = new SqlBox(index, join(index.cacheDir, 'sql'));
   let server: ServerType | undefined;
-  const port = await new Promise<number>((resolve, reject) => {
-    server = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, (info: AddressInfo) => resolve(info.port));
-    server.once('error', reject);
-  }).catch(async (e: unknown) => {
+  const port = await (async () => {
+    const assets = options.assets ?? (await webAssets());
+    const app = createExplorerApp(backend, assets, hosts, sqlBox);
+    return new Promise<number>((resolve, reject) => {
+      server = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, (info: AddressInfo) => resolve(info.port));
+      server.once('error', reject);
+    });
+  })().catch(async (e: unknown) => {
     await index.close();
     throw e;
   });
@@ -247,6 +263,7 @@ export async function startExplorer(source: ExplorerSource, options: ExplorerSer
         s.closeAllConnections?.();
         s.close(() => resolve());
       });
+      sqlBox.close();
       await index.close();
     },
   };

@@ -1,6 +1,10 @@
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, SAFE_NAME_PATTERN, type ObjectStore } from '@finevideo/core';
 import { openStore } from '@finevideo/storage';
 import { readRunManifest, type RunManifest } from '@finevideo/runtime';
+import { detectDatasetFolder, type DatasetFolder } from './dataset.js';
 
 /** What `finevideo explore` was pointed at: a run (folder or S3), reached directly or through its export. */
 export interface ExplorerSource {
@@ -29,11 +33,30 @@ export function parseExplorerRef(ref: string): { storage: string; runId: string;
   );
 }
 
+/** A local reference that is (or passes through) a file gets a sentence, not ENOTDIR from deep inside a read. */
+export function refuseFileAsFolder(ref: string): void {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(ref) && !ref.startsWith('file://')) return;
+  let path = resolve(ref.startsWith('file://') ? fileURLToPath(ref) : ref);
+  for (;;) {
+    const found = statSync(path, { throwIfNoEntry: false });
+    if (found) {
+      if (!found.isDirectory()) {
+        throw new ConfigError(`explore: ${JSON.stringify(path)} is a file, not a folder: expected a run folder (<storage>/runs/<run-id>, as "finevideo run" prints) or an export folder, got ${JSON.stringify(ref)}`);
+      }
+      return;
+    }
+    const parent = dirname(path);
+    if (parent === path) return;
+    path = parent;
+  }
+}
+
 /**
  * Opens the run: its manifest is read through a first store, then the store is opened again with the
  * run's own S3 settings (endpoint, path style), as the launcher's other commands do.
  */
 export async function openExplorerSource(ref: string): Promise<ExplorerSource> {
+  refuseFileAsFolder(ref);
   const { storage, runId, given } = parseExplorerRef(ref);
   const probe = openStore(storage);
   let manifest: RunManifest;
@@ -48,4 +71,31 @@ export async function openExplorerSource(ref: string): Promise<ExplorerSource> {
   const store = Object.keys(manifest.config.s3).length ? openStore(storage, manifest.config.s3) : probe;
   const root = store.uri.startsWith('file://') ? store.uri.slice('file://'.length) : store.uri;
   return { store, runId, manifest, given, ref: `${root.replace(/\/$/, '')}/runs/${runId}` };
+}
+
+/** What `finevideo explore` opens: a run (also through its export beside it), or a dataset folder on its own. */
+export type ExplorerTarget = { kind: 'run'; source: ExplorerSource } | { kind: 'dataset'; folder: DatasetFolder };
+
+/**
+ * A run folder or URI (runs/<id>); an export folder beside its run (export/<id>, read with the run); or
+ * a dataset folder anywhere (an export copied away, or FineVideo's flat layout data/train-*.parquet).
+ */
+export async function openExplorerTarget(ref: string): Promise<ExplorerTarget> {
+  refuseFileAsFolder(ref);
+  let parsed: ReturnType<typeof parseExplorerRef> | undefined;
+  try {
+    parsed = parseExplorerRef(ref);
+  } catch (e) {
+    const folder = detectDatasetFolder(ref);
+    if (folder) return { kind: 'dataset', folder };
+    throw new ConfigError(`${(e as Error).message}, or a dataset folder holding data/**/*.parquet`);
+  }
+  if (parsed.given === 'export') {
+    // An export is read with its run when the run is beside it; copied elsewhere, on its own.
+    const probe = openStore(parsed.storage);
+    const runBeside = await probe.exists(`runs/${parsed.runId}/run.json`).catch(() => false);
+    const folder = runBeside ? undefined : detectDatasetFolder(ref);
+    if (folder) return { kind: 'dataset', folder };
+  }
+  return { kind: 'run', source: await openExplorerSource(ref) };
 }

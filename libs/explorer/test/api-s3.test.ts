@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
@@ -47,6 +47,17 @@ describe('explorer HTTP API on S3 storage (s3rver): the index from downloaded pa
     const detail = JSON.parse((await raw(server.url, `/api/videos/${ANNOTATED}`)).body.toString()) as { annotation: { source: string }; media: { size: number } };
     assert.equal(detail.annotation.source, 'aligned');
     assert.ok(detail.media.size > 0);
+  });
+
+  it('without a cache folder given, the parts it downloaded go to a temporary folder of its own, removed when it closes', async () => {
+    const own = await startExplorer(await openExplorerSource(`s3://runs/prefix/runs/${RUN_ID}`), { assets: { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() } });
+    const cache = own.index.cacheDir;
+    try {
+      assert.ok(cache.startsWith(tmpdir()) && files(cache).some((f) => f.endsWith('.parquet')), `parts cached in ${cache}`);
+    } finally {
+      await own.close();
+    }
+    assert.ok(!existsSync(cache), `${cache} removed on close`);
   });
 
   it('GET /media/<id>.mp4 from S3: whole, a byte range (206), past the end (416), missing (404)', async () => {

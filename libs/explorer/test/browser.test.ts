@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { SCREENSHOTS, launchChromium } from './chromium.js';
 import type { ExplorerServer } from '../src/index.js';
-import { ANNOTATED, EXTRA_ROWS, RUN_ID, VIDEO_IDS, serveFixture } from './fixture.js';
+import { ANNOTATED, EXTRA_ROWS, MODEL_ANNOTATED, RUN_ID, VIDEO_IDS, serveFixture } from './fixture.js';
 
 describe('explorer pages in headless Chromium (a generated run)', function () {
   this.timeout(85_000);
@@ -50,7 +50,7 @@ describe('explorer pages in headless Chromium (a generated run)', function () {
     const annotateRow = page.getByRole('row', { name: /annotate/ });
     await annotateRow.getByText('1/2').waitFor();
     await annotateRow.getByText('cost_usd: $0.42').waitFor();
-    await page.getByRole('cell', { name: 'qa-count' }).waitFor();
+    await page.locator('tr[data-rule="qa"]').getByRole('link', { name: MODEL_ANNOTATED }).waitFor();
     await page.screenshot({ path: join(SCREENSHOTS, 'overview.png'), fullPage: true });
   });
 

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parsePipelineConfig, runLayout, type DoneMarker, type ObjectStore, type Row, type StageStats } from '@finevideo/core';
+import { errorClassOf, parsePipelineConfig, runLayout, type DoneMarker, type ObjectStore, type Row, type StageStats } from '@finevideo/core';
 import { FileStore, writeParquetRows } from '@finevideo/storage';
 import { createRun } from '@finevideo/runtime';
 import { generateVideo } from '@finevideo/testing';
@@ -30,14 +30,24 @@ const stats = (rows: Row[]): StageStats => {
       const kind = r.status === 'error' ? 'error' : 'dropped';
       if (kind === 'error') s.errors++;
       else s.dropped++;
-      s.reasons[`${kind}:${r.reason}`] = (s.reasons[`${kind}:${r.reason}`] ?? 0) + 1;
+      // As the worker counts them: an error by its class (the text before the first ":").
+      const reason = kind === 'error' ? errorClassOf(String(r.reason)) : String(r.reason);
+      s.reasons[`${kind}:${reason}`] = (s.reasons[`${kind}:${reason}`] ?? 0) + 1;
     }
   }
   return s;
 };
 
-async function writeStage(store: ObjectStore, stage: string, type: string, chunks: Row[][], done: number = chunks.length, counters: Record<string, number> = {}): Promise<void> {
-  const layout = runLayout(RUN_ID).stage(stage);
+/** Extra outcomes a stage counts without writing rows (ytcommons' drops by count), added to its first chunk. */
+export interface CountedOnly {
+  dropped: Record<string, number>;
+}
+
+export async function writeStage(
+  store: ObjectStore, stage: string, type: string, chunks: Row[][], done: number = chunks.length, counters: Record<string, number> = {},
+  runId: string = RUN_ID, counted?: CountedOnly,
+): Promise<void> {
+  const layout = runLayout(runId).stage(stage);
   const ranges = chunks.map((c, index) => ({ index, start: 0, end: c.length }));
   await store.put(layout.plan, JSON.stringify({ stage, type, kind: 'map', itemCount: chunks.flat().length, chunkCount: chunks.length, ranges, plannedAt: new Date().toISOString() }));
   const all: StageStats = { items: 0, kept: 0, dropped: 0, errors: 0, reasons: {}, counters: { ...counters } };
@@ -48,6 +58,13 @@ async function writeStage(store: ObjectStore, stage: string, type: string, chunk
     await writeParquetRows(store, part, rows);
     const s = stats(rows);
     if (index === 0) s.counters = { ...counters };
+    if (index === 0 && counted) {
+      for (const [reason, n] of Object.entries(counted.dropped)) {
+        s.items += n;
+        s.dropped += n;
+        s.reasons[`dropped:${reason}`] = (s.reasons[`dropped:${reason}`] ?? 0) + n;
+      }
+    }
     const marker: DoneMarker = { stage, index, attempt: 1, startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), durationMs: 10, peakRssBytes: 1, stats: s, parts: [part] };
     await store.put(layout.done(index), JSON.stringify(marker));
     parts.push(part);
@@ -144,7 +161,11 @@ stages:
   const annotated = selected.filter((r) => r.status === 'kept').map((r) => ({ video_id: r.video_id, scenes: 3, status: 'kept', reason: null }));
   await writeStage(store, 'annotate', 'annotate', [annotated.slice(0, 3), annotated.slice(3)], 1, { input_tokens: 52000, output_tokens: 4100, cost_usd: 0.42 });
   await store.put(runLayout(RUN_ID).stage('annotate').artifact('anomalies.json'), JSON.stringify({
-    videos: 3, rules: { 'qa-count': { count: 1, examples: [MODEL_ANNOTATED] }, 'scene-gap': { count: 0, examples: [] } },
+    videos: 3, kept: 2, dropped: 1, errors: 0, anomalyShare: 1 / 3,
+    rules: {
+      qa: { reason: 'anomaly:qa', enabled: true, thresholds: { minQaPairs: 5 }, violations: 1, dropped: 1, skipped: 0, examples: [{ video_id: MODEL_ANNOTATED, detail: '2 Q&A pair(s), expected 5' }] },
+      coverage: { reason: 'anomaly:coverage', enabled: true, thresholds: { coverageToleranceSec: 2 }, violations: 0, dropped: 0, skipped: 0, examples: [] },
+    },
   }));
 
   for (const [i, id] of VIDEO_IDS.entries()) {

@@ -10,14 +10,22 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
 }
 
 export interface RunView {
+  /** A run, or a dataset folder opened on its own (then one "export" stage, no artifacts). */
+  kind: 'run' | 'dataset';
+  layout?: 'export' | 'flat';
   runId: string;
   ref: string;
   name: string;
-  createdAt: string;
-  executor: string;
+  createdAt: string | null;
+  executor: string | null;
   complete: boolean;
   stages: StageState[];
   funnelHours: FunnelHours[];
+  itemErrors: { stage: string; status: string; reason: string | null; item: string | null }[];
+  headline: {
+    videosSeen: number; firstStage: string | null; itemsWithoutVideo: number;
+    endStage: string | null; endKept: number; endHours: number; endIsFinal: boolean;
+  };
   indexedVideos: number;
   anomalies: { stage: string; report: unknown }[];
   reports: { stage: string; name: string; report: unknown }[];
@@ -96,7 +104,11 @@ export interface ContentMetadataView {
 export interface VideoDetail {
   id: string;
   video: VideoRow | null;
-  stages: { stage: string; rows: Record<string, unknown>[] }[];
+  stages: { stage: string; runLevel: boolean; rows: Record<string, unknown>[] }[];
+  /** "baseline annotator" (no model) or the backend that annotated the video. */
+  annotator: string | null;
+  /** The YouTube-Commons transcript when no subtitles were downloaded (no times). */
+  sourceText: string | null;
   annotation: { source: 'aligned' | 'annotations'; key: string; valid: boolean; problems: string[]; contentMetadata: ContentMetadataView; provenance: Record<string, unknown> } | null;
   transcript: TranscriptCue[] | null;
   media: { size: number; url: string } | null;

@@ -69,6 +69,33 @@ function CategoryCharts(props: { data: DatasetView }) {
   );
 }
 
+/** The options of a filter, with the current value among them even when the facets lack it (a dropdown never shows blank). */
+function withCurrent<T extends { value: string }>(options: readonly T[] | undefined, current: string, make: (value: string) => T): T[] {
+  const list = [...(options ?? [])];
+  if (current && !list.some((o) => o.value === current)) list.unshift(make(current));
+  return list;
+}
+
+const FILTER_LABELS: Record<(typeof FILTERS)[number], string> = {
+  q: 'search', category: 'category', topLevel: 'top-level', channel: 'channel', status: 'status', stage: 'last stage', reason: 'reason', minDuration: 'at least (s)', maxDuration: 'at most (s)',
+};
+
+/** The active filters as chips, each removable, whatever their value (one the facets do not list included). */
+function FilterChips(props: { filters: Record<(typeof FILTERS)[number], string>; remove: (f: (typeof FILTERS)[number]) => void }) {
+  const active = FILTERS.filter((f) => props.filters[f]);
+  if (!active.length) return null;
+  return (
+    <ul class="chips" aria-label="Active filters">
+      {active.map((f) => (
+        <li key={f} class="chip">
+          {FILTER_LABELS[f]}: <b>{props.filters[f]}</b>
+          <button type="button" aria-label={`Remove filter ${FILTER_LABELS[f]}: ${props.filters[f]}`} onClick={() => props.remove(f)}>×</button>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 function StatusBadge(props: { status: string | null; selected: boolean | null }) {
   const s = props.status ?? 'unknown';
   return <span class={`status ${s}`}>{s}{props.selected ? ' · selected' : ''}</span>;
@@ -155,13 +182,13 @@ export function Dataset(props: { params: URLSearchParams }) {
         <label>Category
           <select name="category" value={filters.category} onChange={(e) => update({ category: e.currentTarget.value })}>
             <option value="">any</option>
-            {facets?.categories.map((c) => <option key={c.value} value={c.value}>{c.value} ({c.videos})</option>)}
+            {withCurrent(facets?.categories, filters.category, (value) => ({ value, topLevel: null, videos: 0 })).map((c) => <option key={c.value} value={c.value}>{c.value} ({c.videos})</option>)}
           </select>
         </label>
         <label>Top-level
           <select name="topLevel" value={filters.topLevel} onChange={(e) => update({ topLevel: e.currentTarget.value })}>
             <option value="">any</option>
-            {facets?.topLevels.map((c) => <option key={c.value} value={c.value}>{c.value} ({c.videos})</option>)}
+            {withCurrent(facets?.topLevels, filters.topLevel, (value) => ({ value, videos: 0 })).map((c) => <option key={c.value} value={c.value}>{c.value} ({c.videos})</option>)}
           </select>
         </label>
         <label>Channel
@@ -172,29 +199,30 @@ export function Dataset(props: { params: URLSearchParams }) {
         <label>Status
           <select name="status" value={filters.status} onChange={(e) => update({ status: e.currentTarget.value })}>
             <option value="">any</option>
-            {facets?.statuses.map((c) => <option key={c.value} value={c.value}>{c.value} ({c.videos})</option>)}
+            {withCurrent(facets?.statuses, filters.status, (value) => ({ value, videos: 0 })).map((c) => <option key={c.value} value={c.value}>{c.value} ({c.videos})</option>)}
           </select>
         </label>
         <label>Last stage
           <select name="stage" value={filters.stage} onChange={(e) => update({ stage: e.currentTarget.value })}>
             <option value="">any</option>
-            {facets?.stages.map((c) => <option key={c.value} value={c.value}>{c.value} ({c.videos})</option>)}
+            {withCurrent(facets?.stages, filters.stage, (value) => ({ value, videos: 0 })).map((c) => <option key={c.value} value={c.value}>{c.value} ({c.videos})</option>)}
           </select>
         </label>
         <label>Drop or error reason
           <select name="reason" value={filters.reason} onChange={(e) => update({ reason: e.currentTarget.value })}>
             <option value="">any</option>
-            {[...new Map((facets?.reasons ?? []).map((r) => [r.value, r])).values()].map((r) => <option key={r.value} value={r.value}>{r.value} ({r.stage})</option>)}
+            {withCurrent([...new Map((facets?.reasons ?? []).map((r) => [r.value, r])).values()], filters.reason, (value) => ({ value, stage: '', status: '', videos: 0 })).map((r) => <option key={r.value} value={r.value}>{r.value}{r.stage ? ` (${r.stage})` : ''}</option>)}
           </select>
         </label>
         <label class="narrow">Min s<input name="minDuration" type="number" min="0" inputMode="numeric" value={filters.minDuration} onChange={(e) => update({ minDuration: e.currentTarget.value })} /></label>
         <label class="narrow">Max s<input name="maxDuration" type="number" min="0" inputMode="numeric" value={filters.maxDuration} onChange={(e) => update({ maxDuration: e.currentTarget.value })} /></label>
         {active && <button type="button" class="link" onClick={() => { setSearch(''); location.replace('#/dataset'); }}>Clear filters</button>}
       </form>
+      <FilterChips filters={filters} remove={(f) => { if (f === 'q') setSearch(''); update({ [f]: '' }); }} />
       {error && <p class="error" role="alert">{error}</p>}
       <p class="small muted" aria-live="polite" id="result-count">{page && current ? `${count(page.total)} video${page.total === 1 ? '' : 's'}${active ? ' match' : ''} · page ${pageNo} of ${count(pages)}` : 'Loading…'}</p>
       <div class="table-wrap">
-        <table class={current ? 'grid videos' : 'grid videos stale'} aria-busy={!current} aria-labelledby="videos-heading" aria-describedby="result-count">
+        <table class={current ? 'grid videos stack' : 'grid videos stack stale'} aria-busy={!current} aria-labelledby="videos-heading" aria-describedby="result-count">
           <thead>
             <tr>
               {sortHeader('title', 'title')}
@@ -210,12 +238,12 @@ export function Dataset(props: { params: URLSearchParams }) {
             {page?.rows.map((r) => (
               <tr key={r.video_id}>
                 <td class="title-cell"><a href={`#/video/${r.video_id}`}>{r.title || r.video_id}</a><div class="muted small mono">{r.video_id}</div></td>
-                <td>{r.channel ?? '–'}</td>
-                <td>{r.category ?? <span class="muted">–</span>}{r.top_level && <div class="muted small">{r.top_level}</div>}</td>
-                <td class="num">{clock(r.duration)}</td>
-                <td><StatusBadge status={r.status} selected={r.selected} /></td>
-                <td>{r.stage}</td>
-                <td class="small">{r.reason ?? ''}</td>
+                <td data-label="channel">{r.channel ?? '–'}</td>
+                <td data-label="category">{r.category ?? <span class="muted">–</span>}{r.top_level && <div class="muted small">{r.top_level}</div>}</td>
+                <td data-label="duration" class="num">{clock(r.duration)}</td>
+                <td data-label="status"><StatusBadge status={r.status} selected={r.selected} /></td>
+                <td data-label="last stage">{r.stage}</td>
+                <td data-label="reason" class="small">{r.reason ?? ''}</td>
               </tr>
             ))}
           </tbody>

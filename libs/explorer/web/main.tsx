@@ -4,10 +4,11 @@ import './style.css';
 import { Overview } from './overview';
 import { Dataset } from './dataset';
 import { VideoPage } from './video';
+import { SqlPage } from './sql';
 
 /** Hash routes: #/ (overview), #/dataset?<filters>, #/video/<id>. Back and forward work; nothing is fetched from elsewhere. */
 export interface Route {
-  page: 'overview' | 'dataset' | 'video';
+  page: 'overview' | 'dataset' | 'video' | 'sql';
   id?: string;
   params: URLSearchParams;
 }
@@ -18,6 +19,7 @@ export function parseRoute(hash: string): Route {
   const video = /^\/video\/([A-Za-z0-9_-]{11})$/.exec(path);
   if (video) return { page: 'video', id: video[1]!, params };
   if (path === '/dataset') return { page: 'dataset', params };
+  if (path === '/sql') return { page: 'sql', params };
   return { page: 'overview', params };
 }
 
@@ -46,12 +48,14 @@ function App() {
         <nav aria-label="Pages">
           {tab('overview', '#/', 'Run overview')}
           {tab('dataset', '#/dataset', 'Dataset')}
+          {tab('sql', '#/sql', 'Query')}
         </nav>
         <span class="readonly" title="The server only reads the run">read-only</span>
       </header>
       <main id="main">
         {route.page === 'overview' && <Overview />}
         {route.page === 'dataset' && <Dataset params={route.params} />}
+        {route.page === 'sql' && <SqlPage params={route.params} />}
         {route.page === 'video' && route.id && <VideoPage id={route.id} params={route.params} />}
       </main>
     </>

@@ -37,15 +37,35 @@ function funnelDatasets(stages: StageState[], unit: 'videos' | 'hours', hoursOf:
   return datasets;
 }
 
-function ReasonList(props: { stage: string; kind: 'dropped' | 'error'; reasons: (readonly [string, number])[] }) {
+/** Whether the index holds rows for a reason (errors are counted by class: "not-found" for "not-found: HTTP 404"). */
+const reasonMatches = (reason: string | null, wanted: string) => reason !== null && (reason === wanted || reason.startsWith(`${wanted}:`));
+
+function ReasonList(props: { stage: string; kind: 'dropped' | 'error'; reasons: (readonly [string, number])[]; run: RunView }) {
   if (!props.reasons.length) return <span class="muted">–</span>;
+  const { stage, kind, run } = props;
   return (
     <ul class="reasons">
-      {props.reasons.slice(0, 8).map(([reason, n]) => (
-        <li key={reason}>
-          <a href={`#/dataset?stage=${encodeURIComponent(props.stage)}&status=${props.kind}&reason=${encodeURIComponent(reason)}`}>{reason}</a> <span class="n">{count(n)}</span>
-        </li>
-      ))}
+      {props.reasons.slice(0, 8).map(([reason, n]) => {
+        const indexed = run.funnelHours.some((f) => f.stage === stage && f.status === kind && reasonMatches(f.reason, reason));
+        const items = run.itemErrors.filter((e) => e.stage === stage && e.status === kind && reasonMatches(e.reason, reason));
+        if (indexed) {
+          return (
+            <li key={reason}>
+              <a href={`#/dataset?stage=${encodeURIComponent(stage)}&status=${kind}&reason=${encodeURIComponent(reason)}`}>{reason}</a> <span class="n">{count(n)}</span>
+            </li>
+          );
+        }
+        return (
+          <li key={reason}>
+            {reason} <span class="n">{count(n)}</span>
+            {items.length ? (
+              <ul class="items small">{items.slice(0, 5).map((e, i) => <li key={i}><span class="mono">{e.item ?? 'an item'}</span>{e.reason && e.reason !== reason ? `: ${e.reason.replace(new RegExp(`^${reason}:\\s*`), '').slice(0, 200)}` : ''}</li>)}</ul>
+            ) : (
+              <div class="muted small">{kind === 'dropped' ? `${stage} counts these without writing a row per video, so they have no list.` : 'Its rows name no video.'}</div>
+            )}
+          </li>
+        );
+      })}
       {props.reasons.length > 8 && <li class="muted">… {props.reasons.length - 8} more</li>}
     </ul>
   );
@@ -65,34 +85,56 @@ function Progress(props: { s: StageState }) {
   );
 }
 
+interface RuleReport {
+  reason?: string;
+  enabled?: boolean;
+  thresholds?: Record<string, unknown>;
+  violations?: number;
+  dropped?: number;
+  skipped?: number;
+  examples?: ({ video_id?: string; detail?: string } | string)[];
+}
+
+/** Why a rule did not apply to a video, as the anomaly stage decides it. */
+const SKIP_WHY: Record<string, string> = {
+  qa: 'annotated by the baseline annotator, which writes no Q&A',
+  placeholder: 'annotated by the baseline annotator, whose free text is empty by design',
+  duration: 'no duration in the video\'s metadata',
+};
+
+const isVideoIdText = (x: unknown): x is string => typeof x === 'string' && /^[A-Za-z0-9_-]{11}$/.test(x);
+
+/** artifacts/anomalies.json as the anomaly stage writes it: per rule, violations, drops, skips and why, thresholds, examples. */
 function AnomalyReport(props: { report: unknown }) {
-  const r = props.report;
-  // Any shape the anomaly stage writes: rule -> count, or rule -> {count, examples|ids}; ids link to their page.
-  const rules = typeof r === 'object' && r !== null ? Object.entries((r as Record<string, unknown>).rules ?? r) : [];
-  const entries = rules.map(([rule, v]) => {
-    if (typeof v === 'number') return { rule, n: v, ids: [] as string[] };
-    if (typeof v === 'object' && v !== null) {
-      const o = v as Record<string, unknown>;
-      const n = Number(o.count ?? o.videos ?? o.n ?? NaN);
-      const ids = (o.examples ?? o.exampleIds ?? o.ids ?? []) as unknown[];
-      return { rule, n, ids: ids.filter((x): x is string => typeof x === 'string' && /^[A-Za-z0-9_-]{11}$/.test(x)).slice(0, 6) };
-    }
-    return { rule, n: NaN, ids: [] as string[], text: JSON.stringify(v) };
-  });
-  if (!entries.length) return <pre class="json">{JSON.stringify(r, null, 2)}</pre>;
+  const r = (typeof props.report === 'object' && props.report !== null ? props.report : {}) as { videos?: number; kept?: number; dropped?: number; errors?: number; rules?: Record<string, RuleReport> };
+  const rules = Object.entries(r.rules ?? {});
+  if (!rules.length) return <pre class="json">{JSON.stringify(props.report, null, 2)}</pre>;
+  const videos = r.videos ?? 0;
   return (
-    <table class="grid compact">
-      <thead><tr><th scope="col">rule</th><th scope="col" class="num">videos</th><th scope="col">examples</th></tr></thead>
-      <tbody>
-        {entries.map((e) => (
-          <tr key={e.rule}>
-            <td>{e.rule}</td>
-            <td class="num">{Number.isNaN(e.n) ? ('text' in e ? e.text : '–') : count(e.n)}</td>
-            <td>{e.ids.map((id) => <a key={id} class="id" href={`#/video/${id}`}>{id}</a>)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <>
+      <p class="small">{count(videos)} videos judged: {count(r.kept ?? 0)} kept, {count(r.dropped ?? 0)} dropped, {count(r.errors ?? 0)} error rows.</p>
+      <div class="table-wrap">
+        <table class="grid compact anomaly" aria-label="Anomaly rules">
+          <thead><tr><th scope="col">rule</th><th scope="col" class="num">broke it</th><th scope="col" class="num">dropped for it</th><th scope="col">not applied</th><th scope="col">thresholds</th><th scope="col">examples</th></tr></thead>
+          <tbody>
+            {rules.map(([rule, v]) => {
+              const examples = (v.examples ?? []).map((e) => (typeof e === 'string' ? { video_id: e, detail: '' } : e)).filter((e) => isVideoIdText(e.video_id));
+              const skipped = v.skipped ?? 0;
+              return (
+                <tr key={rule} data-rule={rule}>
+                  <th scope="row">{rule}</th>
+                  <td class="num">{v.enabled === false ? '–' : count(v.violations ?? 0)}</td>
+                  <td class="num">{v.enabled === false ? '–' : v.dropped ? <a href={`#/dataset?status=dropped&reason=${encodeURIComponent(v.reason ?? `anomaly:${rule}`)}`}>{count(v.dropped)}</a> : '0'}</td>
+                  <td class="small">{v.enabled === false ? 'disabled by the run\'s params' : skipped ? `skipped for ${count(skipped)} of ${count(videos)} videos${SKIP_WHY[rule] ? `: ${SKIP_WHY[rule]}` : ''}` : '–'}</td>
+                  <td class="small mono">{Object.entries(v.thresholds ?? {}).map(([k, t]) => `${k}=${JSON.stringify(t)}`).join(', ') || '–'}</td>
+                  <td class="small">{examples.length ? examples.slice(0, 5).map((e) => <div key={e.video_id}><a class="id" href={`#/video/${e.video_id}`}>{e.video_id}</a>{e.detail}</div>) : '–'}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+    </>
   );
 }
 
@@ -134,18 +176,28 @@ export function Overview() {
   return (
     <section>
       <div class="title-row">
-        <h1 tabIndex={-1}>Run <span class="mono">{run.runId}</span></h1>
+        <h1 tabIndex={-1}>{run.kind === 'dataset' ? 'Dataset' : 'Run'} <span class="mono">{run.runId}</span></h1>
         <span class={run.complete ? 'badge ok' : 'badge live'} aria-live="polite">{run.complete ? 'complete' : `running · ${doneChunks}/${allChunks} chunks · refreshes every ${REFRESH_MS / 1000} s`}</span>
       </div>
       <p class="muted small">
-        pipeline <b>{run.name}</b> · {run.executor} executor · created {new Date(run.createdAt).toLocaleString()} · <span class="mono">{run.ref}</span>
+        {run.kind === 'dataset'
+          ? <>{run.layout === 'flat' ? 'FineVideo\'s flat layout (data/train-*.parquet, indexed from the json column)' : 'an export folder on its own (its index.parquet and shards)'} · <span class="mono">{run.ref}</span></>
+          : <>pipeline <b>{run.name}</b> · {run.executor} executor · created {new Date(run.createdAt ?? '').toLocaleString()} · <span class="mono">{run.ref}</span></>}
         {error && <span class="error"> · {error}</span>}
       </p>
 
       <div class="cards">
-        <div class="card"><div class="big">{count(run.indexedVideos)}</div><div class="muted">videos seen</div></div>
-        {stages.length > 0 && <div class="card"><div class="big">{count(stages.at(-1)!.stats.kept)}</div><div class="muted">kept by {stages.at(-1)!.stage}</div></div>}
-        <div class="card"><div class="big">{hours(hoursOf(stages.at(-1)?.stage ?? '', 'kept'))} h</div><div class="muted">hours kept at the end</div></div>
+        <div class="card" data-card="seen">
+          <div class="big">{count(run.headline.videosSeen)}</div><div class="muted">videos seen{run.headline.firstStage ? ` by ${run.headline.firstStage}` : ''}</div>
+          {run.headline.itemsWithoutVideo > 0 && <div class="small muted">and {count(run.headline.itemsWithoutVideo)} error item(s) naming no video</div>}
+        </div>
+        {run.headline.endStage && (
+          <div class="card" data-card="end">
+            <div class="big">{count(run.headline.endKept)}</div>
+            <div class="muted">{run.headline.endIsFinal ? 'kept at the end' : 'kept so far'} ({run.headline.endStage})</div>
+          </div>
+        )}
+        <div class="card" data-card="hours"><div class="big">{hours(run.headline.endHours)} h</div><div class="muted">hours {run.headline.endIsFinal ? 'kept at the end' : 'kept so far'}</div></div>
         <div class="card"><div class="big">{totalDollars ? `$${totalDollars.toFixed(2)}` : '$0'}</div><div class="muted">model cost so far</div></div>
       </div>
 
@@ -160,7 +212,7 @@ export function Overview() {
         config={{
           type: 'bar',
           data: {
-            labels: stages.map((s) => s.stage),
+            labels: stages.map((s) => (s.runLevel ? `${s.stage} (run-level)` : s.stage)),
             datasets: funnelDatasets(stages, unit, hoursOf, run.funnelHours),
           },
           options: { indexAxis: 'y', scales: { x: { stacked: true, title: { display: true, text: unit === 'videos' ? 'items' : 'hours' } }, y: { stacked: true } } },
@@ -168,7 +220,7 @@ export function Overview() {
       />
 
       <div class="table-wrap">
-        <table class="grid" aria-label="Stages">
+        <table class="grid stack" aria-label="Stages">
           <thead>
             <tr>
               <th scope="col">stage</th><th scope="col">chunks</th><th scope="col" class="num">in</th><th scope="col" class="num">kept</th>
@@ -179,14 +231,14 @@ export function Overview() {
           <tbody>
             {stages.map((s) => (
               <tr key={s.stage}>
-                <th scope="row">{s.stage}{s.type !== s.stage && <div class="muted small">{s.type}</div>}</th>
-                <td><Progress s={s} /></td>
-                <td class="num">{count(s.stats.items)}</td>
-                <td class="num">{count(s.stats.kept)}</td>
-                <td class="num">{hours(run.funnelHours.filter((f) => f.stage === s.stage).reduce((a, f) => a + f.hours, 0))}</td>
-                <td class="num">{hours(hoursOf(s.stage, 'kept'))}</td>
-                <td><ReasonList stage={s.stage} kind="dropped" reasons={reasonsOf(s, 'dropped')} /></td>
-                <td><ReasonList stage={s.stage} kind="error" reasons={reasonsOf(s, 'error')} /></td>
+                <th scope="row">{s.stage}{s.type !== s.stage && <div class="muted small">{s.type}</div>}{s.runLevel && <div class="badge run-level" title="Its output is about the whole run (the dataset card), not per video">run-level</div>}</th>
+                <td data-label="chunks"><Progress s={s} /></td>
+                <td data-label="in" class="num">{count(s.stats.kept + s.stats.dropped + s.stats.errors)}{s.stats.items !== s.stats.kept + s.stats.dropped + s.stats.errors && <div class="muted small">from {count(s.stats.items)} work items</div>}</td>
+                <td data-label="kept" class="num">{count(s.stats.kept)}</td>
+                <td data-label="hours in" class="num">{s.runLevel ? '–' : hours(run.funnelHours.filter((f) => f.stage === s.stage).reduce((a, f) => a + f.hours, 0))}</td>
+                <td data-label="hours kept" class="num">{s.runLevel ? '–' : hours(hoursOf(s.stage, 'kept'))}</td>
+                <td data-label="dropped"><ReasonList stage={s.stage} kind="dropped" reasons={reasonsOf(s, 'dropped')} run={run} /></td>
+                <td data-label="errors"><ReasonList stage={s.stage} kind="error" reasons={reasonsOf(s, 'error')} run={run} /></td>
                 {costKeys.length > 0 && (
                   <td class="small">
                     {costKeys.filter((k) => s.stats.counters[k] !== undefined).map((k) => (

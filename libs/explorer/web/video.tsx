@@ -18,7 +18,7 @@ function Seek(props: { at: number | undefined; label?: string | undefined; seek:
   return <button type="button" class="seek mono" onClick={() => props.seek(props.at!)} aria-label={`Play from ${clock(props.at)}`}>{props.label ?? clock(props.at)}</button>;
 }
 
-function SceneDetails(props: { t: TimedScene; seek: (t: number) => void; videoUrl: string | undefined }) {
+function SceneDetails(props: { t: TimedScene; seek: (t: number) => void; videoUrl: string | undefined; baseline: boolean }) {
   const { scene, start, end } = props.t;
   const [clip, setClip] = useState<{ state: string; url?: string; error?: string }>({ state: 'idle' });
   useEffect(() => setClip({ state: 'idle' }), [props.t.index]);
@@ -38,7 +38,7 @@ function SceneDetails(props: { t: TimedScene; seek: (t: number) => void; videoUr
   return (
     <article class="scene" aria-labelledby="scene-title">
       <div class="scene-head">
-        <h3 id="scene-title">Scene {scene.sceneId ?? props.t.index + 1}: {scene.title || 'untitled'}</h3>
+        <h3 id="scene-title">Scene {scene.sceneId ?? props.t.index + 1}{scene.title ? `: ${scene.title}` : ''}</h3>
         <span class="mono small"><Seek at={start} seek={props.seek} /> – {end === undefined ? '?' : clock(end)}</span>
       </div>
       <div class="clip-row">
@@ -51,17 +51,18 @@ function SceneDetails(props: { t: TimedScene; seek: (t: number) => void; videoUr
       </div>
       <dl class="facts">
         {scene.cast?.length ? <><dt>Cast</dt><dd>{scene.cast.join(', ')}</dd></> : null}
-        <dt>Mood</dt><dd>{scene.mood?.description || <span class="muted">–</span>}
-          {scene.mood?.keyMoments?.length ? <ul>{scene.mood.keyMoments.map((k, i) => <li key={i}><Seek at={parseTimecode(k.timestamp)} label={k.timestamp} seek={props.seek} /> {k.changeDescription}</li>)}</ul> : null}
-        </dd>
-        <dt>Activities</dt><dd>{scene.activities?.length ? <ul>{scene.activities.map((a, i) => <li key={i}><Seek at={spanOf(a.timestamp)[0]} label={a.timestamp?.start_timestamp} seek={props.seek} /> {a.description}</li>)}</ul> : <span class="muted">–</span>}</dd>
-        <dt>Props</dt><dd>{scene.props?.length ? <ul class="inline">{scene.props.map((p, i) => <li key={i}>{p.name} <Seek at={spanOf(p.timestamp)[0]} label={p.timestamp?.start_timestamp} seek={props.seek} /></li>)}</ul> : <span class="muted">–</span>}</dd>
-        <dt>Editing</dt><dd>{scene.videoEditingDetails?.length ? <ul>{scene.videoEditingDetails.map((d, i) => <li key={i}><Seek at={spanOf(d.timestamps)[0]} label={d.timestamps?.start_timestamp} seek={props.seek} /> {d.description}</li>)}</ul> : <span class="muted">–</span>}</dd>
+        {scene.mood?.description || scene.mood?.keyMoments?.length ? <><dt>Mood</dt><dd>{scene.mood.description}
+          {scene.mood.keyMoments?.length ? <ul>{scene.mood.keyMoments.map((k, i) => <li key={i}><Seek at={parseTimecode(k.timestamp)} label={k.timestamp} seek={props.seek} /> {k.changeDescription}</li>)}</ul> : null}
+        </dd></> : null}
+        {scene.activities?.length ? <><dt>Activities</dt><dd><ul>{scene.activities.map((a, i) => <li key={i}><Seek at={spanOf(a.timestamp)[0]} label={a.timestamp?.start_timestamp} seek={props.seek} /> {a.description}</li>)}</ul></dd></> : null}
+        {scene.props?.length ? <><dt>Props</dt><dd><ul class="inline">{scene.props.map((p, i) => <li key={i}>{p.name} <Seek at={spanOf(p.timestamp)[0]} label={p.timestamp?.start_timestamp} seek={props.seek} /></li>)}</ul></dd></> : null}
+        {scene.videoEditingDetails?.length ? <><dt>Editing</dt><dd><ul>{scene.videoEditingDetails.map((d, i) => <li key={i}><Seek at={spanOf(d.timestamps)[0]} label={d.timestamps?.start_timestamp} seek={props.seek} /> {d.description}</li>)}</ul></dd></> : null}
         {scene.narrativeProgression?.length ? <><dt>Narrative</dt><dd><ul>{scene.narrativeProgression.map((n, i) => <li key={i}><Seek at={parseTimecode(n.timestamp)} label={n.timestamp} seek={props.seek} /> {n.description}</li>)}</ul></dd></> : null}
         {scene.characterInteraction?.length ? <><dt>Interaction</dt><dd><ul>{scene.characterInteraction.map((c, i) => <li key={i}><b>{c.characters?.join(', ')}</b>: {c.description}</li>)}</ul></dd></> : null}
         {scene.thematicElements ? <><dt>Themes</dt><dd>{scene.thematicElements}</dd></> : null}
         {scene.contextualRelevance ? <><dt>Context</dt><dd>{scene.contextualRelevance}</dd></> : null}
-        <dt>Scores</dt><dd>dynamism {scene.dynamismScore ?? '–'} · audio-visual correlation {scene.audioVisualCorrelation ?? '–'}</dd>
+        {/* The baseline writes 0 for scores it cannot measure: "not computed", so not shown as a score. */}
+        {!props.baseline && (scene.dynamismScore !== undefined || scene.audioVisualCorrelation !== undefined) ? <><dt>Scores</dt><dd>dynamism {scene.dynamismScore ?? '–'} · audio-visual correlation {scene.audioVisualCorrelation ?? '–'}</dd></> : null}
       </dl>
     </article>
   );
@@ -73,6 +74,9 @@ function StageVerdicts(props: { stages: VideoDetail['stages'] }) {
   return (
     <ol class="verdicts">
       {props.stages.map((s) => {
+        if (s.runLevel) {
+          return <li key={s.stage} class="verdict run-level"><b>{s.stage}</b> <span class="muted small">run-level: it wrote the dataset's card and index, no verdict per video</span></li>;
+        }
         const row = s.rows[0];
         const status = row ? String(row.status ?? 'kept') : 'not reached';
         return (
@@ -145,6 +149,7 @@ export function VideoPage(props: { id: string; params: URLSearchParams }) {
   if (!detail) return <section><h1 tabIndex={-1}>Video {props.id}</h1><p class="muted">Loading…</p></section>;
   const v = detail.video;
   const title = v?.title || meta?.title || props.id;
+  const baseline = detail.annotator === 'baseline annotator';
   return (
     <section class="video-page">
       <p class="crumbs small"><a href="#/dataset">← Dataset</a></p>
@@ -182,22 +187,27 @@ export function VideoPage(props: { id: string; params: URLSearchParams }) {
           {detail.annotation ? (
             <>
               <p class="small muted">
-                Annotation from <span class="mono">{detail.annotation.key}</span> ({detail.annotation.source === 'aligned' ? 'aligned to frames' : 'model timestamps, not aligned yet'})
+                Annotation from <span class="mono">{detail.annotation.key}</span> ({detail.annotation.source === 'aligned' ? 'aligned to frames' : 'model timestamps, not aligned yet'}){detail.annotator ? <> by <b>{detail.annotator}</b></> : null}
                 {!detail.annotation.valid && <span class="error"> · does not pass the schema: {detail.annotation.problems.slice(0, 3).join('; ')}</span>}
               </p>
-              {scenes[selected] && <SceneDetails t={scenes[selected]!} seek={seek} videoUrl={detail.media?.url} />}
+              {baseline && (
+                <p class="note small" role="note">
+                  Made by the baseline annotator (no model): scenes come from detected cuts, the title and description from the video's metadata,
+                  narrative lines from the subtitles. What needs a model (characters, activities, mood, storyline, Q&A, scores) was not computed, so it is not shown.
+                </p>
+              )}
+              {scenes[selected] && <SceneDetails t={scenes[selected]!} seek={seek} videoUrl={detail.media?.url} baseline={baseline} />}
               {meta?.description && <><h2>Description</h2><p>{meta.description}</p></>}
-              {meta?.storylines && (
+              {meta?.storylines && (meta.storylines.description || meta.storylines.climax?.description) ? (
                 <>
                   <h2>Storyline</h2>
-                  <p>{meta.storylines.description}</p>
+                  {meta.storylines.description && <p>{meta.storylines.description}</p>}
                   {meta.storylines.scenes?.length ? <p class="small">Through scenes {meta.storylines.scenes.join(', ')}.</p> : null}
-                  {meta.storylines.climax && <p class="small"><b>Climax</b> <Seek at={parseTimecode(meta.storylines.climax.timestamp)} label={meta.storylines.climax.timestamp} seek={seek} />: {meta.storylines.climax.description}</p>}
+                  {meta.storylines.climax?.description && <p class="small"><b>Climax</b> <Seek at={parseTimecode(meta.storylines.climax.timestamp)} label={meta.storylines.climax.timestamp} seek={seek} />: {meta.storylines.climax.description}</p>}
                 </>
-              )}
+              ) : null}
               {meta?.characterList?.length ? <><h2>Characters</h2><ul>{meta.characterList.map((c, i) => <li key={i}><b>{c.name}</b> {c.description}</li>)}</ul></> : null}
-              <h2>Questions and answers</h2>
-              {meta?.qAndA?.length ? <dl class="qa">{meta.qAndA.map((q, i) => <div key={i}><dt>{q.question}</dt><dd>{q.answer}</dd></div>)}</dl> : <p class="muted">None.</p>}
+              {meta?.qAndA?.length ? <><h2>Questions and answers</h2><dl class="qa">{meta.qAndA.map((q, i) => <div key={i}><dt>{q.question}</dt><dd>{q.answer}</dd></div>)}</dl></> : baseline ? null : <><h2>Questions and answers</h2><p class="muted">None.</p></>}
             </>
           ) : <p class="muted">Not annotated yet (annotations/{props.id}.json appears when the annotate stage has run).</p>}
         </div>
@@ -212,7 +222,12 @@ export function VideoPage(props: { id: string; params: URLSearchParams }) {
                 </li>
               ))}
             </ol>
-          ) : <p class="muted small">No subtitles were downloaded for this video.</p>}
+          ) : detail.sourceText ? (
+            <>
+              <p class="muted small">No subtitles were downloaded; this is YouTube-Commons' transcript (no times).</p>
+              <div class="source-text" aria-label="Transcript from YouTube-Commons">{detail.sourceText}</div>
+            </>
+          ) : <p class="muted small">No subtitles were downloaded for this video, and the run holds no YouTube-Commons transcript for it.</p>}
           <h2>Why kept or dropped</h2>
           <StageVerdicts stages={detail.stages} />
         </aside>
