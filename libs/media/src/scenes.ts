@@ -220,10 +220,9 @@ export function opencvConversionFilter(pixelFormat: string, rotation = 0): strin
 }
 
 /**
- * Where gathered pixels come from: for shrink factors of 3 and more only the two columns and two
- * rows each output pixel reads are kept (ffmpeg's remap filter, maps sent on file descriptors 3
- * and up), so the pipe carries about 4 / factor^2 of the frame. The pixels are the converted
- * frame's own bytes.
+ * Where gathered pixels come from: for shrink factors of 3 and more ffmpeg's remap filter keeps only
+ * the two columns and two rows each output pixel reads (maps on file descriptors 3 and 4), so the
+ * pipe carries about 4 / factor^2 of the frame. The pixels are the converted frame's own bytes.
  */
 export interface GatherMaps {
   width: number;
@@ -232,80 +231,29 @@ export interface GatherMaps {
   rows: Uint16Array;
 }
 
-/**
- * How a gathered frame is made:
- * - 'converted': the whole frame is converted to BGR (opencvConversionFilter), then gathered;
- * - 'planes': the Y, U and V planes are gathered first and only those pixels converted. swscale's
- *   unscaled yuv420p -> BGR24 path (the one cv2 takes for even-sized 4:2:0 frames) computes each
- *   pixel from its own Y and the U and V of its 2x2 block, so a small 4:2:0 image in which every
- *   gathered pixel owns a whole 2x2 block (its chroma with it) converts to the same bytes; the
- *   top-left pixel of each block is then kept. Nothing but the gathered pixels is converted.
- */
-export type GatherMode = 'converted' | 'planes';
-
-/** Whether the 'planes' gather gives the converted frame's bytes for this stream (else 'converted'). */
-export function canGatherPlanes(pixelFormat: string, width: number, height: number, rotation = 0): boolean {
-  return (pixelFormat === 'yuv420p' || pixelFormat === 'yuvj420p') && width % 2 === 0 && height % 2 === 0 && rotation === 0;
-}
-
-const MAP_INPUT = ['-f', 'rawvideo', '-pix_fmt', 'gray16le'];
-
-function mapInputs(sizes: readonly (readonly [number, number])[]): string[] {
-  return sizes.flatMap(([width, height], i) => [...MAP_INPUT, '-s', `${width}x${height}`, '-i', `pipe:${3 + i}`]);
-}
-
-/** The filter graph of the 'planes' gather (inputs: the video, then the maps of gatherMapFrames). */
-function planesGatherGraph(pixelFormat: string): string {
-  return [
-    '[0:v:0]extractplanes=y+u+v[y][u][v]',
-    '[3:v]split[ux][vx]', '[4:v]split[uy][vy]',
-    '[y][1:v][2:v]remap[blocky]', '[u][ux][uy]remap[blocku]', '[v][vx][vy]remap[blockv]',
-    `[blocky][blocku][blockv]mergeplanes=0x001020:${pixelFormat}[blocks]`,
-    `[blocks]${opencvConversionFilter(pixelFormat)}[converted]`,
-    '[converted][5:v][6:v]remap[gathered]',
-  ].join(';');
-}
-
 /** ffmpeg arguments decoding the first video stream of `file` to BGR24 frames as cv2 reads them. */
-export function decodeArguments(file: string, pixelFormat: string, gather?: GatherMaps, rotation = 0, mode: GatherMode = 'converted'): string[] {
+export function decodeArguments(file: string, pixelFormat: string, gather?: GatherMaps, rotation = 0): string[] {
   const input = ['-nostdin', '-hide_banner', '-v', 'error', '-noautorotate', '-i', `file:${file}`];
   // Every decoded frame once, in order, as OpenCV's grab() returns them (no CFR duplication).
   const output = ['-an', '-sn', '-dn', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'bgr24', 'pipe:1'];
   if (!gather) return [...input, '-map', '0:v:0', '-vf', opencvConversionFilter(pixelFormat, rotation), ...output];
-  const { width, height } = gather;
-  if (mode === 'planes') {
-    if (rotation !== 0) throw new RangeError(`planes gather: expected an unrotated stream, got rotation ${rotation}`);
-    const sizes = [[2 * width, 2 * height], [2 * width, 2 * height], [width, height], [width, height], [width, height], [width, height]] as const;
-    return [...input, ...mapInputs(sizes), '-filter_complex', planesGatherGraph(pixelFormat), '-map', '[gathered]', ...output];
-  }
+  const map = ['-f', 'rawvideo', '-pix_fmt', 'gray16le', '-s', `${gather.width}x${gather.height}`];
   return [
-    ...input, ...mapInputs([[width, height], [width, height]]),
+    ...input, ...map, '-i', 'pipe:3', ...map, '-i', 'pipe:4',
     '-filter_complex', `[0:v:0]${opencvConversionFilter(pixelFormat, rotation)}[frames];[frames][1:v][2:v]remap[gathered]`,
     '-map', '[gathered]', ...output,
   ];
 }
 
-/** One gray16le map frame: the source coordinate `at(x, y)` of every pixel of a width x height image. */
-function mapFrame(width: number, height: number, at: (x: number, y: number) => number): Buffer {
-  const data = Buffer.alloc(width * height * 2);
-  for (let y = 0, o = 0; y < height; y++) {
-    for (let x = 0; x < width; x++, o += 2) data.writeUInt16LE(at(x, y), o);
+/** One gray16le map frame: the x (or y) source coordinate of every gathered pixel. */
+function mapFrame(gather: GatherMaps, axis: 'x' | 'y'): Buffer {
+  const data = Buffer.alloc(gather.width * gather.height * 2);
+  for (let row = 0, o = 0; row < gather.height; row++) {
+    for (let column = 0; column < gather.width; column++, o += 2) {
+      data.writeUInt16LE(axis === 'x' ? gather.columns[column]! : gather.rows[row]!, o);
+    }
   }
   return data;
-}
-
-/** The map frames decodeArguments' graph reads on file descriptors 3, 4, ... in that order. */
-export function gatherMapFrames(gather: GatherMaps, mode: GatherMode): Buffer[] {
-  const { width, height, columns, rows } = gather;
-  if (mode === 'converted') return [mapFrame(width, height, (x) => columns[x]!), mapFrame(width, height, (_x, y) => rows[y]!)];
-  return [
-    // Luma: each gathered pixel repeated over a 2x2 block.
-    mapFrame(2 * width, 2 * height, (x) => columns[x >> 1]!), mapFrame(2 * width, 2 * height, (_x, y) => rows[y >> 1]!),
-    // Chroma: one sample per block, the one the gathered pixel's own 2x2 block in the frame uses.
-    mapFrame(width, height, (x) => columns[x]! >> 1), mapFrame(width, height, (_x, y) => rows[y]! >> 1),
-    // Back from blocks to pixels: each block's top-left pixel.
-    mapFrame(width, height, (x) => 2 * x), mapFrame(width, height, (_x, y) => 2 * y),
-  ];
 }
 
 /**
@@ -321,21 +269,21 @@ export async function detectScenes(path: string, options: DetectScenesOptions = 
   const detector = new ContentDetector(size.width, size.height, options);
   const downscaler = size.factor > 1 ? new LinearDownscaler(stream.width, stream.height, size.width, size.height) : undefined;
   const gather = downscaler?.canGather && size.factor >= 3 ? downscaler.gatherMaps() : undefined;
-  const mode: GatherMode = canGatherPlanes(stream.pixelFormat, stream.width, stream.height, stream.rotation) ? 'planes' : 'converted';
-  const maps = gather ? gatherMapFrames(gather, mode) : [];
   const frameBytes = gather ? gather.width * gather.height * 3 : stream.width * stream.height * 3;
   const frame = Buffer.allocUnsafe(frameBytes);
   const small = downscaler ? new Uint8Array(size.width * size.height * 3) : frame;
 
-  const child = spawn(ffmpegPath(), decodeArguments(file, stream.pixelFormat, gather, stream.rotation, mode), {
-    env: toolEnv(), stdio: ['ignore', 'pipe', 'pipe', ...maps.map(() => 'pipe' as const)],
+  const child = spawn(ffmpegPath(), decodeArguments(file, stream.pixelFormat, gather, stream.rotation), {
+    env: toolEnv(), stdio: gather ? ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
   });
-  maps.forEach((map, i) => {
-    const pipe = child.stdio[3 + i] as Writable;
-    // ffmpeg may stop reading (a decode error); its exit is reported below, not this write.
-    pipe.on('error', () => undefined);
-    pipe.end(map);
-  });
+  if (gather) {
+    for (const [fd, axis] of [[3, 'x'], [4, 'y']] as const) {
+      const pipe = child.stdio[fd] as Writable;
+      // ffmpeg may stop reading (a decode error); its exit is reported below, not this write.
+      pipe.on('error', () => undefined);
+      pipe.end(mapFrame(gather, axis));
+    }
+  }
   let stderrTail = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderrTail = (stderrTail + chunk).slice(-4_000); });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit, rejectExit) => {
