@@ -6,13 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { spawn, spawnSync } from 'node:child_process';
-import type { Writable } from 'node:stream';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ContentDetector, DecodeError, FlashFilter, LinearDownscaler, canGatherPlanes, decodeArguments, gatherMapFrames, type GatherMode, detectScenes, detectorSize, downscaleFactor,
+  ContentDetector, DecodeError, FlashFilter, LinearDownscaler, decodeArguments, detectScenes, detectorSize, downscaleFactor,
   ffmpegPath, hsvPlanes, opencvConversionFilter, roundHalfEven, runProcess, scenesFromCuts,
 } from '@finevideo/media';
 import { generateAudioOnly, truncateCopy } from '@finevideo/testing';
@@ -143,57 +142,6 @@ describe('scene detection arithmetic (PySceneDetect 0.6.4 on OpenCV 4.6.0)', () 
     assert.deepEqual(args.slice(args.indexOf('-i'), args.indexOf('-i') + 2), ['-i', 'file:/videos/a.mp4']);
     assert.ok(args.includes('passthrough'));
     assert.ok(args.indexOf('-noautorotate') < args.indexOf('-i'));
-  });
-});
-
-/** Lossless H.264 of LCG noise (every Y, U and V value mixed), so any conversion difference shows. */
-function noiseVideo(path: string, width: number, height: number, pixelFormat: string): void {
-  const frame = lcgImage(width * height / 2, 1, width + height); // yuv420p: 1.5 bytes per pixel
-  const run = spawnSync(ffmpegPath(), [
-    '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', pixelFormat, '-s', `${width}x${height}`, '-r', '25', '-i', 'pipe:0',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-pix_fmt', pixelFormat, path,
-  ], { input: Buffer.concat([frame, frame.slice().reverse()]), encoding: 'utf8' });
-  assert.equal(run.status, 0, run.stderr);
-}
-
-/** The gathered BGR bytes ffmpeg hands detectScenes for `file` when gathering in `mode`. */
-async function gatheredBytes(file: string, width: number, height: number, pixelFormat: string, mode: GatherMode): Promise<Buffer> {
-  const size = detectorSize(width, height);
-  const gather = new LinearDownscaler(width, height, size.width, size.height).gatherMaps();
-  const maps = gatherMapFrames(gather, mode);
-  const child = spawn(ffmpegPath(), decodeArguments(file, pixelFormat, gather, 0, mode), { stdio: ['ignore', 'pipe', 'inherit', ...maps.map(() => 'pipe' as const)] });
-  maps.forEach((map, i) => (child.stdio[3 + i] as Writable).end(map));
-  const chunks: Buffer[] = [];
-  for await (const chunk of child.stdout!) chunks.push(chunk as Buffer);
-  const code = await new Promise((resolveExit) => child.once('close', resolveExit));
-  assert.equal(code, 0, `ffmpeg gathering ${file} (${mode})`);
-  return Buffer.concat(chunks);
-}
-
-describe('gathering planes before converting (real ffmpeg)', function () {
-  this.timeout(120_000);
-  let dir: string;
-  before(async () => { dir = await mkdtemp(join(tmpdir(), 'scenes-gather-')); });
-  after(async () => { if (dir) await rm(dir, { recursive: true, force: true }); });
-
-  it('gives the bytes of converting the whole frame, on noise at widths that are not multiples of 8 and in full range', async () => {
-    for (const [width, height, pixelFormat] of [[1366, 768, 'yuv420p'], [1000, 562, 'yuv420p'], [1280, 720, 'yuvj420p']] as const) {
-      const path = join(dir, `noise-${width}x${height}-${pixelFormat}.mp4`);
-      noiseVideo(path, width, height, pixelFormat);
-      assert.ok(canGatherPlanes(pixelFormat, width, height));
-      const converted = await gatheredBytes(path, width, height, pixelFormat, 'converted');
-      const planes = await gatheredBytes(path, width, height, pixelFormat, 'planes');
-      assert.equal(planes.length, converted.length, `${width}x${height} ${pixelFormat}: frame bytes`);
-      assert.ok(planes.equals(converted), `${width}x${height} ${pixelFormat}: expected the converted frame's bytes`);
-    }
-  });
-
-  it('is used only where it is exact: 4:2:0 8-bit, even sizes, no rotation', () => {
-    assert.equal(canGatherPlanes('yuv420p10le', 1920, 1080), false);
-    assert.equal(canGatherPlanes('yuv444p', 1920, 1080), false);
-    assert.equal(canGatherPlanes('yuv420p', 1920, 1081), false);
-    assert.equal(canGatherPlanes('yuv420p', 1920, 1080, 90), false);
-    assert.equal(canGatherPlanes('yuvj420p', 1920, 1080), true);
   });
 });
 
