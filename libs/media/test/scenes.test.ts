@@ -94,7 +94,7 @@ describe('scene detection arithmetic (PySceneDetect 0.6.4 on OpenCV 4.6.0)', () 
       }
       const fromGathered = new Uint8Array(out.length);
       scaler.resizeGathered(gathered, fromGathered);
-      assert.deepEqual(fromGathered, out, `${width}x${height} gathered`);
+      assert.ok(Buffer.from(fromGathered).equals(out), `${width}x${height}: expected the gathered shrink to give resize()'s bytes`);
     }
   });
 
