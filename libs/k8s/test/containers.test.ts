@@ -22,16 +22,21 @@ const TAG = process.env.FINEVIDEO_IMAGE_TAG ?? 'dev';
 const imageOf = (stage: string) => `localhost/finevideo/stage-${stage}:${TAG}`;
 const hasImage = (image: string) => spawnSync('podman', ['image', 'exists', image]).status === 0;
 
-/** Says loudly why a container test does not run, and whether it may return (mocha forbids pending tests). */
+/**
+ * Says loudly why a container test does not run, and whether it may return (mocha forbids pending
+ * tests). With FINEVIDEO_REQUIRE_IMAGES=1 nothing may be missing, podman included: the test fails.
+ */
 function cannotRun(images: string[]): boolean {
   if (!podman) {
-    console.log('\n  !!! SKIPPED: podman is not installed, so no container runs here. CI installs it (tools/bootstrap.sh test): apt-get install podman buildah skopeo runc\n');
+    const message = 'podman is not installed, so no container runs here. CI installs it (tools/bootstrap.sh test): apt-get install podman buildah skopeo runc';
+    if (requireImages) assert.fail(`FINEVIDEO_REQUIRE_IMAGES=1: expected podman and the images, got no podman: ${message}`);
+    console.log(`\n  !!! SKIPPED: ${message}\n`);
     return true;
   }
   const missing = images.filter((i) => !hasImage(i));
   if (!missing.length) return false;
   const message = `images not built: ${missing.join(', ')} (npm run images builds them)`;
-  if (requireImages) assert.fail(message);
+  if (requireImages) assert.fail(`FINEVIDEO_REQUIRE_IMAGES=1: expected the images, got ${message}`);
   console.log(`\n  !!! SKIPPED: ${message}\n`);
   return true;
 }

@@ -35,6 +35,8 @@ export function detectorSize(width: number, height: number): { factor: number; w
 }
 
 const COEF_BITS = 11;
+
+const clampByte = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : v);
 const COEF_SCALE = 1 << COEF_BITS;
 
 /** cvRound of a float: round half to even (lrint). */
@@ -129,13 +131,36 @@ export class LinearDownscaler {
     }
   }
 
-  /** Shrinks a gathered image (see gatherMaps) into `target`; same bytes as resize() on the frame. */
+  /**
+   * Shrinks a gathered image (see gatherMaps) into `target`; same bytes as resize() on the frame.
+   * Both passes in one loop: a gathered image holds exactly the two columns each output pixel reads
+   * (a clamped column is repeated and weighted 0), so no bounds case and no row buffers are needed.
+   */
   resizeGathered(gathered: Uint8Array, target: Uint8Array): void {
-    const stride = this.targetWidth * 6;
+    const { weight0, weight1 } = this.x;
+    const width = this.targetWidth;
+    const stride = width * 6;
+    let out = 0;
     for (let dy = 0; dy < this.targetHeight; dy++) {
-      this.horizontal(gathered, 2 * dy * stride, true, this.row0);
-      this.horizontal(gathered, (2 * dy + 1) * stride, true, this.row1);
-      this.vertical(dy, target);
+      const b0 = this.y.weight0[dy]!;
+      const b1 = this.y.weight1[dy]!;
+      let top = 2 * dy * stride;
+      let bottom = top + stride;
+      for (let dx = 0; dx < width; dx++, top += 6, bottom += 6) {
+        const a0 = weight0[dx]!;
+        const a1 = weight1[dx]!;
+        // OpenCV's SIMD vertical pass, as vertical() below; the three channels unrolled.
+        const u0 = gathered[top]! * a0 + gathered[top + 3]! * a1;
+        const l0 = gathered[bottom]! * a0 + gathered[bottom + 3]! * a1;
+        const u1 = gathered[top + 1]! * a0 + gathered[top + 4]! * a1;
+        const l1 = gathered[bottom + 1]! * a0 + gathered[bottom + 4]! * a1;
+        const u2 = gathered[top + 2]! * a0 + gathered[top + 5]! * a1;
+        const l2 = gathered[bottom + 2]! * a0 + gathered[bottom + 5]! * a1;
+        target[out] = clampByte(((((u0 >> 4) * b0) >> 16) + (((l0 >> 4) * b1) >> 16) + 2) >> 2);
+        target[out + 1] = clampByte(((((u1 >> 4) * b0) >> 16) + (((l1 >> 4) * b1) >> 16) + 2) >> 2);
+        target[out + 2] = clampByte(((((u2 >> 4) * b0) >> 16) + (((l2 >> 4) * b1) >> 16) + 2) >> 2);
+        out += 3;
+      }
     }
   }
 

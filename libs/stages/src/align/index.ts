@@ -1,9 +1,10 @@
 import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { isVideoId, mediaLayout, type ItemContext, type MapStage, type ObjectStore, type Outcome, type PlanContext, type Row } from '@finevideo/core';
-import { DecodeError, ProbeError, detectScenes, type SceneDetection } from '@finevideo/media';
+import { DecodeError, FINEVIDEO_CONTENT_DETECTOR, ProbeError, detectScenes, type SceneDetection } from '@finevideo/media';
 import { ALIGN_DEFAULTS, alignContentMetadata, alignedContentMetadataSchema, contentMetadataSchema, type AlignFailure } from '@finevideo/dataset';
 import { localVideo } from '../local-video.js';
+import { readStoredScenes, writeStoredScenes } from '../stored-scenes.js';
 
 /**
  * Stage 8, fine alignment: the model's timestamps of each annotated video become frame-accurate
@@ -100,22 +101,32 @@ export async function alignVideo(item: AlignItem, ctx: ItemContext<AlignParams>,
   const base = { video_id: videoId, duration_seconds: item.duration_seconds, annotator: item.annotator };
   const annotation = await readAnnotation(ctx.store, videoId);
   if (!annotation.ok) return { status: 'error', reason: annotation.reason, row: base };
-  const video = await localVideo(ctx.store, videoId, ctx.tmpDir, 'align');
-  if (!video) return { status: 'error', reason: `video missing: expected ${mediaLayout(videoId).video} in storage, got none`, row: base };
+  // A detection stored by an earlier run or try (or the baseline annotator) is reused: no decode.
+  const sceneSettings = { threshold: ctx.params.threshold, minSceneLen: FINEVIDEO_CONTENT_DETECTOR.minSceneLen };
+  const stored = await readStoredScenes(ctx.store, videoId, sceneSettings);
+  if (stored.problem) ctx.log.warn(`stored scenes not used: ${stored.problem}`, { video_id: videoId });
   let detection: SceneDetection;
-  try {
-    detection = await detect(video.path, { threshold: ctx.params.threshold, signal: ctx.signal });
-  } catch (error) {
-    // A file ffmpeg cannot read is this video's failure; anything else (the detector missing, no
-    // ffmpeg, an abort) would hit every video, so it fails the chunk.
-    if (!ctx.signal.aborted && (error instanceof DecodeError || error instanceof ProbeError)) {
-      return { status: 'error', reason: `scene detection failed: ${error.message.slice(0, 200)}`, row: base };
+  if (stored.detection) {
+    detection = stored.detection;
+    ctx.count('align_scenes_reused');
+  } else {
+    const video = await localVideo(ctx.store, videoId, ctx.tmpDir, 'align');
+    if (!video) return { status: 'error', reason: `video missing: expected ${mediaLayout(videoId).video} in storage, got none`, row: base };
+    try {
+      detection = await detect(video.path, { threshold: ctx.params.threshold, signal: ctx.signal });
+    } catch (error) {
+      // A file ffmpeg cannot read is this video's failure; anything else (the detector missing, no
+      // ffmpeg, an abort) would hit every video, so it fails the chunk.
+      if (!ctx.signal.aborted && (error instanceof DecodeError || error instanceof ProbeError)) {
+        return { status: 'error', reason: `scene detection failed: ${error.message.slice(0, 200)}`, row: base };
+      }
+      throw error;
+    } finally {
+      if (video.copied) await rm(video.path, { force: true });
     }
-    throw error;
-  } finally {
-    if (video.copied) await rm(video.path, { force: true });
+    ctx.count('align_frames_decoded', detection.frameCount);
+    await writeStoredScenes(ctx.store, videoId, sceneSettings, detection);
   }
-  ctx.count('align_frames_decoded', detection.frameCount);
 
   const { snapWindowSec, warnShiftFrames, failShiftFrames, overrunToleranceSec } = ctx.params;
   const result = alignContentMetadata(annotation.metadata, detection, { snapWindowSec, warnShiftFrames, failShiftFrames, overrunToleranceSec });

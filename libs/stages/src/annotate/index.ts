@@ -50,7 +50,7 @@ const annotatorOf = (p: AnnotateParams) => (p.backend === 'baseline' ? BASELINE_
 function backendContext(ctx: ItemContext<AnnotateParams>, item: AnnotateItem, usage: Usage): BackendContext {
   const p = ctx.params;
   return {
-    params: p, signal: ctx.signal, log: ctx.log, tmpDir: ctx.tmpDir, usage,
+    params: p, signal: ctx.signal, log: ctx.log, tmpDir: ctx.tmpDir, store: ctx.store, usage,
     count: (c, n) => ctx.count(c, n),
     budgets: budgetsFor(p.requestsPerMinute, p.tokensPerMinute),
     estimatedInputTokens: Math.round(item.duration_seconds * p.estimateInputTokensPerSecond) + 2_000,

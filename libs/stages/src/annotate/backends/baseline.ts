@@ -1,6 +1,7 @@
-import { detectScenes } from '@finevideo/media';
+import { FINEVIDEO_CONTENT_DETECTOR, detectScenes, type SceneDetection } from '@finevideo/media';
 import type { ContentMetadata, Scene } from '@finevideo/dataset';
 import { ItemFailure } from '../retry.js';
+import { storedOrDetectScenes } from '../../stored-scenes.js';
 import type { Cue } from '../transcript.js';
 import type { Backend, BackendContext, VideoInput } from './types.js';
 
@@ -55,9 +56,19 @@ export function baselineAnnotation(video: Pick<VideoInput, 'title' | 'descriptio
 }
 
 async function detect(video: VideoInput, ctx: BackendContext): Promise<{ start: number; end: number }[]> {
-  let detection;
+  let detection: SceneDetection;
+  const decode = () => detectScenes(video.videoPath, { threshold: ctx.params.sceneThreshold, signal: ctx.signal });
   try {
-    detection = await detectScenes(video.videoPath, { threshold: ctx.params.sceneThreshold, signal: ctx.signal });
+    if (ctx.store) {
+      // Stored once per video and settings; align (threshold 15) reuses it instead of decoding again.
+      const settings = { threshold: ctx.params.sceneThreshold, minSceneLen: FINEVIDEO_CONTENT_DETECTOR.minSceneLen };
+      const found = await storedOrDetectScenes(ctx.store, video.videoId, settings, decode);
+      if (found.problem) ctx.log.warn(`stored scenes not used: ${found.problem}`, { video_id: video.videoId });
+      ctx.count(found.reused ? 'baseline_scenes_reused' : 'baseline_scenes_detected');
+      detection = found.detection;
+    } else {
+      detection = await decode();
+    }
   } catch (e) {
     if (ctx.signal.aborted) throw e;
     throw new ItemFailure(`scene-detection-failed: ${(e as Error).message.slice(0, 300)}`);

@@ -1,4 +1,4 @@
-import type { Logger } from '@finevideo/core';
+import type { Logger, ObjectStore } from '@finevideo/core';
 import type { Budgets } from '../budget.js';
 import type { Usage } from '../cost.js';
 import type { AnnotateParams } from '../params.js';
@@ -38,6 +38,8 @@ export interface BackendContext {
   signal: AbortSignal;
   log: Logger;
   tmpDir: string;
+  /** The run's storage, where scene detections are stored and reused (scenes/<id>.json); absent in unit tests. */
+  store?: ObjectStore;
   /** Every response's usage is added here (per model). */
   usage: Usage;
   count(counter: string, amount?: number): void;
