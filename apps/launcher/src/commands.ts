@@ -108,10 +108,25 @@ async function execute(manifest: RunManifest, store: ObjectStore, lease: RunLeas
 
 /** Exit code of a cancelled run (128 + SIGINT, as shells report Ctrl-C). */
 export const EXIT_CANCELLED = 130;
+/** Exit code of a run stopped by SIGHUP (128 + 1): its terminal closed. */
+export const EXIT_HANGUP = 129;
+
+/**
+ * Whether the run was cut short by a stop signal: a stage cancelled, or the signal came before the
+ * last stage asked for (--until, else the pipeline's last) was sealed. A signal that lands after
+ * that changes nothing: the run finished.
+ */
+export function wasCancelled(manifest: RunManifest, outcomes: readonly StageOutcome[], until: string | undefined, signal?: AbortSignal): boolean {
+  if (outcomes.some((o) => o.cancelled)) return true;
+  if (signal?.aborted !== true) return false;
+  const last = outcomes.at(-1);
+  const finalStage = until ?? pipelineStages(manifest.config).at(-1)?.name;
+  return !(last && last.stage === finalStage && last.tableKey && !last.failed.length);
+}
 
 /** The end of a run or resume: funnel, error rows by reason, verdict and exit code, where the output is. */
-export function summarize(manifest: RunManifest, store: Pick<ObjectStore, 'uri'>, outcomes: StageOutcome[], options: GlobalOptions, signal?: AbortSignal): CommandResult {
-  const cancelled = signal?.aborted === true || outcomes.some((o) => o.cancelled);
+export function summarize(manifest: RunManifest, store: Pick<ObjectStore, 'uri'>, outcomes: StageOutcome[], options: GlobalOptions & { until?: string }, signal?: AbortSignal): CommandResult {
+  const cancelled = wasCancelled(manifest, outcomes, options.until, signal);
   const failed = outcomes.find((o) => o.failed.length);
   const ref = runRef(store.uri, manifest.runId);
   const policies = new Map(pipelineStages(manifest.config).map((s) => [s.name, s.errorPolicy]));
@@ -126,7 +141,7 @@ export function summarize(manifest: RunManifest, store: Pick<ObjectStore, 'uri'>
   const table = last?.tableKey ? `${root}/${last.tableKey}` : undefined;
   const outDir = table?.replace(/table\.json$/, 'out/');
   const readKept = outDir ? readKeptCommand(outDir) : undefined;
-  const exitCode = cancelled ? EXIT_CANCELLED : failed || shareFailures.length ? 1 : 0;
+  const exitCode = cancelled ? (signal?.reason === 'SIGHUP' ? EXIT_HANGUP : EXIT_CANCELLED) : failed || shareFailures.length ? 1 : 0;
   if (options.json) {
     const stages = outcomes.map((o) => ({ ...o, errorShare: errorShare({ stage: o.stage, stats: o.stats, failedItems: o.failedItems, policy: { maxStageShare: 1 } }) }));
     return {

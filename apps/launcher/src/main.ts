@@ -44,14 +44,20 @@ async function finish(result: Promise<CommandResult>): Promise<never> {
   }
 }
 
+/**
+ * Ctrl-C, SIGTERM and SIGHUP (a closed terminal, a dropped ssh) stop the run the same way: workers
+ * signalled, uploaded model files deleted, the lease released, the resume line printed. The signal's
+ * name is the abort reason (the exit code says which: 130, or 129 for SIGHUP).
+ */
 function withAbort(): AbortSignal {
   const controller = new AbortController();
-  const stop = () => {
-    process.stderr.write('\nfinevideo: stopping (workers are signalled; resume later with "finevideo resume")\n');
-    controller.abort();
+  const stop = (sig: NodeJS.Signals) => {
+    // After SIGHUP the terminal may be gone: a failed write must not end the launcher before it cleans up.
+    if (sig === 'SIGHUP') for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+    process.stderr.write(`\nfinevideo: stopping on ${sig} (workers are signalled; resume later with "finevideo resume")\n`);
+    controller.abort(sig);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => stop(sig));
   return controller.signal;
 }
 
@@ -107,9 +113,10 @@ runOptions(
 
 program
   .command('unlock')
-  .description('remove a run\'s lease left by a launcher that is gone (crashed, or on a machine that is down)')
+  .description('remove a run\'s lease left by a launcher that is gone (crashed, or on a machine that is down); a live holder is refused')
   .argument('<run>', 'run folder or URI')
-  .action((ref: string) => finish(unlockCommand(ref, program.opts())));
+  .option('--force', 'remove the lease even if its holder looks alive (its pid runs here, or its heartbeat is fresh)')
+  .action((ref: string, opts: { force?: boolean }) => finish(unlockCommand(ref, { ...program.opts(), ...opts })));
 
 program
   .command('render')

@@ -59,6 +59,24 @@ describe('run summary', () => {
     });
   }
 
+  it('a stop signal that lands after the last stage was sealed is not a cancel: exit 0, no resume line', () => {
+    const abort = new AbortController();
+    abort.abort('SIGINT');
+    const r = summarize(manifest, store, [done('ytcommons', { items: 2, kept: 2 }, 0), done('classify', { items: 2, kept: 2 }, 0)], {}, abort.signal);
+    assert.equal(r.exitCode, 0, r.output);
+    assert.doesNotMatch(r.output, /cancelled|resume/);
+    // --until: the stage asked for is the last one.
+    assert.equal(summarize(manifest, store, [done('ytcommons', { items: 2, kept: 2 }, 0)], { until: 'ytcommons' }, abort.signal).exitCode, 0);
+  });
+
+  it('a stop signal between two stages is a cancel; SIGHUP (a closed terminal) exits 129 with the resume line', () => {
+    const abort = new AbortController();
+    abort.abort('SIGHUP');
+    const r = summarize(manifest, store, [done('ytcommons', { items: 2, kept: 2 }, 0)], {}, abort.signal);
+    assert.equal(r.exitCode, 129);
+    assert.match(r.output, /cancelled after stage ytcommons: chunks not finished have no marker; continue with: finevideo resume \/data\/runs\/r1/);
+  });
+
   it('a failed chunk: exit 1, the chunk and its reason, fix the cause and resume', () => {
     const r = summarize(manifest, store, [
       done('ytcommons', { items: 2, kept: 2 }, 0),

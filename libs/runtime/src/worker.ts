@@ -395,15 +395,27 @@ function withoutRetried(previous: StageStats, items: number, removedReasons: rea
   return stats;
 }
 
+/**
+ * A not-retryable SystemicError the thrown error carries as its cause (a stage that wraps any storage
+ * failure as "storage unreachable" may wrap a permission refusal, which no retry can fix).
+ */
+function permanentCause(error: unknown): SystemicError | undefined {
+  let e: unknown = error;
+  for (let depth = 0; depth < 8 && e instanceof Error; depth++, e = e.cause) if (isSystemicError(e) && !e.retryable) return e;
+  return undefined;
+}
+
 /** The worker's exit code for a chunk that threw: 42 when retrying cannot help, 1 otherwise. */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof ConfigError) return EXIT_NOT_RETRYABLE;
-  if (isSystemicError(error) && !error.retryable) return EXIT_NOT_RETRYABLE;
+  if (permanentCause(error)) return EXIT_NOT_RETRYABLE;
   return EXIT_RETRYABLE;
 }
 
-/** The class of a thrown error for logs: the SystemicError's class, "config", or the error's name. */
+/** The class of a thrown error for logs: the SystemicError's class (a permanent cause's first), "config", or the error's name. */
 export function thrownClassOf(error: unknown): string {
+  const permanent = permanentCause(error);
+  if (permanent) return permanent.errorClass;
   if (isSystemicError(error)) return error.errorClass;
   if (error instanceof ConfigError) return 'config';
   return error instanceof Error ? error.name : typeof error;

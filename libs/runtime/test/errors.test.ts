@@ -11,7 +11,7 @@ import {
 } from '@finevideo/core';
 import { FileStore } from '@finevideo/storage';
 import {
-  createRun, exitCodeFor, failedKey, pendingIndexes, planStage, prepareRetryErrors, readDoneMarkers, readPlan, runChunk, runPipeline,
+  createRun, exitCodeFor, thrownClassOf, failedKey, pendingIndexes, planStage, prepareRetryErrors, readDoneMarkers, readPlan, runChunk, runPipeline,
   runStatus, stageRows, type Executor, type StageRunRequest, type StageRunResult,
 } from '@finevideo/runtime';
 
@@ -161,6 +161,14 @@ describe('error policy: circuit breaker, retry-errors, status', () => {
       assert.equal(exitCodeFor(new SystemicError('storage unreachable', 'storage unreachable')), EXIT_RETRYABLE);
       assert.equal(exitCodeFor(new Error('boom')), EXIT_RETRYABLE);
       assert.equal(exitCodeFor('a string'), EXIT_RETRYABLE);
+    });
+
+    it('a permission refusal wrapped by a stage as "storage unreachable" stays permanent: exit 42, logged as its own class', () => {
+      const denied = new SystemicError('storage permission denied: cannot write /data/runs (EACCES)', 'storage permission denied', false);
+      const wrapped = new SystemicError(`storage download: shard a.parquet from file:///data: ${denied.message}`, 'storage unreachable', true, { cause: denied });
+      assert.equal(exitCodeFor(wrapped), EXIT_NOT_RETRYABLE);
+      assert.equal(thrownClassOf(wrapped), 'storage permission denied');
+      assert.equal(thrownClassOf(new SystemicError('x', 'storage unreachable', true, { cause: new Error('ECONNRESET') })), 'storage unreachable');
     });
 
     it('a real worker process exits 42 for a not-retryable SystemicError and 1 for a retryable one, logs the class, never the secret, and marks nothing done', async function () {

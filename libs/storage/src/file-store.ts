@@ -5,10 +5,27 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { ByteRange, ObjectInfo, ObjectStore } from '@finevideo/core';
+import { SystemicError, type ByteRange, type ObjectInfo, type ObjectStore } from '@finevideo/core';
 import { checkKey, checkRange } from './keys.js';
 
 const isNotFound = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOENT';
+
+/** The error class of a folder the process may not read or write: permanent, so the chunk is not retried. */
+export const STORAGE_PERMISSION_CLASS = 'storage permission denied';
+const PERMISSION_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/**
+ * An error of the file system as the store's: a permission refusal (EACCES, EPERM, a read-only file
+ * system) becomes a not-retryable SystemicError naming the action and the path; others stay as they are.
+ */
+function storageError(e: unknown, action: string, path: string): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (!code || !PERMISSION_CODES.has(code)) return e;
+  return new SystemicError(
+    `${STORAGE_PERMISSION_CLASS}: cannot ${action} ${(e as NodeJS.ErrnoException).path ?? path} (${code}); give this user access to the folder, or choose another storage`,
+    STORAGE_PERMISSION_CLASS, false, { cause: e },
+  );
+}
 // The callback API, promisified: 2.4x faster than fs/promises (no FileHandle per file) for the
 // many small puts of a plan (40,000 work lists at 2,000,000 items).
 const writeFast = promisify(writeFileCallback);
@@ -41,6 +58,15 @@ export class FileStore implements ObjectStore {
     return join(this.root, ...checkKey(key).split('/'));
   }
 
+  /** Runs a file-system action of the store, its permission errors made permanent storage errors. */
+  private async guard<T>(action: string, key: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw storageError(e, action, key ? this.path(key) : this.root);
+    }
+  }
+
   localPath(key: string): string {
     return this.path(key);
   }
@@ -50,34 +76,42 @@ export class FileStore implements ObjectStore {
   }
 
   async get(key: string): Promise<Buffer> {
-    try {
-      return await readFile(this.path(key));
-    } catch (e) {
-      if (isNotFound(e)) throw new Error(`object ${key} in ${this.uri}: expected it to exist, got not found`);
-      throw e;
-    }
+    return this.guard('read', key, async (): Promise<Buffer> => {
+      try {
+        return await readFile(this.path(key));
+      } catch (e) {
+        if (isNotFound(e)) throw new Error(`object ${key} in ${this.uri}: expected it to exist, got not found`);
+        throw e;
+      }
+    });
   }
 
   async getText(key: string): Promise<string | undefined> {
-    try {
-      return await readFile(this.path(key), 'utf8');
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    }
+    return this.guard('read', key, async (): Promise<string | undefined> => {
+      try {
+        return await readFile(this.path(key), 'utf8');
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      }
+    });
   }
 
   async getStream(key: string, range?: ByteRange): Promise<Readable> {
-    if (!(await this.exists(key))) throw new Error(`object ${key} in ${this.uri}: expected it to exist, got not found`);
-    if (!range) return createReadStream(this.path(key));
-    checkRange(key, range);
-    // createReadStream's end is inclusive; an empty range reads nothing.
-    return range.end > range.start ? createReadStream(this.path(key), { start: range.start, end: range.end - 1 }) : Readable.from([]);
+    return this.guard('read', key, async (): Promise<Readable> => {
+      if (!(await this.exists(key))) throw new Error(`object ${key} in ${this.uri}: expected it to exist, got not found`);
+      if (!range) return createReadStream(this.path(key));
+      checkRange(key, range);
+      // createReadStream's end is inclusive; an empty range reads nothing.
+      return range.end > range.start ? createReadStream(this.path(key), { start: range.start, end: range.end - 1 }) : Readable.from([]);
+    });
   }
 
   async download(key: string, localPath: string): Promise<void> {
-    await mkdir(dirname(localPath), { recursive: true });
-    await copyFile(this.path(key), localPath);
+    return this.guard('read', key, async (): Promise<void> => {
+      await mkdir(dirname(localPath), { recursive: true });
+      await copyFile(this.path(key), localPath);
+    });
   }
 
   /**
@@ -113,41 +147,49 @@ export class FileStore implements ObjectStore {
   }
 
   async put(key: string, body: string | Uint8Array | Readable): Promise<void> {
-    await this.atomically(key, async (tmp) => {
-      if (body instanceof Readable) await pipeline(body, createWriteStream(tmp));
-      else await writeFast(tmp, body);
+    return this.guard('write', key, async (): Promise<void> => {
+      await this.atomically(key, async (tmp) => {
+        if (body instanceof Readable) await pipeline(body, createWriteStream(tmp));
+        else await writeFast(tmp, body);
+      });
     });
   }
 
   async upload(key: string, localPath: string): Promise<void> {
-    await this.atomically(key, (tmp) => copyFile(localPath, tmp));
+    return this.guard('write', key, async (): Promise<void> => {
+      await this.atomically(key, (tmp) => copyFile(localPath, tmp));
+    });
   }
 
   async createIfAbsent(key: string, body: string | Uint8Array): Promise<boolean> {
-    const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true });
-    const tmp = temporaryName(target);
-    try {
-      await writeFile(tmp, body);
-      // link(2) fails with EEXIST when the target exists, and the target appears whole: an atomic create.
-      await link(tmp, target);
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException)?.code === 'EEXIST') return false;
-      throw e;
-    } finally {
-      await rm(tmp, { force: true });
-    }
+    return this.guard('write', key, async (): Promise<boolean> => {
+      const target = this.path(key);
+      await mkdir(dirname(target), { recursive: true });
+      const tmp = temporaryName(target);
+      try {
+        await writeFile(tmp, body);
+        // link(2) fails with EEXIST when the target exists, and the target appears whole: an atomic create.
+        await link(tmp, target);
+        return true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException)?.code === 'EEXIST') return false;
+        throw e;
+      } finally {
+        await rm(tmp, { force: true });
+      }
+    });
   }
 
   async exists(key: string): Promise<boolean> {
-    try {
-      await stat(this.path(key));
-      return true;
-    } catch (e) {
-      if (isNotFound(e)) return false;
-      throw e;
-    }
+    return this.guard('check', key, async (): Promise<boolean> => {
+      try {
+        await stat(this.path(key));
+        return true;
+      } catch (e) {
+        if (isNotFound(e)) return false;
+        throw e;
+      }
+    });
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
@@ -169,7 +211,7 @@ export class FileStore implements ObjectStore {
         .map((e) => ({ name: e.name, folder: e.isDirectory(), sortKey: e.isDirectory() ? `${e.name}/` : e.name }));
     } catch (e) {
       if (isNotFound(e) || (e as NodeJS.ErrnoException)?.code === 'ENOTDIR') return;
-      throw e;
+      throw storageError(e, 'list', folder);
     }
     entries.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
     // Files are stat'ed a batch at a time (their sizes), folders walked in place.
@@ -187,7 +229,7 @@ export class FileStore implements ObjectStore {
       const files = entries.slice(i, end);
       const stats = await Promise.all(files.map((f) => stat(join(folder, f.name)).catch((e: unknown) => {
         if (isNotFound(e)) return undefined; // removed while listing
-        throw e;
+        throw storageError(e, 'list', join(folder, f.name));
       })));
       for (const [k, s] of stats.entries()) {
         if (s?.isFile()) yield { key: dirKey ? `${dirKey}/${files[k]!.name}` : files[k]!.name, size: s.size };
@@ -197,6 +239,8 @@ export class FileStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    await rm(this.path(key), { force: true });
+    return this.guard('delete', key, async (): Promise<void> => {
+      await rm(this.path(key), { force: true });
+    });
   }
 }
