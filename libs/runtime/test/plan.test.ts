@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { parsePipelineConfig, runLayout, type MapStage } from '@finevideo/core';
 import { FileStore } from '@finevideo/storage';
-import { chunkItems, createLogger, createRun, planStage, runChunk } from '@finevideo/runtime';
+import { FencedStore, chunkItems, createLogger, createRun, planStage, runChunk } from '@finevideo/runtime';
 
 /* Items of about 100 bytes each, with text that JSON must escape. */
 const items: MapStage<{ count: number }, { n: number; text: string }> = {
@@ -83,6 +83,10 @@ describe('planStage: one work list per stage, a byte range per chunk', () => {
     const probe = { ...items, processItem: async (item: { n: number; text: string }) => (seen.push(item.n), { status: 'kept' as const, row: { n: item.n } }) };
     await runChunk(probe, { store, runId: 'run-30', stageName: 'items', chunkIndex: 3, attempt: 1, log });
     assert.deepEqual(seen, [18, 19, 20, 21, 22, 23], "chunk 3 of 5 (30 items, 6 each)");
+    // Through the store a worker uses (fenced by its lease epoch), the range holds too.
+    seen.length = 0;
+    await runChunk(probe, { store: new FencedStore(store, async () => undefined), runId: 'run-30', stageName: 'items', chunkIndex: 2, attempt: 1, log });
+    assert.deepEqual(seen, [12, 13, 14, 15, 16, 17], 'chunk 2 through a fenced store');
   });
 
   it('writes a work list past 8 MB whole and in order', async function () {
