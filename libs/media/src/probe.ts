@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { ffprobePath } from './binaries.js';
 import { describeExit, lastLines, runProcess } from './process.js';
@@ -97,4 +98,67 @@ export async function probe(file: string, options: { timeoutMs?: number; signal?
     hasAudio: streams.some((s) => s.type === 'audio'),
     video,
   };
+}
+
+/** A video file that is not whole: smaller than download recorded, unreadable, or its stream ends before its index says. */
+export class VideoCorruptError extends Error {
+  override name = 'VideoCorruptError';
+}
+
+export interface IntegrityOptions {
+  /** The size download recorded; a file of another size is corrupt (a truncated copy, a partial upload). */
+  expectedBytes?: number | null;
+  /** Seconds the decodable stream may end before the container's duration (default 1). */
+  toleranceSec?: number;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Seconds decoded at the end of the video stream: a keyframe interval (about 2 s on YouTube) and a margin. */
+const TAIL_SEC = 4;
+
+/** The end time (seconds) of the last video frame ffprobe can decode in the file's last TAIL_SEC seconds; undefined when none decodes. */
+async function lastDecodedVideoEnd(file: string, from: number, fps: number | undefined, options: IntegrityOptions): Promise<number | undefined> {
+  const result = await runProcess(ffprobePath(), [
+    '-v', 'error', '-select_streams', 'v:0', '-read_intervals', `${from.toFixed(3)}%`,
+    '-show_entries', 'frame=best_effort_timestamp_time,duration_time', '-of', 'csv=p=0', '--', file,
+  ], { captureStdout: true, timeoutMs: options.timeoutMs ?? 60_000, signal: options.signal });
+  if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
+  if (result.exitCode !== 0) throw new VideoCorruptError(`the tail decode failed: ffprobe ${describeExit(result)}: ${lastLines(result.stderrTail) || 'no message'}`);
+  let end: number | undefined;
+  for (const line of result.stdout.split('\n')) {
+    const [time, duration] = line.split(',').map(Number);
+    if (time === undefined || !Number.isFinite(time)) continue;
+    const frameEnd = time + (duration !== undefined && Number.isFinite(duration) ? duration : fps ? 1 / fps : 0);
+    end = Math.max(end ?? frameEnd, frameEnd);
+  }
+  return end;
+}
+
+/**
+ * Checks that a video file is whole before it is used: its size against what download recorded, its
+ * container readable (ffprobe), and its video stream decodable up to the duration its index gives (a tail
+ * decode of the last seconds). A truncated faststart MP4 keeps its index, so ffprobe alone still reports
+ * the full duration; only decoding its end shows the data is missing. Throws VideoCorruptError naming
+ * what failed; returns the probe's facts of a whole file.
+ */
+export async function checkVideoIntegrity(file: string, options: IntegrityOptions = {}): Promise<ProbeResult> {
+  if (options.expectedBytes !== undefined && options.expectedBytes !== null) {
+    const { size } = await stat(file);
+    if (size !== options.expectedBytes) throw new VideoCorruptError(`expected ${options.expectedBytes} bytes as downloaded, got ${size}`);
+  }
+  let facts: ProbeResult;
+  try {
+    facts = await probe(file, options);
+  } catch (error) {
+    if (error instanceof ProbeError) throw new VideoCorruptError(`unreadable container: ${error.message}`);
+    throw error;
+  }
+  if (!facts.video) throw new VideoCorruptError('expected a video stream, got none');
+  const indexed = facts.video.durationSec ?? facts.durationSec;
+  const tolerance = options.toleranceSec ?? 1;
+  const end = await lastDecodedVideoEnd(file, Math.max(0, indexed - TAIL_SEC), facts.video.fps, options);
+  if (end === undefined) throw new VideoCorruptError(`expected video frames up to ${indexed.toFixed(2)} s (the container's duration), got none in its last ${TAIL_SEC} s`);
+  if (end < indexed - tolerance) throw new VideoCorruptError(`expected video frames up to ${indexed.toFixed(2)} s (the container's duration), got frames up to ${end.toFixed(2)} s`);
+  return facts;
 }
