@@ -2,6 +2,9 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mediaLayout, type ObjectStore } from '@finevideo/core';
 
+/** The reason class of a video file that is not whole (truncated, unreadable, not the size download recorded): never kept. */
+export const VIDEO_CORRUPT = 'video-corrupt';
+
 export interface LocalVideo {
   path: string;
   /** True when the video was copied into the scratch folder (the caller removes it when done). */

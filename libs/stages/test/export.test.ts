@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { mediaLayout, runLayout, type GlobalContext, type Outcome, type PlanContext, type Row } from '@finevideo/core';
-import { alignedContentMetadataSchema, duckDbTypeOf, exportFeatures, type AlignedContentMetadata, type HfFeature } from '@finevideo/dataset';
+import { alignedContentMetadataSchema, duckDbTypeOf, exportFeatures, videoIdOfRow, type AlignedContentMetadata, type HfFeature } from '@finevideo/dataset';
 import { FileStore, runDuckDb, sqlString, writeParquetRows } from '@finevideo/storage';
+import { probe } from '@finevideo/media';
 import { generateVideo } from '@finevideo/testing';
 import { exportCardParams, exportCardStage, exportParams, exportStage, parseVtt, type ExportParams, type ShardItem } from '@finevideo/stages/export';
 import { mediaItemContext } from './media-context.js';
@@ -41,6 +42,9 @@ const VIDEOS = [
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
+/** The size download recorded of each video (the stored files' sizes; a test may change a file after). */
+const recordedBytes = new Map<string, number>();
+
 async function fixture(): Promise<{ root: string; store: FileStore }> {
   const root = await mkdtemp(join(tmpdir(), 'export-'));
   const store = new FileStore(root);
@@ -53,8 +57,11 @@ async function fixture(): Promise<{ root: string; store: FileStore }> {
     await mkdir(join(root, keys.prefix), { recursive: true });
     await copyFile(i % 2 ? other : base, join(root, keys.video));
     // Distinct bytes per video: a trailing free atom-like tail keeps each file unique for the round trip.
-    await writeFile(join(root, keys.video), Buffer.concat([await readFile(join(root, keys.video)), Buffer.from(v.id)]));
-    await store.put(keys.info, JSON.stringify({ duration: 2.0, width: 160, height: 120 }));
+    const bytes = Buffer.concat([await readFile(join(root, keys.video)), Buffer.from(v.id)]);
+    await writeFile(join(root, keys.video), bytes);
+    recordedBytes.set(v.id, bytes.length);
+    // YouTube's info says otherwise than the file: the row must describe the file.
+    await store.put(keys.info, JSON.stringify({ duration: 117.0, width: 1920, height: 1080 }));
     if (i !== 1) await store.put(keys.subtitles, VTT);
     if (v.id !== 'noannotat01') await store.put(`aligned/${v.id}.json`, JSON.stringify(annotation(`video ${v.id}`)));
   }
@@ -69,8 +76,9 @@ function planContext(store: FileStore, params: ExportParams): PlanContext<Export
     ytcommons: VIDEOS.map((v, i) => ({
       video_id: v.id, title: `title ${v.id}`, description: 'desc', categories: ['Education'], tags: ['a', 'b'], channel: `ch${i}`,
       view_count: 10 * i, comment_count: i, like_count: 2 * i, channel_follower_count: 100, upload_date: '20200101', age_limit: 0,
-      word_count: 3, duration_string: '0:02', resolution: '160x120', text: `transcript of ${v.id}`,
+      word_count: 3, duration_string: '1:57', resolution: '1920x1080', text: `transcript of ${v.id}`,
     })),
+    download: VIDEOS.map((v) => ({ video_id: v.id, bytes: recordedBytes.get(v.id) ?? null })),
   };
   const iter = async function* (list: Row[]) {
     yield* list;
@@ -139,7 +147,7 @@ describe('stage export (FineVideo parquet, card, index)', function () {
     for (const [i, f] of features.entries()) assert.equal(String(columns[i]!.column_type).replace(/"/g, ''), duckDbTypeOf(f).replace(/"/g, ''), `column ${f.name}`);
     const json = features.find((f) => f.name === 'json') as { struct: HfFeature[] };
     assert.deepEqual(json.struct.map((f) => f.name), [...json.struct.map((f) => f.name)].sort(), 'alphabetical as the published card');
-    for (const name of ['content_metadata', 'timecoded_text_to_speech', 'youtube_channel_follower_count', 'duration_seconds', 'text_to_speech']) {
+    for (const name of ['original_json_filename', 'original_video_filename', 'content_metadata', 'timecoded_text_to_speech', 'youtube_channel_follower_count', 'duration_seconds', 'text_to_speech']) {
       assert.ok(json.struct.some((f) => f.name === name), name);
     }
   });
@@ -154,14 +162,30 @@ describe('stage export (FineVideo parquet, card, index)', function () {
       const json = JSON.parse(String(got[0]!.j)) as Record<string, unknown>;
       assert.deepEqual(json.content_metadata, JSON.parse((await store.getText(`aligned/${id}.json`))!), `${id}: content_metadata`);
       assert.equal(json.text_to_speech, `transcript of ${id}`);
-      assert.equal(json.resolution, '160x120');
+      assert.equal(json.original_json_filename, `${id}.json`);
+      assert.equal(json.original_video_filename, `${id}.mp4`);
+      // The exported file's own facts (ffprobe), not YouTube's metadata (1:57, 1920x1080).
+      const facts = await probe(store.localPath(mediaLayout(id).video)!);
+      assert.equal(json.duration_seconds, Math.round(facts.durationSec));
       assert.equal(json.duration_seconds, 2);
+      assert.equal(json.resolution, '160x120');
+      assert.equal((json.content_metadata as { fps: number }).fps, facts.video!.fps);
       if (id !== 'edu0000000b') assert.deepEqual(json.timecoded_text_to_speech, parseVtt(VTT));
     }
     assert.deepEqual(parseVtt(VTT), [
       { start: '00:00:00.000', end: '00:00:01.000', text: 'hello there' },
       { start: '00:00:01.000', end: '00:00:02.000', text: 'second line' },
     ]);
+  });
+
+  it('a row copied out of its shard still names its video, channel and title; the index joins on the file names', async () => {
+    const row = kept(result.outcomes).find((r) => r.video_id === 'mus0000000b')!;
+    const single = join(root, 'single.parquet');
+    await runDuckDb(`COPY (SELECT * FROM read_parquet(${sqlString(join(root, String(row.path)))}, file_row_number = true) WHERE file_row_number = ${Number(row.row)}) TO ${sqlString(single)} (FORMAT parquet)`);
+    const [copied] = await runDuckDb(`SELECT json.original_video_filename AS v, json.original_json_filename AS j, json.youtube_channel AS c, json.youtube_title AS t FROM read_parquet(${sqlString(single)})`);
+    assert.deepEqual(copied, { v: 'mus0000000b.mp4', j: 'mus0000000b.json', c: 'ch5', t: 'title mus0000000b' });
+    assert.equal(videoIdOfRow({ original_video_filename: String(copied!.v) }), 'mus0000000b');
+    await rm(single);
   });
 
   it('one category\'s files give exactly that category\'s videos', async () => {
@@ -231,6 +255,8 @@ describe('stage export (FineVideo parquet, card, index)', function () {
     const index = await runDuckDb(`SELECT video_id, category, path, shard, "row", duration_seconds FROM read_parquet(${sqlString(join(root, 'export/run1/index.parquet'))}) ORDER BY video_id`);
     assert.equal(index.length, 6);
     assert.ok(index.every((r) => String(r.path).startsWith(`data/${r.category}/train-`)), 'paths relative to the export root');
+    const joined = await runDuckDb(`SELECT count(*) AS n FROM read_parquet(${sqlString(join(root, 'export/run1/data/*/*.parquet'))}) d JOIN read_parquet(${sqlString(join(root, 'export/run1/index.parquet'))}) i ON d.json.original_video_filename = i.original_video_filename AND d.json.original_json_filename = i.original_json_filename AND i.video_id || '.mp4' = i.original_video_filename`);
+    assert.equal(Number(joined[0]!.n), 6, 'every row joins its index entry on the file names');
     assert.ok(artifacts['card.md']);
   });
 });
