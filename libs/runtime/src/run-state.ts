@@ -102,6 +102,8 @@ export interface ErrorItem {
 /** A done marker as this runtime writes it: the core marker plus the items that failed whole. */
 export interface ChunkMarker extends DoneMarker {
   errorItems?: ErrorItem[];
+  /** The stage counts rows as its items (MapStage.rowsAreItems): its failed items are its error rows. */
+  rowsAreItems?: true;
 }
 
 /**

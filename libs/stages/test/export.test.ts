@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -8,7 +8,7 @@ import { mediaLayout, runLayout, type GlobalContext, type Outcome, type PlanCont
 import { alignedContentMetadataSchema, duckDbTypeOf, exportFeatures, videoIdOfRow, type AlignedContentMetadata, type HfFeature } from '@finevideo/dataset';
 import { FileStore, runDuckDb, sqlString, writeParquetRows } from '@finevideo/storage';
 import { probe } from '@finevideo/media';
-import { generateVideo } from '@finevideo/testing';
+import { generateVideo, truncateCopy } from '@finevideo/testing';
 import { exportCardParams, exportCardStage, exportParams, exportStage, parseVtt, type ExportParams, type ShardItem } from '@finevideo/stages/export';
 import { mediaItemContext } from './media-context.js';
 
@@ -339,5 +339,46 @@ describe('stage export: the flat layout and creators\' opt-out (excludeIds)', fu
     await assert.rejects(exportAll(store, { ...params, excludeIds: 'opt-out/none.txt' }), /export\.params\.excludeIds: expected a file of video ids at "opt-out\/none\.txt"/);
     await store.put('opt-out/bad.txt', 'edu0000000c\nhttps://youtu.be/x\n');
     await assert.rejects(exportAll(store, { ...params, excludeIds: 'opt-out/bad.txt' }), /export\.params\.excludeIds opt-out\/bad\.txt line 2: expected a YouTube video id .*got "https:\/\/youtu\.be\/x"/);
+  });
+});
+
+describe('stage export: a corrupt video is an error row video-corrupt, never kept', function () {
+  this.timeout(60_000);
+  let root: string;
+  let store: FileStore;
+  const params = exportParams.parse({ shardSizeMB: 0.02, rowGroupRows: 2 });
+
+  before(async () => {
+    ({ root, store } = await fixture());
+    // A third of the file left (as a probe found: 200 KB of 658 KB); download recorded the whole size.
+    const path = store.localPath(mediaLayout('edu0000000a').video)!;
+    await truncateCopy(path, `${path}.cut`, 0.33);
+    await rename(`${path}.cut`, path);
+  });
+  after(async () => rm(root, { recursive: true, force: true }));
+
+  const corruptOf = (outcomes: Outcome[]) => outcomes.filter((o) => o.status === 'error' && o.reason.startsWith('video-corrupt'));
+  const exportedIds = async () => (await runDuckDb(`SELECT json.original_video_filename AS f FROM read_parquet(${sqlString(join(root, 'export/run1/data/*/*.parquet'))})`)).map((r) => r.f);
+
+  it('its size differs from what download recorded: the reason names both sizes; the other videos are exported', async () => {
+    const { outcomes } = await exportAll(store, params);
+    const [corrupt] = corruptOf(outcomes);
+    assert.match((corrupt as { reason: string }).reason, new RegExp(`^video-corrupt: media/edu0000000a/edu0000000a\\.mp4: expected ${recordedBytes.get('edu0000000a')} bytes as downloaded, got \\d+$`));
+    assert.equal((corrupt as { row: Row }).row.video_id, 'edu0000000a');
+    assert.equal(kept(outcomes).length, 5);
+    assert.ok(!(await exportedIds()).includes('edu0000000a.mp4'));
+  });
+
+  it('without a recorded size the tail decode finds it: the container says 2 s, the frames stop early', async () => {
+    await rm(join(root, 'export'), { recursive: true, force: true });
+    const { outcomes } = await exportAll(store, { ...params, downloadStage: null });
+    const [corrupt] = corruptOf(outcomes);
+    assert.match((corrupt as { reason: string }).reason, /^video-corrupt: media\/edu0000000a\/edu0000000a\.mp4: expected video frames up to 2\.00 s/);
+    assert.equal(kept(outcomes).length, 5);
+    assert.ok(!(await exportedIds()).includes('edu0000000a.mp4'));
+  });
+
+  it('opts in to counting videos, not shards, as its items (the arithmetic: libs/runtime/test/rows-are-items.test.ts)', () => {
+    assert.equal(exportStage.rowsAreItems, true);
   });
 });

@@ -1,9 +1,9 @@
 import { rm } from 'node:fs/promises';
 import { z } from 'zod';
-import { isVideoId, mediaLayout, type ItemContext, type MapStage, type ObjectStore, type Outcome, type PlanContext, type Row } from '@finevideo/core';
+import { isVideoId, type ItemContext, type MapStage, type ObjectStore, type Outcome, type PlanContext, type Row } from '@finevideo/core';
 import { DecodeError, ProbeError, detectScenes, type SceneDetection } from '@finevideo/media';
 import { ALIGN_DEFAULTS, alignContentMetadata, alignedContentMetadataSchema, contentMetadataSchema, type AlignFailure } from '@finevideo/dataset';
-import { localVideo } from '../local-video.js';
+import { openVideo } from '../local-video.js';
 
 /**
  * Stage 8, fine alignment: the model's timestamps of each annotated video become frame-accurate
@@ -95,8 +95,10 @@ export async function alignVideo(item: AlignItem, ctx: ItemContext<AlignParams>,
   const base = { video_id: videoId, duration_seconds: item.duration_seconds, annotator: item.annotator };
   const annotation = await readAnnotation(ctx.store, videoId);
   if (!annotation.ok) return { status: 'error', reason: annotation.reason, row: base };
-  const video = await localVideo(ctx.store, videoId, ctx.tmpDir, 'align');
-  if (!video) return { status: 'error', reason: `video missing: expected ${mediaLayout(videoId).video} in storage, got none`, row: base };
+  // Checked whole first (size, container, a tail decode): a truncated file is an error row video-corrupt.
+  const opened = await openVideo(ctx.store, videoId, ctx.tmpDir, 'align', { signal: ctx.signal });
+  if (!opened.ok) return { status: 'error', reason: opened.reason, row: base };
+  const { video } = opened;
   let detection: SceneDetection;
   try {
     detection = await detect(video.path, { threshold: ctx.params.threshold, signal: ctx.signal });

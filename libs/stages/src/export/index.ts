@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, SystemicError, errorMessage, isVideoId, mediaLayout, type ItemContext, type MapStage, type Outcome, type PlanContext, type Row } from '@finevideo/core';
 import { alignedContentMetadataSchema, exportJsonSchema, originalFilenames, type AlignedContentMetadata, type ExportJson } from '@finevideo/dataset';
-import { VideoCorruptError, checkVideoIntegrity, type ProbeResult } from '@finevideo/media';
-import { VIDEO_CORRUPT } from '../local-video.js';
+import type { ProbeResult } from '@finevideo/media';
+import { openVideo } from '../local-video.js';
 import { sourceRefOf, withSourceText, type SourceRef } from '../ytcommons/source-text.js';
 import { writeShard, type ShardRow } from './shard.js';
 import { parseVtt } from './vtt.js';
@@ -224,33 +224,6 @@ async function alignedAnnotation(ctx: ItemContext<ExportParams>, id: string): Pr
 
 const issuesOf = (error: z.ZodError) => error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
 
-/** A local path of the stored video (in place in a folder store, else streamed to scratch: disk, not memory). */
-async function videoFile(ctx: ItemContext<ExportParams>, id: string, scratch: string): Promise<Checked<string>> {
-  const key = mediaLayout(id).video;
-  const missing = { ok: false as const, reason: `video missing: expected ${key} in storage, got none` };
-  const inPlace = ctx.store.localPath(key);
-  if (inPlace) return (await storage(`checking ${key}`, () => ctx.store.exists(key))) ? { ok: true, value: inPlace } : missing;
-  await mkdir(scratch, { recursive: true });
-  const path = join(scratch, `${id}.mp4`);
-  try {
-    await ctx.store.download(key, path);
-  } catch (e) {
-    if (errorMessage(e).endsWith('got not found')) return missing;
-    throw new SystemicError(`storage download: ${key}: ${errorMessage(e)}`, 'storage unreachable', true, { cause: e });
-  }
-  return { ok: true, value: path };
-}
-
-/** The file checked whole (size as downloaded, readable, decodable to its end) and its probed facts. */
-async function probedVideo(ctx: ItemContext<ExportParams>, path: string, v: ShardVideo): Promise<Checked<ProbeResult>> {
-  try {
-    return { ok: true, value: await checkVideoIntegrity(path, { expectedBytes: v.recorded_bytes, signal: ctx.signal }) };
-  } catch (e) {
-    if (e instanceof VideoCorruptError && !ctx.signal.aborted) return { ok: false, reason: `${VIDEO_CORRUPT}: ${mediaLayout(v.video_id).video}: ${e.message}` };
-    throw e;
-  }
-}
-
 /** The row's json: the annotation, the probed file's facts, the transcript and YouTube-Commons' metadata. */
 function rowJson(v: ShardVideo, annotation: AlignedContentMetadata, facts: ProbeResult, transcript: string, vtt: string | undefined): ExportJson {
   const video = facts.video!;
@@ -271,15 +244,15 @@ function rowJson(v: ShardVideo, annotation: AlignedContentMetadata, facts: Probe
 async function exportRow(ctx: ItemContext<ExportParams>, v: ShardVideo, text: string | null | undefined, scratch: string): Promise<Checked<ShardRow>> {
   const annotation = await alignedAnnotation(ctx, v.video_id);
   if (!annotation.ok) return annotation;
-  const file = await videoFile(ctx, v.video_id, scratch);
-  if (!file.ok) return file;
-  const facts = await probedVideo(ctx, file.value, v);
-  if (!facts.ok) return facts;
+  // In place in a folder store, else streamed to scratch (disk, not memory); checked whole, then probed.
+  await mkdir(scratch, { recursive: true });
+  const opened = await openVideo(ctx.store, v.video_id, scratch, 'export', { expectedBytes: v.recorded_bytes, signal: ctx.signal });
+  if (!opened.ok) return opened;
   const vtt = await storage(`reading ${mediaLayout(v.video_id).subtitles}`, () => ctx.store.getText(mediaLayout(v.video_id).subtitles));
   // The row is checked against the schema the card is generated from (a bad value is this video's error, not a bad file).
-  const checked = exportJsonSchema.safeParse(rowJson(v, annotation.value, facts.value, String(text ?? v.text ?? ''), vtt));
+  const checked = exportJsonSchema.safeParse(rowJson(v, annotation.value, opened.facts, String(text ?? v.text ?? ''), vtt));
   if (!checked.success) return { ok: false, reason: `row invalid: ${issuesOf(checked.error)}` };
-  return { ok: true, value: { videoPath: file.value, json: checked.data } };
+  return { ok: true, value: { videoPath: opened.video.path, json: checked.data } };
 }
 
 /** Builds the rows of one shard, writes it, uploads it under export/<run>/data/[<category>/]. */
@@ -341,6 +314,8 @@ export const exportStage: MapStage<ExportParams, ShardItem, Row> = {
   resources: { pool: 'cpu', cpu: '1', memory: '1Gi' },
   defaultItemsPerChunk: 1,
   itemConcurrency: () => 1,
+  // Users count videos, not shards: the error share is failed videos over videos.
+  rowsAreItems: true,
   inputColumns: ['video_id'],
   listItems: listShards,
   itemKey: (item) => shardPath(item).slice('data/'.length),
