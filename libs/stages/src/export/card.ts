@@ -177,7 +177,8 @@ function removalSection(): string[] {
 }
 
 function limitationsSection(facts: CardFacts): string[] {
-  const baselines = facts.backends.flatMap((b) => Object.keys(b.values).filter((k) => BASELINE.test(k)).map((k) => `${b.stage} used \`${k}\``));
+  // A stage's baseline can show in two columns (backend and method): named once.
+  const baselines = [...new Set(facts.backends.flatMap((b) => Object.keys(b.values).filter((k) => BASELINE.test(k)).map((k) => `${b.stage} used \`${k}\``)))];
   const settings = (facts.filterSettings ?? []).map((f) => `${f.stage} (${f.type}): ${Object.keys(f.params).length ? Object.entries(f.params).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ') : 'its defaults'}`);
   return ['## Limitations', '',
     baselines.length
