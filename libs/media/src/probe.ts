@@ -30,6 +30,11 @@ export class ProbeError extends Error {
   override name = 'ProbeError';
 }
 
+/** ffprobe ran past its timeout: a slow or overloaded machine as often as a bad file. */
+export class ProbeTimeoutError extends ProbeError {
+  override name = 'ProbeTimeoutError';
+}
+
 const num = z.union([z.string(), z.number()]).optional().transform((v) => {
   if (v === undefined || v === 'N/A') return undefined;
   const n = Number(v);
@@ -68,7 +73,8 @@ export async function probe(file: string, options: { timeoutMs?: number; signal?
     '-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '--', file,
   ], { captureStdout: true, timeoutMs: options.timeoutMs ?? 60_000, signal: options.signal });
   if (result.exitCode !== 0) {
-    throw new ProbeError(`ffprobe ${describeExit(result)}: ${lastLines(result.stderrTail) || 'no message'}`);
+    const message = `ffprobe ${describeExit(result)}: ${lastLines(result.stderrTail) || 'no message'}`;
+    throw result.timedOut ? new ProbeTimeoutError(message) : new ProbeError(message);
   }
   let parsed: z.infer<typeof ffprobeOutput>;
   try {
@@ -124,7 +130,10 @@ async function lastDecodedVideoEnd(file: string, from: number, fps: number | und
     '-show_entries', 'frame=best_effort_timestamp_time,duration_time', '-of', 'csv=p=0', '--', file,
   ], { captureStdout: true, timeoutMs: options.timeoutMs ?? 60_000, signal: options.signal });
   if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
-  if (result.exitCode !== 0) throw new VideoCorruptError(`the tail decode failed: ffprobe ${describeExit(result)}: ${lastLines(result.stderrTail) || 'no message'}`);
+  const message = `the tail decode failed: ffprobe ${describeExit(result)}: ${lastLines(result.stderrTail) || 'no message'}`;
+  // A timeout says nothing about the file (the machine may be overloaded): it fails the chunk, which is retried.
+  if (result.timedOut) throw new ProbeTimeoutError(message);
+  if (result.exitCode !== 0) throw new VideoCorruptError(message);
   let end: number | undefined;
   for (const line of result.stdout.split('\n')) {
     const [time, duration] = line.split(',').map(Number);
@@ -140,7 +149,8 @@ async function lastDecodedVideoEnd(file: string, from: number, fps: number | und
  * container readable (ffprobe), and its video stream decodable up to the duration its index gives (a tail
  * decode of the last seconds). A truncated faststart MP4 keeps its index, so ffprobe alone still reports
  * the full duration; only decoding its end shows the data is missing. Throws VideoCorruptError naming
- * what failed; returns the probe's facts of a whole file.
+ * what failed; a ProbeTimeoutError (not the file's fault) is thrown as is; returns the probe's facts of a
+ * whole file.
  */
 export async function checkVideoIntegrity(file: string, options: IntegrityOptions = {}): Promise<ProbeResult> {
   if (options.expectedBytes !== undefined && options.expectedBytes !== null) {
@@ -151,7 +161,7 @@ export async function checkVideoIntegrity(file: string, options: IntegrityOption
   try {
     facts = await probe(file, options);
   } catch (error) {
-    if (error instanceof ProbeError) throw new VideoCorruptError(`unreadable container: ${error.message}`);
+    if (error instanceof ProbeError && !(error instanceof ProbeTimeoutError)) throw new VideoCorruptError(`unreadable container: ${error.message}`);
     throw error;
   }
   if (!facts.video) throw new VideoCorruptError('expected a video stream, got none');

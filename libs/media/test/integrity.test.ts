@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VideoCorruptError, checkVideoIntegrity } from '@finevideo/media';
+import { ProbeTimeoutError, VideoCorruptError, checkVideoIntegrity } from '@finevideo/media';
 import { generateVideo, generateWithoutMoov, truncateCopy, type VideoSpec } from '@finevideo/testing';
 
 describe('checkVideoIntegrity (real ffprobe on generated videos)', function () {
@@ -40,5 +40,9 @@ describe('checkVideoIntegrity (real ffprobe on generated videos)', function () {
     const noMoov = join(dir, 'nomoov.mp4');
     await generateWithoutMoov(noMoov, spec);
     await assert.rejects(checkVideoIntegrity(noMoov), (e: unknown) => e instanceof VideoCorruptError && /^unreadable container/.test(e.message));
+  });
+
+  it('an ffprobe that runs out of time is not the file\'s fault: ProbeTimeoutError, never VideoCorruptError', async () => {
+    await assert.rejects(checkVideoIntegrity(whole, { timeoutMs: 1 }), (e: unknown) => e instanceof ProbeTimeoutError && !(e instanceof VideoCorruptError));
   });
 });
