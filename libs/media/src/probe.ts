@@ -54,6 +54,8 @@ const ffprobeOutput = z.object({
     duration: num,
     disposition: z.object({ attached_pic: z.number().optional() }).partial().optional(),
   })).default([]),
+  /** Frames decoded when asked (checkVideoIntegrity's tail decode). */
+  frames: z.array(z.object({ media_type: z.string().optional(), best_effort_timestamp_time: num, duration_time: num })).default([]),
 });
 
 /** "30000/1001" -> 29.97; "0/0" -> undefined. */
@@ -67,21 +69,24 @@ export function parseRate(rate: string | undefined): number | undefined {
 
 const STREAM_TYPES = new Set(['video', 'audio', 'subtitle', 'data']);
 
-/** Reads container and stream facts with ffprobe's JSON output. */
-export async function probe(file: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ProbeResult> {
+/** ffprobe's JSON output for a file, with extra arguments (entries, intervals) before the file. */
+async function ffprobeJson(file: string, extra: readonly string[], options: { timeoutMs?: number; signal?: AbortSignal }): Promise<z.infer<typeof ffprobeOutput>> {
   const result = await runProcess(ffprobePath(), [
-    '-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '--', file,
+    '-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...extra, '--', file,
   ], { captureStdout: true, timeoutMs: options.timeoutMs ?? 60_000, signal: options.signal });
   if (result.exitCode !== 0) {
     const message = `ffprobe ${describeExit(result)}: ${lastLines(result.stderrTail) || 'no message'}`;
     throw result.timedOut ? new ProbeTimeoutError(message) : new ProbeError(message);
   }
-  let parsed: z.infer<typeof ffprobeOutput>;
   try {
-    parsed = ffprobeOutput.parse(JSON.parse(result.stdout));
+    return ffprobeOutput.parse(JSON.parse(result.stdout));
   } catch (error) {
     throw new ProbeError(`ffprobe: expected its JSON output, got unreadable output (${(error as Error).message.slice(0, 120)})`);
   }
+}
+
+/** The facts of ffprobe's output: duration, format, streams. */
+function probeFacts(parsed: z.infer<typeof ffprobeOutput>): ProbeResult {
   // Cover art (an attached picture in an audio file) is a "video" stream to ffprobe but not a video.
   const streams: StreamInfo[] = parsed.streams.filter((s) => !s.disposition?.attached_pic).map((s) => ({
     index: s.index,
@@ -106,6 +111,11 @@ export async function probe(file: string, options: { timeoutMs?: number; signal?
   };
 }
 
+/** Reads container and stream facts with ffprobe's JSON output. */
+export async function probe(file: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ProbeResult> {
+  return probeFacts(await ffprobeJson(file, [], options));
+}
+
 /** A video file that is not whole: smaller than download recorded, unreadable, or its stream ends before its index says. */
 export class VideoCorruptError extends Error {
   override name = 'VideoCorruptError';
@@ -120,55 +130,39 @@ export interface IntegrityOptions {
   signal?: AbortSignal;
 }
 
-/** Seconds decoded at the end of the video stream: a keyframe interval (about 2 s on YouTube) and a margin. */
-const TAIL_SEC = 4;
-
-/** The end time (seconds) of the last video frame ffprobe can decode in the file's last TAIL_SEC seconds; undefined when none decodes. */
-async function lastDecodedVideoEnd(file: string, from: number, fps: number | undefined, options: IntegrityOptions): Promise<number | undefined> {
-  const result = await runProcess(ffprobePath(), [
-    '-v', 'error', '-select_streams', 'v:0', '-read_intervals', `${from.toFixed(3)}%`,
-    '-show_entries', 'frame=best_effort_timestamp_time,duration_time', '-of', 'csv=p=0', '--', file,
-  ], { captureStdout: true, timeoutMs: options.timeoutMs ?? 60_000, signal: options.signal });
-  if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
-  const message = `the tail decode failed: ffprobe ${describeExit(result)}: ${lastLines(result.stderrTail) || 'no message'}`;
-  // A timeout says nothing about the file (the machine may be overloaded): it fails the chunk, which is retried.
-  if (result.timedOut) throw new ProbeTimeoutError(message);
-  if (result.exitCode !== 0) throw new VideoCorruptError(message);
-  let end: number | undefined;
-  for (const line of result.stdout.split('\n')) {
-    const [time, duration] = line.split(',').map(Number);
-    if (time === undefined || !Number.isFinite(time)) continue;
-    const frameEnd = time + (duration !== undefined && Number.isFinite(duration) ? duration : fps ? 1 / fps : 0);
-    end = Math.max(end ?? frameEnd, frameEnd);
-  }
-  return end;
-}
-
 /**
  * Checks that a video file is whole before it is used: its size against what download recorded, its
- * container readable (ffprobe), and its video stream decodable up to the duration its index gives (a tail
- * decode of the last seconds). A truncated faststart MP4 keeps its index, so ffprobe alone still reports
- * the full duration; only decoding its end shows the data is missing. Throws VideoCorruptError naming
- * what failed; a ProbeTimeoutError (not the file's fault) is thrown as is; returns the probe's facts of a
- * whole file.
+ * container readable (ffprobe), and its video stream decodable up to the duration its index gives. One
+ * ffprobe run does both: asked to start reading past the end, it seeks to the last key frame and decodes
+ * from there (a tail decode of a GOP, about 2 s on YouTube). A truncated faststart MP4 keeps its index, so
+ * ffprobe alone still reports the full duration; only decoding its end shows the data is missing. Throws
+ * VideoCorruptError naming what failed; a ProbeTimeoutError (not the file's fault) is thrown as is;
+ * returns the probe's facts of a whole file.
  */
 export async function checkVideoIntegrity(file: string, options: IntegrityOptions = {}): Promise<ProbeResult> {
   if (options.expectedBytes !== undefined && options.expectedBytes !== null) {
     const { size } = await stat(file);
     if (size !== options.expectedBytes) throw new VideoCorruptError(`expected ${options.expectedBytes} bytes as downloaded, got ${size}`);
   }
+  let parsed: z.infer<typeof ffprobeOutput>;
   let facts: ProbeResult;
   try {
-    facts = await probe(file, options);
+    parsed = await ffprobeJson(file, ['-show_entries', 'frame=media_type,best_effort_timestamp_time,duration_time', '-read_intervals', '99999999%'], options);
+    facts = probeFacts(parsed);
   } catch (error) {
     if (error instanceof ProbeError && !(error instanceof ProbeTimeoutError)) throw new VideoCorruptError(`unreadable container: ${error.message}`);
     throw error;
   }
   if (!facts.video) throw new VideoCorruptError('expected a video stream, got none');
   const indexed = facts.video.durationSec ?? facts.durationSec;
-  const tolerance = options.toleranceSec ?? 1;
-  const end = await lastDecodedVideoEnd(file, Math.max(0, indexed - TAIL_SEC), facts.video.fps, options);
-  if (end === undefined) throw new VideoCorruptError(`expected video frames up to ${indexed.toFixed(2)} s (the container's duration), got none in its last ${TAIL_SEC} s`);
-  if (end < indexed - tolerance) throw new VideoCorruptError(`expected video frames up to ${indexed.toFixed(2)} s (the container's duration), got frames up to ${end.toFixed(2)} s`);
+  const frameSec = facts.video.fps ? 1 / facts.video.fps : 0;
+  let end: number | undefined;
+  for (const f of parsed.frames) {
+    if (f.media_type !== 'video' || f.best_effort_timestamp_time === undefined) continue;
+    end = Math.max(end ?? 0, f.best_effort_timestamp_time + (f.duration_time ?? frameSec));
+  }
+  const shown = `expected video frames up to ${indexed.toFixed(2)} s (the container's duration)`;
+  if (end === undefined) throw new VideoCorruptError(`${shown}, got none decodable from its last key frame`);
+  if (end < indexed - (options.toleranceSec ?? 1)) throw new VideoCorruptError(`${shown}, got frames up to ${end.toFixed(2)} s`);
   return facts;
 }

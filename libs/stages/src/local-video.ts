@@ -1,6 +1,8 @@
 import { rm, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { mediaLayout, type ObjectStore } from '@finevideo/core';
+import { Semaphore } from '@finevideo/llm';
 import { VideoCorruptError, checkVideoIntegrity, type ProbeResult } from '@finevideo/media';
 
 /** The reason class of a video file that is not whole (truncated, unreadable, not the size download recorded): never kept. */
@@ -35,6 +37,12 @@ export async function localVideo(store: ObjectStore, videoId: string, tmpDir: st
   return { path, copied: true };
 }
 
+/**
+ * Checks running at once in this process: one per core. A stage with many items in flight (annotate's
+ * window) would otherwise start an ffprobe for each at once and starve its own requests of CPU.
+ */
+const checks = new Semaphore(Math.max(1, availableParallelism()));
+
 export type OpenedVideo = { ok: true; video: LocalVideo; facts: ProbeResult } | { ok: false; reason: string };
 
 /**
@@ -49,7 +57,7 @@ export async function openVideo(
   const video = await localVideo(store, videoId, tmpDir, stage);
   if (!video) return { ok: false, reason: `video missing: expected ${key} in storage, got none` };
   try {
-    return { ok: true, video, facts: await checkVideoIntegrity(video.path, options) };
+    return { ok: true, video, facts: await checks.run(() => checkVideoIntegrity(video.path, options)) };
   } catch (error) {
     if (video.copied) await rm(video.path, { force: true });
     if (error instanceof VideoCorruptError && !options.signal?.aborted) return { ok: false, reason: `${VIDEO_CORRUPT}: ${key}: ${error.message}` };
