@@ -90,6 +90,12 @@ export interface MapStage<P = unknown, I = unknown, O extends Row = Row> extends
   inputColumns?: readonly string[];
   /** Items processed at once inside one chunk. */
   itemConcurrency(params: P): number;
+  /**
+   * True when each item yields many rows that users count one by one (export: a shard of videos): the
+   * stage's items are its rows and its error share (errorPolicy.maxStageShare) is error rows over rows, so
+   * losing 2 of 6 videos is a third of the stage, not "0% of 4 shards".
+   */
+  rowsAreItems?: boolean;
   /** Lists the work items, in a deterministic order. Items must be JSON-serialisable. */
   listItems(ctx: PlanContext<P>): AsyncIterable<I>;
   /** A short key naming the item in error rows and logs (video id, shard name). */

@@ -6,7 +6,8 @@ import { hfFeatures, type HfFeature } from './hf-features.js';
  * One row of the published dataset (HuggingFaceFV/finevideo): `mp4` (the video's bytes) and `json`,
  * the struct below. Field names and types follow the published card: dataset_info.features for
  * content_metadata (checked in annotation.test.ts) and the card's "Data Fields" for the video's own
- * metadata (duration_seconds, resolution, the youtube_* fields of YouTube-Commons) and the transcript
+ * metadata (duration_seconds, resolution, the youtube_* fields of YouTube-Commons), the file names the row
+ * was built from (original_json_filename, original_video_filename: the YouTube id names both) and the transcript
  * (text_to_speech, and timecoded_text_to_speech as {start, end, text} HH:MM:SS.mmm segments).
  *
  * The card lists struct fields in alphabetical order (as `datasets` wrote them); exportFeatures() and
@@ -20,6 +21,10 @@ export const exportJsonSchema = z.strictObject({
   content_parent_category: z.string(),
   content_fine_category: z.string(),
   content_metadata: alignedContentMetadataSchema,
+  /** The files the row was built from, as published FineVideo rows name them: `<id>.json` and `<id>.mp4`. */
+  original_json_filename: z.string().regex(/^[A-Za-z0-9_-]{11}\.json$/, 'expected <video id>.json'),
+  original_video_filename: z.string().regex(/^[A-Za-z0-9_-]{11}\.mp4$/, 'expected <video id>.mp4'),
+  /** The exported file's own duration (ffprobe, rounded seconds) and frame size (`<width>x<height>`), not YouTube's metadata. */
   duration_seconds: count,
   resolution: z.string(),
   text_to_speech: z.string(),
@@ -77,4 +82,14 @@ export function duckDbTypeOf(feature: HfFeature): string {
 export function exportJsonDuckDbType(): string {
   const json = exportFeatures().find((f) => f.name === 'json');
   return duckDbTypeOf(json!);
+}
+
+/** The file names a published row gives its video: `<id>.json` and `<id>.mp4` (a copied row still names its video). */
+export function originalFilenames(videoId: string): Pick<ExportJson, 'original_json_filename' | 'original_video_filename'> {
+  return { original_json_filename: `${videoId}.json`, original_video_filename: `${videoId}.mp4` };
+}
+
+/** The YouTube id of a row, from its original_video_filename (as code reading the published dataset derives it). */
+export function videoIdOfRow(json: Pick<ExportJson, 'original_video_filename'>): string {
+  return json.original_video_filename.replace(/\.mp4$/, '');
 }

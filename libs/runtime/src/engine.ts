@@ -170,11 +170,12 @@ export async function sealStage(store: ObjectStore, runId: string, stageName: st
 
 /**
  * Items of a stage that ended as error rows: those whose every row was an error (markers record
- * them); for markers written before they did, the error rows, at most the items.
+ * them), the error rows of a stage whose rows are its items; for markers written before they did,
+ * the error rows, at most the items.
  */
 export function failedItemsOf(markers: Iterable<ChunkMarker>): number {
   let failed = 0;
-  for (const m of markers) failed += m.errorItems ? m.errorItems.length : Math.min(m.stats.errors, m.stats.items);
+  for (const m of markers) failed += m.rowsAreItems ? m.stats.errors : m.errorItems ? m.errorItems.length : Math.min(m.stats.errors, m.stats.items);
   return failed;
 }
 

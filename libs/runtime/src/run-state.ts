@@ -109,6 +109,8 @@ export interface ChunkMarker extends DoneMarker {
   errorItems?: ErrorItem[];
   /** The lease epoch of the launcher whose worker wrote it (absent: no launcher, or written before epochs). */
   epoch?: number;
+  /** The stage counts rows as its items (MapStage.rowsAreItems): its failed items are its error rows. */
+  rowsAreItems?: true;
 }
 
 /**

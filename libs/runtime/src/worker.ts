@@ -301,6 +301,8 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
           output.endItem(itemKey(item));
         });
       }
+      // A stage whose items are many rows each (export's shards of videos) counts its rows, as users do.
+      if (stage.rowsAreItems) output.stats.items = output.stats.kept + output.stats.dropped + output.stats.errors;
     } else {
       if (chunkIndex !== 0) throw new ConfigError(`stage ${stageName} is global: expected chunk index 0, got ${chunkIndex}`);
       const ctx: GlobalContext<unknown> = {
@@ -335,7 +337,9 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
         if (part.key) parts.push(part.key);
         else if (part.file) await upload(part.file);
       }
-      stats = withoutRetried(retry.previous.stats, found.size, carried.removedReasons);
+      // The rows run again are the retried items' error rows when rows are the items.
+      const rowsAreItems = stage.kind === 'map' && stage.rowsAreItems === true;
+      stats = withoutRetried(retry.previous.stats, rowsAreItems ? carried.removedReasons.length : found.size, carried.removedReasons);
       mergeStats(stats, output.stats);
       errorItems = [...(retry.previous.errorItems ?? []).filter((e) => !found.has(e.key)), ...output.errorItems];
     }
@@ -353,6 +357,7 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
       parts,
       errorItems,
       ...(request.epoch !== undefined ? { epoch: request.epoch } : {}),
+      ...(stage.kind === 'map' && stage.rowsAreItems ? { rowsAreItems: true as const } : {}),
     };
     // A cancelled chunk (its launcher stopped it, or is gone) commits nothing, whatever its items returned.
     if (signal.aborted) throw new Error(`stage ${stageName} chunk ${chunkIndex}: cancelled before its marker was written; nothing committed`);

@@ -1,6 +1,12 @@
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { mediaLayout, type ObjectStore } from '@finevideo/core';
+import { Semaphore } from '@finevideo/llm';
+import { VideoCorruptError, checkVideoIntegrity, type ProbeResult } from '@finevideo/media';
+
+/** The reason class of a video file that is not whole (truncated, unreadable, not the size download recorded): never kept. */
+export const VIDEO_CORRUPT = 'video-corrupt';
 
 export interface LocalVideo {
   path: string;
@@ -29,4 +35,32 @@ export async function localVideo(store: ObjectStore, videoId: string, tmpDir: st
   const path = join(tmpDir, `${stage}-${videoId}.mp4`);
   await store.download(key, path);
   return { path, copied: true };
+}
+
+/**
+ * Checks running at once in this process: one per core. A stage with many items in flight (annotate's
+ * window) would otherwise start an ffprobe for each at once and starve its own requests of CPU.
+ */
+const checks = new Semaphore(Math.max(1, availableParallelism()));
+
+export type OpenedVideo = { ok: true; video: LocalVideo; facts: ProbeResult } | { ok: false; reason: string };
+
+/**
+ * localVideo, then checked whole before use (checkVideoIntegrity: the size download recorded when given,
+ * ffprobe, a decode of the video stream's last seconds against the container's duration). A missing file is
+ * `video missing: ...`, a truncated or unreadable one `video-corrupt: ...`: the item's error row, never kept.
+ */
+export async function openVideo(
+  store: ObjectStore, videoId: string, tmpDir: string, stage: string, options: { expectedBytes?: number | null; signal?: AbortSignal } = {},
+): Promise<OpenedVideo> {
+  const key = mediaLayout(videoId).video;
+  const video = await localVideo(store, videoId, tmpDir, stage);
+  if (!video) return { ok: false, reason: `video missing: expected ${key} in storage, got none` };
+  try {
+    return { ok: true, video, facts: await checks.run(() => checkVideoIntegrity(video.path, options)) };
+  } catch (error) {
+    if (video.copied) await rm(video.path, { force: true });
+    if (error instanceof VideoCorruptError && !options.signal?.aborted) return { ok: false, reason: `${VIDEO_CORRUPT}: ${key}: ${error.message}` };
+    throw error;
+  }
 }

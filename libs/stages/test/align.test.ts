@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { mediaLayout, type ObjectStore, type Outcome, type PlanContext, type Row } from '@finevideo/core';
@@ -45,14 +45,16 @@ describe('align stage (storage, error rows; detection injected)', function () {
   let dir: string;
   let store: FileStore;
   let n = 0;
-  /** A fresh id with its annotation (text or object) and a stand-in video file stored. */
+  /** A whole video (the stage checks it before detection; the detector itself is injected), made once. */
+  let sample: string;
+  /** A fresh id with its annotation (text or object) and the sample video stored. */
   const stored = async (annotation: unknown, options: { video?: boolean } = {}) => {
     const id = `alignVid${String(n++).padStart(3, '0')}`;
     if (annotation !== undefined) await store.put(`annotations/${id}.json`, typeof annotation === 'string' ? annotation : JSON.stringify(annotation));
     if (options.video !== false) {
       const path = store.localPath(mediaLayout(id).video);
       await mkdir(dirname(path), { recursive: true });
-      await writeFile(path, 'not decoded: the detector is injected');
+      await copyFile(sample, path);
     }
     return id;
   };
@@ -68,6 +70,8 @@ describe('align stage (storage, error rows; detection injected)', function () {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'align-'));
     store = new FileStore(join(dir, 'store'));
+    sample = join(dir, 'sample.mp4');
+    await generateVideo(sample, { sections: [{ kind: 'still', seconds: 10 }], fps: 25, width: 64, height: 48 });
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
@@ -219,9 +223,9 @@ describe('align stage on generated videos (real ffmpeg, real scene detection)', 
     assert.equal(outcome.status === 'kept' && outcome.row.cuts, 2);
   });
 
-  it('a truncated video is an error row (scene detection failed), not a crashed chunk', async () => {
+  it('a truncated video is an error row video-corrupt (checked before detection), not a crashed chunk', async () => {
     const outcome = await align(ids.truncated);
     assert.equal(outcome.status, 'error');
-    assert.match(outcome.status === 'error' ? outcome.reason : '', /^scene detection failed: /);
+    assert.match(outcome.status === 'error' ? outcome.reason : '', /^video-corrupt: media\/realTrunc01\/realTrunc01\.mp4: expected video frames up to 10\.00 s/);
   });
 });

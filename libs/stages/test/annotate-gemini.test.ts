@@ -19,7 +19,8 @@ async function filesUnder(dir: string): Promise<string[]> {
 }
 
 describe('stage annotate, gemini backend (fake Gemini API through the real @google/genai SDK)', function () {
-  this.timeout(60_000);
+  // Each video is checked whole (one ffprobe) before its upload: 100 of them on a busy 2-core machine need more than a minute.
+  this.timeout(180_000);
   let fake: FakeGemini | undefined;
   beforeEach(() => {
     process.env[KEY_ENV] = 'fake-gemini-key';

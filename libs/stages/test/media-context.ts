@@ -16,3 +16,8 @@ export async function mediaItemContext<P>(store: ObjectStore, params: P): Promis
     counters, warnings,
   };
 }
+
+/** A store that hides its folder: a stage must copy the video to its scratch folder (the S3 path). */
+export function withoutLocalPaths(store: ObjectStore): ObjectStore {
+  return Object.assign(Object.create(store) as ObjectStore, { localPath: () => undefined });
+}

@@ -1,9 +1,9 @@
 import { rm } from 'node:fs/promises';
 import { z } from 'zod';
-import { isVideoId, mediaLayout, type ItemContext, type MapStage, type ObjectStore, type Outcome, type PlanContext, type Row } from '@finevideo/core';
+import { isVideoId, type ItemContext, type MapStage, type ObjectStore, type Outcome, type PlanContext, type Row } from '@finevideo/core';
 import { DecodeError, FINEVIDEO_CONTENT_DETECTOR, ProbeError, detectScenes, type SceneDetection } from '@finevideo/media';
 import { ALIGN_DEFAULTS, alignContentMetadata, alignedContentMetadataSchema, contentMetadataSchema, type AlignFailure } from '@finevideo/dataset';
-import { localVideo } from '../local-video.js';
+import { openVideo } from '../local-video.js';
 import { readStoredScenes, writeStoredScenes } from '../stored-scenes.js';
 
 /**
@@ -110,8 +110,10 @@ export async function alignVideo(item: AlignItem, ctx: ItemContext<AlignParams>,
     detection = stored.detection;
     ctx.count('align_scenes_reused');
   } else {
-    const video = await localVideo(ctx.store, videoId, ctx.tmpDir, 'align');
-    if (!video) return { status: 'error', reason: `video missing: expected ${mediaLayout(videoId).video} in storage, got none`, row: base };
+    // Checked whole first (size, container, a tail decode): a truncated file is an error row video-corrupt.
+    const opened = await openVideo(ctx.store, videoId, ctx.tmpDir, 'align', { signal: ctx.signal });
+    if (!opened.ok) return { status: 'error', reason: opened.reason, row: base };
+    const { video } = opened;
     try {
       detection = await detect(video.path, { threshold: ctx.params.threshold, signal: ctx.signal });
     } catch (error) {

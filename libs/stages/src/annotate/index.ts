@@ -13,7 +13,8 @@ import { budgetsFor } from './budget.js';
 import { MICRO, emptyUsage, estimateCost, priceTable, usageDollars, type Usage } from './cost.js';
 import { annotateParams, answeringModel, type AnnotateParams } from './params.js';
 import { ItemFailure } from './retry.js';
-import { annotationLayout, localVideo, lookupCache, provenanceOf, storeAnnotation, storeInvalidAnswer, type Provenance } from './store.js';
+import { openVideo } from '../local-video.js';
+import { annotationLayout, lookupCache, provenanceOf, storeAnnotation, storeInvalidAnswer, type Provenance } from './store.js';
 import { parseVtt, timecodedTranscript } from './transcript.js';
 import { validateAnswer } from './validate.js';
 
@@ -153,8 +154,10 @@ async function annotateUncached(item: AnnotateItem, ctx: ItemContext<AnnotatePar
   const usage = emptyUsage();
   const bctx = backendContext(ctx, item, usage);
   backend.check(bctx);
-  const video = await localVideo(ctx.store, id, ctx.tmpDir, 'annotate');
-  if (!video) return { status: 'error', reason: `video missing: expected ${mediaLayout(id).video} in storage, got none`, row: base };
+  // Checked whole before any model is paid for it: a truncated file is an error row video-corrupt.
+  const opened = await openVideo(ctx.store, id, ctx.tmpDir, 'annotate', { signal: ctx.signal });
+  if (!opened.ok) return { status: 'error', reason: opened.reason, row: base };
+  const { video } = opened;
   try {
     let session: Session | undefined;
     let result: Attempted;

@@ -13,7 +13,7 @@ export const exportCardParams = z.strictObject({
 export type ExportCardParams = z.infer<typeof exportCardParams>;
 
 /** The columns of the export stage's rows (the index) the card reads. */
-export const INDEX_COLUMNS = ['video_id', 'category', 'parent_category', 'fine_category', 'duration_seconds', 'path', 'shard', 'row', 'mp4_bytes'] as const;
+export const INDEX_COLUMNS = ['video_id', 'original_json_filename', 'original_video_filename', 'category', 'parent_category', 'fine_category', 'duration_seconds', 'path', 'shard', 'row', 'mp4_bytes'] as const;
 
 export interface FunnelStage {
   name: string;
@@ -48,6 +48,12 @@ export interface Backend {
 export interface CardFacts {
   datasetName: string;
   runId: string;
+  /** When the run was created (ISO date), for the citation. */
+  createdAt?: string | undefined;
+  /** The export's layout, read from its files: data/<category>/ (a config per category) or data/ (one default config). */
+  layout: 'by-category' | 'flat';
+  /** The settings of the run's filtering stages (worddensity, dynamism, select, anomaly) as configured; empty: defaults. */
+  filterSettings?: { stage: string; type: string; params: Record<string, unknown> }[];
   funnel: FunnelStage[];
   categories: CategoryTotals[];
   backends: Backend[];
@@ -72,16 +78,14 @@ function sizeCategory(n: number): string {
 export function renderCard(facts: CardFacts): string {
   const total = facts.categories.reduce((a, c) => ({ videos: a.videos + c.videos, hours: a.hours + c.hours }), { videos: 0, hours: 0 });
   const front = {
-    license: 'cc-by-4.0',
+    // YouTube's Creative Commons option is CC BY 3.0 (YouTube-Commons keeps only such videos).
+    license: 'cc-by-3.0',
     language: ['en'],
     task_categories: ['visual-question-answering', 'video-text-to-text'],
     tags: ['video', 'finevideo'],
     size_categories: [sizeCategory(total.videos)],
     pretty_name: facts.datasetName,
-    configs: [
-      { config_name: 'default', default: true, data_files: [{ split: 'train', path: 'data/*/*.parquet' }] },
-      ...facts.categories.map((c) => ({ config_name: c.category, data_files: [{ split: 'train', path: `data/${c.category}/*.parquet` }] })),
-    ],
+    configs: cardConfigs(facts),
     dataset_info: { features: exportFeatures() },
   };
   const lines: string[] = [];
@@ -128,16 +132,76 @@ export function renderCard(facts: CardFacts): string {
   for (const s of cost) lines.push(`- ${s.name}: ${Object.entries(s.costCounters).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`).join(', ')}`);
   lines.push('');
 
-  lines.push('## How to load it', '', 'With `datasets` (all categories, or one through its folder or config name):', '', '```python', 'from datasets import load_dataset',
+  lines.push(...loadSection(facts), ...termsSection(), ...removalSection(), ...limitationsSection(facts), ...citationSection(facts, total.videos));
+  return `${lines.join('\n')}`;
+}
+
+/** The card's configs: the default (every shard) and, by category, one per category; their globs are the files' own. */
+export function cardConfigs(facts: Pick<CardFacts, 'layout' | 'categories'>): { config_name: string; default?: true; data_files: { split: string; path: string }[] }[] {
+  if (facts.layout === 'flat') return [{ config_name: 'default', default: true, data_files: [{ split: 'train', path: 'data/*.parquet' }] }];
+  return [
+    { config_name: 'default', default: true, data_files: [{ split: 'train', path: 'data/*/*.parquet' }] },
+    ...facts.categories.map((c) => ({ config_name: c.category, data_files: [{ split: 'train', path: `data/${c.category}/*.parquet` }] })),
+  ];
+}
+
+function loadSection(facts: CardFacts): string[] {
+  const glob = facts.layout === 'flat' ? 'data/*.parquet' : 'data/*/*.parquet';
+  const first = facts.layout === 'by-category' ? facts.categories[0] : undefined;
+  return ['## How to load it', '', facts.layout === 'flat' ? 'With `datasets` (one default config, FineVideo\'s layout):' : 'With `datasets` (all categories, or one through its folder or config name):', '', '```python', 'from datasets import load_dataset',
     '', 'ds = load_dataset("parquet", data_dir="data", split="train")  # in a copy of this folder',
     `ds = load_dataset("${facts.datasetName}", split="train", streaming=True)  # once published on the Hub`,
-    ...(facts.categories[0] ? [`one = load_dataset("parquet", data_dir="data/${facts.categories[0].category}", split="train")`] : []),
-    'row = ds[0]', 'open("video.mp4", "wb").write(row["mp4"])', 'print(row["json"]["content_metadata"]["title"])', '```', '',
-    'With DuckDB (metadata without downloading videos: `index.parquet` lists id, category, duration, file and row):', '', '```sql',
+    ...(first ? [`one = load_dataset("parquet", data_dir="data/${first.category}", split="train")`] : []),
+    'row = next(iter(ds))', 'video_id = row["json"]["original_video_filename"].removesuffix(".mp4")  # the YouTube id', 'open(row["json"]["original_video_filename"], "wb").write(row["mp4"])',
+    'print(row["json"]["content_metadata"]["title"], row["json"]["youtube_channel"])', '```', '',
+    'With DuckDB (metadata without downloading videos: `index.parquet` lists id, file names, category, duration, file and row):', '', '```sql',
     "SELECT category, count(*) AS videos, sum(duration_seconds) / 3600 AS hours FROM 'index.parquet' GROUP BY ALL;",
-    "SELECT json.youtube_title, json.content_metadata.title FROM read_parquet('data/*/*.parquet') LIMIT 5;", '```', '');
-  lines.push('## License', '', 'CC-BY 4.0, as each source video: keep the attribution (channel, title, YouTube id) with any use.', '');
-  return `${lines.join('\n')}`;
+    `SELECT json.original_video_filename, json.youtube_channel, json.youtube_title, json.content_metadata.title FROM read_parquet('${glob}') LIMIT 5;`, '```', ''];
+}
+
+function termsSection(): string[] {
+  return ['## License and terms of use', '',
+    'The videos are YouTube videos their creators published under Creative Commons Attribution (CC BY 3.0, YouTube\'s Creative Commons option), '
+    + 'as YouTube-Commons lists them; the annotations and metadata are released under the same license.', '',
+    '- Attribute every video you use or show: its channel (`json.youtube_channel`), title (`json.youtube_title`) and YouTube id (`json.original_video_filename` without `.mp4`), which every row carries, so a row copied out of its file still names its source.',
+    '- The license covers the videos as uploaded; it grants no rights to the people, trademarks or works shown in them. Use the data lawfully and respect the privacy of the people who appear.',
+    '- Do not use the data to identify or track people, or to make content that impersonates a creator.',
+    '- Creators may ask for their videos to be removed (below); use the latest version of the dataset and drop removed videos from your copies.', ''];
+}
+
+function removalSection(): string[] {
+  return ['## Removal requests (opt-out)', '',
+    'A creator who wants a video left out asks the publisher of this dataset (through the dataset\'s discussion page on the Hub, or its contact) and names the YouTube video id(s). '
+    + 'The publisher adds each id to a file in the run\'s storage, one id a line, and exports again with the export stage\'s `excludeIds` param naming that file:', '',
+    '```yaml', '- stage: export', '  params: { excludeIds: opt-out/ids.txt }', '```', '',
+    'Rows of those ids are left out of every shard and counted in the funnel as `opted-out`; the next published version no longer holds them.', ''];
+}
+
+function limitationsSection(facts: CardFacts): string[] {
+  // A stage's baseline can show in two columns (backend and method): named once.
+  const baselines = [...new Set(facts.backends.flatMap((b) => Object.keys(b.values).filter((k) => BASELINE.test(k)).map((k) => `${b.stage} used \`${k}\``)))];
+  const settings = (facts.filterSettings ?? []).map((f) => `${f.stage} (${f.type}): ${Object.keys(f.params).length ? Object.entries(f.params).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ') : 'its defaults'}`);
+  return ['## Limitations', '',
+    baselines.length
+      ? `- Baselines, not models: ${baselines.join('; ')}. Labels or annotations from a baseline are placeholders; do not train on them as if a model had produced them.`
+      : '- Every classify and annotate row came from the model named under "Models and backends"; model output can still be wrong.',
+    '- The filtering thresholds (word density, freeze detection, selection, anomaly rules) follow FineVideo\'s published pipeline or this run\'s settings; they were not measured against human judgement on this data, so what was dropped or kept is not a measured quality level.'
+    + (settings.length ? ` This run's settings: ${settings.join('; ')}.` : ''),
+    '- Scene times are aligned to detected cuts; a model that stopped describing part way can still leave the end of a video thinly annotated.',
+    '- Transcripts are YouTube\'s (uploaded or automatic captions) and inherit their errors; videos are English-language by their metadata.', ''];
+}
+
+function citationSection(facts: CardFacts, videos: number): string[] {
+  const year = /^\d{4}/.exec(facts.createdAt ?? '')?.[0];
+  const key = `${facts.datasetName.replace(/[^A-Za-z0-9]+/g, '_')}_${facts.runId.replace(/[^A-Za-z0-9]+/g, '_')}`;
+  return ['## Citation', '', `This dataset (run \`${facts.runId}\`, ${videos} videos):`, '', '```bibtex', `@misc{${key},`,
+    `  title = {${facts.datasetName}: a FineVideo-style video dataset (finevideo pipeline run ${facts.runId})},`,
+    ...(year ? [`  year = {${year}},`] : []),
+    `  howpublished = {\\url{https://huggingface.co/datasets/${facts.datasetName}}},`,
+    `  note = {Run ${facts.runId} of the finevideo pipeline; videos CC BY 3.0 from YouTube-Commons}`, '}', '```', '',
+    'and FineVideo, whose method and format it follows:', '', '```bibtex', '@misc{finevideo,',
+    '  title = {FineVideo}, author = {Farr{\\\'e}, Miquel and Marafioti, Andi and Tunstall, Lewis and Von Werra, Leandro and Wolf, Thomas},',
+    '  year = {2024}, howpublished = {\\url{https://huggingface.co/datasets/HuggingFaceFV/finevideo}}', '}', '```', ''];
 }
 
 /** A stage part's duration column as seconds (duration_seconds, duration, or YouTube's "h:mm:ss" duration_string), or undefined. */
@@ -179,11 +243,15 @@ async function partFacts(store: ObjectStore, parts: readonly string[], backendCo
 }
 
 const BACKEND_COLUMNS = ['backend', 'method', 'model'];
+/** Stages whose thresholds decide what is kept (the card's limitations name their settings). */
+const FILTER_STAGES = new Set(['worddensity', 'dynamism', 'select', 'anomaly']);
 
 /** The funnel and the models of every earlier stage of the run, from run.json and their table.json. */
-export async function runFacts(store: ObjectStore, runId: string, upTo: string): Promise<{ funnel: FunnelStage[]; backends: Backend[] }> {
+export async function runFacts(store: ObjectStore, runId: string, upTo: string): Promise<{ funnel: FunnelStage[]; backends: Backend[]; createdAt?: string; filterSettings: NonNullable<CardFacts['filterSettings']> }> {
   const layout = runLayout(runId);
-  const manifest = JSON.parse((await store.getText(layout.runJson)) ?? '{"stages":[]}') as { stages: { name: string; type: string }[] };
+  const manifest = JSON.parse((await store.getText(layout.runJson)) ?? '{"stages":[]}') as {
+    createdAt?: string; stages: { name: string; type: string }[]; config?: { stages?: { name?: string; stage: string; params?: Record<string, unknown> }[] };
+  };
   const funnel: FunnelStage[] = [];
   const backends: Backend[] = [];
   for (const s of manifest.stages) {
@@ -200,7 +268,8 @@ export async function runFacts(store: ObjectStore, runId: string, upTo: string):
     });
     for (const [column, values] of facts.backends) if (Object.keys(values).length) backends.push({ stage: s.name, type: s.type, column, values });
   }
-  return { funnel, backends };
+  const filterSettings = (manifest.config?.stages ?? []).filter((c) => FILTER_STAGES.has(c.stage)).map((c) => ({ stage: c.name ?? c.stage, type: c.stage, params: c.params ?? {} }));
+  return { funnel, backends, createdAt: manifest.createdAt, filterSettings };
 }
 
 /**
@@ -217,11 +286,14 @@ export const exportCardStage: GlobalStage<ExportCardParams, Row> = {
   async *run(ctx) {
     const totals = new Map<string, CategoryTotals & { shardPaths: Set<string> }>();
     let root: string | undefined;
+    // The layout as the files have it: a shard straight under data/ is the flat layout.
+    let flat = false;
     async function* indexRows(): AsyncIterable<Row> {
       for await (const r of ctx.input(INDEX_COLUMNS)) {
         const path = String(r.path ?? '');
         const at = path.indexOf('/data/');
         if (at > 0) root ??= path.slice(0, at);
+        if (at > 0 && !path.slice(at + '/data/'.length).includes('/')) flat = true;
         const category = String(r.category ?? '');
         let t = totals.get(category);
         if (!t) totals.set(category, (t = { category, videos: 0, hours: 0, bytes: 0, shards: 0, shardPaths: new Set() }));
@@ -246,13 +318,13 @@ export const exportCardStage: GlobalStage<ExportCardParams, Row> = {
     await ctx.store.put(`${root}/index.parquet`, await ctx.store.get(scratchKey));
     const categories = [...totals.values()].sort((a, b) => (a.category < b.category ? -1 : 1)).map(({ shardPaths, ...t }) => ({ ...t, shards: shardPaths.size }));
     const previous = await previousStageName(ctx.store, ctx.runId, ctx.stageName);
-    const { funnel, backends } = await runFacts(ctx.store, ctx.runId, ctx.stageName);
+    const { funnel, backends, createdAt, filterSettings } = await runFacts(ctx.store, ctx.runId, ctx.stageName);
     const exportStats = funnel.find((s) => s.name === previous);
     const notExported = Object.fromEntries(Object.entries(exportStats?.reasons ?? {}));
     const plotFile = 'categories.png';
     const bars: Bar[] = categories.map((c) => ({ label: c.category, value: c.hours }));
     await ctx.store.put(`${root}/${plotFile}`, await barChartPng('Hours per category', bars, 'h'));
-    const card = renderCard({ datasetName: ctx.params.datasetName, runId: ctx.runId, funnel, categories, backends, notExported, plotFile });
+    const card = renderCard({ datasetName: ctx.params.datasetName, runId: ctx.runId, createdAt, layout: flat ? 'flat' : 'by-category', filterSettings, funnel, categories, backends, notExported, plotFile });
     await ctx.store.put(`${root}/README.md`, card);
     await ctx.writeArtifact('card.md', card);
     const manifest = await writeExportManifest(ctx.store, { root, runId: ctx.runId, others: ['index.parquet', plotFile, 'README.md'] });
