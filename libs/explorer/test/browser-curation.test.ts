@@ -80,6 +80,13 @@ describe('explorer curation flow in headless Chromium: the list follows a video,
     await page.waitForFunction(() => !(document.querySelector('video.player') as HTMLVideoElement).paused);
     await page.keyboard.press(' ');
     await page.waitForFunction(() => (document.querySelector('video.player') as HTMLVideoElement).paused);
+    // Space on a focused button presses that button (flag), not the player.
+    await page.getByRole('button', { name: 'Flag for review' }).focus();
+    await page.keyboard.press(' ');
+    await page.getByRole('button', { name: 'Flagged for review', pressed: true }).waitFor();
+    assert.equal(await page.locator('video.player').evaluate((v: HTMLVideoElement) => v.paused), true);
+    await page.keyboard.press('f');
+    await page.getByRole('button', { name: 'Flag for review', pressed: false }).waitFor();
     await page.keyboard.press('?');
     const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
     await help.getByText('next video in the list').waitFor();

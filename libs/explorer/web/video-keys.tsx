@@ -26,6 +26,8 @@ export function VideoKeys(props: { actions: VideoKeyActions }) {
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+      // Space on a focused control is that control's own (a button presses, the player toggles itself).
+      if (e.key === ' ' && e.target instanceof HTMLElement && e.target.closest('button, a, summary, video')) return;
       const a = actions.current;
       const handlers: Record<string, () => void> = {
         j: a.nextVideo, k: a.previousVideo, n: a.nextScene, p: a.previousScene, ' ': a.playPause, f: a.flag,
