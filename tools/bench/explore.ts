@@ -2,8 +2,8 @@
  * The explorer's queries at 100,000 videos (BENCH_EXPLORE_ROWS to change): a generated run of four stages
  * (ytcommons, download, classify, select) with real parquet parts and markers; prints the time to build
  * the index and of each API call the pages make (first page, a deep page, a title search, filters with a
- * sort, the dataset summary, a video's page). Then a standalone export of as many videos (index.parquet and
- * shards with a json struct per row): its index build and first table page; and a flat-layout shard of
+ * sort, the dataset summary, a video's page, its previous/next in a filtered list, every kept id streamed).
+ * Then a standalone export of as many videos (index.parquet and shards with a json struct per row): its index build and first table page; and a flat-layout shard of
  * about 2 GB (BENCH_EXPLORE_SHARD_MB) served by an explorer in its own process: the first bytes of a video
  * out of the shard and that process's peak RSS. Figures, not assertions.
  *   npm run bench:explore
@@ -160,6 +160,8 @@ try {
     await get('/api/videos?status=dropped&reason=not-reached&channel=Channel%2042');
     await get('/api/channels?q=channel%204');
     await get('/api/videos/b0000000007');
+    await get(`/api/videos/b0000000007/neighbours?category=${encodeURIComponent('Recipe Videos')}&sort=title`);
+    await time('GET /api/ids.txt?status=kept (every kept id, streamed)', async () => (await fetch(new URL('/api/ids.txt?status=kept', server.url))).text());
     }
   } finally {
     await server.close();

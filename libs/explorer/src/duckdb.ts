@@ -25,8 +25,13 @@ export class ExplorerDb {
     return this.instance;
   }
 
+  /** A connection of its own, for a streamed result; the caller closes it. */
+  async connect(): Promise<DuckDBConnection> {
+    return (await this.db()).connect();
+  }
+
   async withConnection<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
-    const connection = await (await this.db()).connect();
+    const connection = await this.connect();
     try {
       return await fn(connection);
     } finally {

@@ -12,7 +12,8 @@ import { webAssets, type WebAssets } from './build-web.js';
 import { parseRange } from './media.js';
 import { SQL_LIMITS, SqlBox, SqlRefused } from './sql-box.js';
 import { RunIndex } from './run-index.js';
-import { VIDEO_SORTS } from './video-table.js';
+import { VIDEO_SORTS, type VideoQuery } from './video-table.js';
+import { videoCsv, videoIds } from './video-list.js';
 import type { ExplorerSource } from './source.js';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -113,16 +114,44 @@ export function createExplorerApp(backend: ExplorerBackend, assets: WebAssets, h
   app.get('/api/run', async (c) => c.json(await backend.run()));
   app.get('/api/dataset', async (c) => c.json(await backend.dataset()));
 
-  app.get('/api/videos', async (c) => {
+  /** The list's filters and order from the query string, or the 400 answer naming the bad parameter. */
+  const videoQuery = (c: Context): { query: VideoQuery } | { refused: Response } => {
     const parsed = videoQuerySchema.safeParse(c.req.query());
-    if (!parsed.success) return badRequest(c, `videos query: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ')}`);
+    if (!parsed.success) return { refused: badRequest(c, `videos query: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ')}`) };
     const query = parsed.data;
     if (query.stage !== undefined && !index.stageNames.includes(query.stage)) {
-      return badRequest(c, `stage: expected one of ${index.stageNames.join(', ')}, got ${JSON.stringify(query.stage)}`);
+      return { refused: badRequest(c, `stage: expected one of ${index.stageNames.join(', ')}, got ${JSON.stringify(query.stage)}`) };
     }
+    return { query };
+  };
+
+  app.get('/api/videos', async (c) => {
+    const parsed = videoQuery(c);
+    if ('refused' in parsed) return parsed.refused;
     await index.refresh();
-    const result = await index.videos(query);
-    return c.json({ ...result, page: query.page, pageSize: query.pageSize });
+    const result = await index.videos(parsed.query);
+    return c.json({ ...result, page: parsed.query.page, pageSize: parsed.query.pageSize });
+  });
+
+  // The filtered list as a download (streamed: a whole run's ids never sit in memory).
+  const download = (lines: typeof videoCsv, type: string, name: string) => async (c: Context) => {
+    const parsed = videoQuery(c);
+    if ('refused' in parsed) return parsed.refused;
+    await index.refresh();
+    const body = Readable.toWeb(Readable.from(lines(index, parsed.query))) as ReadableStream<Uint8Array>;
+    return c.body(body, 200, { 'Content-Type': type, 'Content-Disposition': `attachment; filename="${name}"`, 'Cache-Control': 'no-store' });
+  };
+  app.get('/api/videos.csv', download(videoCsv, 'text/csv; charset=utf-8', 'videos.csv'));
+  app.get('/api/ids.txt', download(videoIds, 'text/plain; charset=utf-8', 'ids.txt'));
+
+  app.get('/api/videos/:id/neighbours', async (c) => {
+    const id: string = c.req.param('id');
+    if (!isVideoId(id)) return badRequest(c, `video id: expected 11 characters of A-Z a-z 0-9 _ -, got ${JSON.stringify(String(id).slice(0, 40))}`);
+    const parsed = videoQuery(c);
+    if ('refused' in parsed) return parsed.refused;
+    await index.refresh();
+    const place = await index.neighbours(id, parsed.query);
+    return c.json(place ?? { position: null, total: null, previous: null, next: null });
   });
 
   app.get('/api/sql', async (c) => {

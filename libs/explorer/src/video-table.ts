@@ -1,5 +1,9 @@
 import type { DuckDBValue } from '@duckdb/node-api';
+import { plain } from '@finevideo/storage';
 import { ExplorerDb } from './duckdb.js';
+
+/** The filters and order of the video list (the table's page, a video's neighbours, the ids and CSV downloads). */
+export type VideoFilter = Omit<VideoQuery, 'page' | 'pageSize'>;
 
 export interface VideoQuery {
   page: number;
@@ -16,6 +20,9 @@ export interface VideoQuery {
   sort: VideoSort;
   dir: 'asc' | 'desc';
 }
+
+/** The columns a video's row shows (pos becomes the stage's name). */
+const ROW_COLUMNS = 'video_id, title, channel, duration, category, top_level, pos, status, reason, selected';
 
 export const VIDEO_SORTS = ['title', 'channel', 'duration', 'category', 'status', 'stage', 'video_id'] as const;
 export type VideoSort = (typeof VIDEO_SORTS)[number];
@@ -39,8 +46,8 @@ export abstract class VideoTable {
   /** What was opened, for messages ("run <id>", "dataset <folder>"). */
   abstract describe(): string;
 
-  /** One page of the video table, filtered and sorted in DuckDB. */
-  async videos(query: VideoQuery): Promise<{ total: number; rows: Record<string, unknown>[] }> {
+  /** The WHERE and ORDER BY of a query (request values bound, never spliced into the SQL). */
+  private filterOf(query: VideoFilter): { filter: string; order: string; values: DuckDBValue[] } {
     const where: string[] = [];
     const values: DuckDBValue[] = [];
     const bind = (sql: string, value: DuckDBValue) => {
@@ -62,18 +69,50 @@ export abstract class VideoTable {
     if (query.maxDuration !== undefined) bind('duration <= ?', query.maxDuration);
     const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const order = `${SORT_SQL[query.sort]} ${query.dir === 'desc' ? 'DESC' : 'ASC'} NULLS LAST, video_id`;
+    return { filter, order, values };
+  }
+
+  /** One page of the video table, filtered and sorted in DuckDB. */
+  async videos(query: VideoQuery): Promise<{ total: number; rows: Record<string, unknown>[] }> {
+    const { filter, order, values } = this.filterOf(query);
     const [count, rows] = await Promise.all([
       this.db.all(`SELECT count(*) AS n FROM videos ${filter}`, values),
       this.db.all(
-        `SELECT video_id, title, channel, duration, category, top_level, pos, status, reason, selected FROM videos ${filter} ORDER BY ${order} LIMIT ${query.pageSize} OFFSET ${(query.page - 1) * query.pageSize}`,
+        `SELECT ${ROW_COLUMNS} FROM videos ${filter} ORDER BY ${order} LIMIT ${query.pageSize} OFFSET ${(query.page - 1) * query.pageSize}`,
         values,
       ),
     ]);
-    const names = this.stageNames;
-    return {
-      total: Number(count[0]?.n ?? 0),
-      rows: rows.map(({ pos, ...r }) => ({ ...r, stage: names[Number(pos)] ?? null })),
-    };
+    return { total: Number(count[0]?.n ?? 0), rows: rows.map((r) => this.withStage(r)) };
+  }
+
+  /** A video's place in the filtered, sorted list and the ids before and after it (undefined when the filter leaves it out). */
+  async neighbours(id: string, query: VideoFilter): Promise<{ position: number; total: number; previous: string | null; next: string | null } | undefined> {
+    const { filter, order, values } = this.filterOf(query);
+    const rows = await this.db.all(
+      `WITH listed AS (SELECT video_id, row_number() OVER w AS position, lag(video_id) OVER w AS previous, lead(video_id) OVER w AS next, count(*) OVER () AS total
+         FROM videos ${filter} WINDOW w AS (ORDER BY ${order}))
+       SELECT position, previous, next, total FROM listed WHERE video_id = $${values.length + 1}`,
+      [...values, id],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return { position: Number(row.position), total: Number(row.total), previous: (row.previous as string | null) ?? null, next: (row.next as string | null) ?? null };
+  }
+
+  /** Every row of the filtered, sorted list, a DuckDB chunk at a time (a whole run's worth never sits in memory). */
+  async *eachRow(query: VideoFilter): AsyncGenerator<Record<string, unknown>[]> {
+    const { filter, order, values } = this.filterOf(query);
+    const connection = await this.db.connect();
+    try {
+      const result = await connection.stream(`SELECT ${ROW_COLUMNS} FROM videos ${filter} ORDER BY ${order}`, values);
+      for await (const chunk of result.yieldRowObjectJs()) yield chunk.map((r) => this.withStage(plain(r) as Record<string, unknown>));
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  private withStage({ pos, ...row }: Record<string, unknown>): Record<string, unknown> {
+    return { ...row, stage: this.stageNames[Number(pos)] ?? null };
   }
 
   /** Channels starting with a prefix, most videos first (the channel filter's suggestions). */
@@ -87,10 +126,7 @@ export abstract class VideoTable {
 
   /** The index row of one video, or undefined. */
   async video(id: string): Promise<Record<string, unknown> | undefined> {
-    const rows = await this.db.all('SELECT video_id, title, channel, duration, category, top_level, pos, status, reason, selected FROM videos WHERE video_id = $1', [id]);
-    const row = rows[0];
-    if (!row) return undefined;
-    const { pos, ...rest } = row;
-    return { ...rest, stage: this.stageNames[Number(pos)] ?? null };
+    const rows = await this.db.all(`SELECT ${ROW_COLUMNS} FROM videos WHERE video_id = $1`, [id]);
+    return rows[0] ? this.withStage(rows[0]) : undefined;
   }
 }

@@ -75,7 +75,7 @@ describe('explorer pages in headless Chromium (a generated run)', function () {
 
   it('video: opened from the table; clicking a scene seeks the player there; the transcript follows; keyboard works too', async () => {
     await page.getByRole('link', { name: 'Real video 1 apple' }).click();
-    await page.waitForURL(new RegExp(`#/video/${ANNOTATED}$`));
+    await page.waitForURL(new RegExp(`#/video/${ANNOTATED}\\?q=apple$`));
     await page.getByRole('heading', { level: 1, name: 'Real video 1 apple' }).waitFor();
     const player = page.locator('video.player');
     await page.waitForFunction(() => ((document.querySelector('video.player') as HTMLVideoElement | null)?.readyState ?? 0) >= 1);

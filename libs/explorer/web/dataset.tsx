@@ -2,6 +2,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { getJson, type DatasetView, type VideoPage } from './api';
 import { BarChart, COLORS } from './chart';
 import { clock, count, hours } from './format';
+import { clearFlags, flagsFile, useFlags } from './flags';
 
 const FILTERS = ['q', 'category', 'topLevel', 'channel', 'status', 'stage', 'reason', 'minDuration', 'maxDuration'] as const;
 const PAGE_SIZE = 50;
@@ -96,6 +97,50 @@ function FilterChips(props: { filters: Record<(typeof FILTERS)[number], string>;
   );
 }
 
+/** The list's filters and order as an API query (the downloads and a video's neighbours use the same). */
+export function listQuery(params: URLSearchParams): URLSearchParams {
+  const query = new URLSearchParams();
+  for (const f of FILTERS) if (params.get(f)) query.set(f, params.get(f)!);
+  for (const k of ['sort', 'dir']) if (params.get(k)) query.set(k, params.get(k)!);
+  return query;
+}
+
+/** Copy ids and Download CSV of the current filter, and the browser's own "flagged for review" list. */
+function ListActions(props: { params: URLSearchParams }) {
+  const query = listQuery(props.params).toString();
+  const flags = useFlags();
+  const [copied, setCopied] = useState<string | null>(null);
+  const [flagsUrl, setFlagsUrl] = useState<string | null>(null);
+  useEffect(() => {
+    const url = URL.createObjectURL(new Blob([flagsFile(flags, location.host)], { type: 'text/plain' }));
+    setFlagsUrl(url);
+    return () => URL.revokeObjectURL(url);
+  }, [flags.join(',')]);
+  const copyIds = async () => {
+    try {
+      const response = await fetch(`/api/ids.txt?${query}`);
+      if (!response.ok) throw new Error(`ids: HTTP ${response.status}`);
+      const text = await response.text();
+      await navigator.clipboard.writeText(text);
+      const n = text ? text.trimEnd().split('\n').length : 0;
+      setCopied(`Copied ${count(n)} id${n === 1 ? '' : 's'}`);
+    } catch (e) {
+      setCopied(`Could not copy: ${(e as Error).message}`);
+    }
+  };
+  return (
+    <div class="list-actions" role="group" aria-label="This list">
+      <button type="button" onClick={copyIds}>Copy ids</button>
+      <a class="button" href={`/api/videos.csv?${query}`} download="videos.csv">Download CSV</a>
+      {copied && <span class="small muted" role="status">{copied}</span>}
+      <span class="flags small">
+        Flagged for review: <b id="flag-count">{flags.length}</b>
+        {flags.length > 0 && flagsUrl && <> · <a href={flagsUrl} download="flagged-for-review.txt">Download ids file</a> · <button type="button" class="link" onClick={clearFlags}>Clear</button></>}
+      </span>
+    </div>
+  );
+}
+
 function StatusBadge(props: { status: string | null; selected: boolean | null }) {
   const s = props.status ?? 'unknown';
   return <span class={`status ${s}`}>{s}{props.selected ? ' · selected' : ''}</span>;
@@ -167,6 +212,8 @@ export function Dataset(props: { params: URLSearchParams }) {
     </th>
   );
   const active = FILTERS.some((f) => filters[f]);
+  // A video opened from the list keeps the list (its crumb and previous/next follow the filters).
+  const listed = params.toString() ? `?${params}` : '';
   // The rows on screen belong to the last answer; until the new one arrives, say so instead of a stale count.
   const current = page !== null && page.key === params.toString();
 
@@ -219,6 +266,7 @@ export function Dataset(props: { params: URLSearchParams }) {
         {active && <button type="button" class="link" onClick={() => { setSearch(''); location.replace('#/dataset'); }}>Clear filters</button>}
       </form>
       <FilterChips filters={filters} remove={(f) => { if (f === 'q') setSearch(''); update({ [f]: '' }); }} />
+      <ListActions params={params} />
       {error && <p class="error" role="alert">{error}</p>}
       <p class="small muted" aria-live="polite" id="result-count">{page && current ? `${count(page.total)} video${page.total === 1 ? '' : 's'}${active ? ' match' : ''} · page ${pageNo} of ${count(pages)}` : 'Loading…'}</p>
       <div class="table-wrap">
@@ -237,7 +285,7 @@ export function Dataset(props: { params: URLSearchParams }) {
           <tbody>
             {page?.rows.map((r) => (
               <tr key={r.video_id}>
-                <td class="title-cell"><a href={`#/video/${r.video_id}`}>{r.title || r.video_id}</a><div class="muted small mono">{r.video_id}</div></td>
+                <td class="title-cell"><a href={`#/video/${r.video_id}${listed}`}>{r.title || r.video_id}</a><div class="muted small mono">{r.video_id}</div></td>
                 <td data-label="channel">{r.channel ?? '–'}</td>
                 <td data-label="category">{r.category ?? <span class="muted">–</span>}{r.top_level && <div class="muted small">{r.top_level}</div>}</td>
                 <td data-label="duration" class="num">{clock(r.duration)}</td>

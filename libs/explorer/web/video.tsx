@@ -1,7 +1,10 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { getJson, type SceneView, type Span, type VideoDetail } from './api';
 import { cutClip } from './clip';
-import { clock, parseTimecode } from './format';
+import { clock, count, parseTimecode } from './format';
+import { listQuery } from './dataset';
+import { toggleFlag, useFlags } from './flags';
+import { VideoKeys } from './video-keys';
 
 interface TimedScene {
   scene: SceneView;
@@ -100,6 +103,26 @@ function StageVerdicts(props: { stages: VideoDetail['stages'] }) {
   );
 }
 
+interface ListPlace {
+  position: number | null;
+  total: number | null;
+  previous: string | null;
+  next: string | null;
+}
+
+/** Where the video sits in the list it was opened from (the dataset page's filters and order). */
+function useNeighbours(id: string, params: URLSearchParams): ListPlace | null {
+  const [place, setPlace] = useState<ListPlace | null>(null);
+  const query = listQuery(params).toString();
+  useEffect(() => {
+    const controller = new AbortController();
+    setPlace(null);
+    getJson<ListPlace>(`/api/videos/${id}/neighbours?${query}`, controller.signal).then(setPlace, () => undefined);
+    return () => controller.abort();
+  }, [id, query]);
+  return place;
+}
+
 export function VideoPage(props: { id: string; params: URLSearchParams }) {
   const [detail, setDetail] = useState<VideoDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -107,6 +130,8 @@ export function VideoPage(props: { id: string; params: URLSearchParams }) {
   const [duration, setDuration] = useState<number | undefined>(undefined);
   const [selected, setSelected] = useState(0);
   const player = useRef<HTMLVideoElement>(null);
+  const place = useNeighbours(props.id, props.params);
+  const flagged = useFlags().includes(props.id);
   const transcriptBox = useRef<HTMLOListElement>(null);
 
   useEffect(() => {
@@ -145,6 +170,20 @@ export function VideoPage(props: { id: string; params: URLSearchParams }) {
     if (s?.start !== undefined) seek(s.start);
   };
 
+  const listed = props.params.toString() ? `?${props.params}` : '';
+  const open = (id: string | null | undefined) => {
+    if (id) location.hash = `#/video/${id}${listed}`;
+  };
+  const keys = {
+    nextVideo: () => open(place?.next), previousVideo: () => open(place?.previous),
+    nextScene: () => chooseScene(Math.min(scenes.length - 1, selected + 1)), previousScene: () => chooseScene(Math.max(0, selected - 1)),
+    playPause: () => {
+      const v = player.current;
+      if (v) void (v.paused ? v.play().catch(() => undefined) : v.pause());
+    },
+    flag: () => toggleFlag(props.id),
+  };
+
   if (error) return <section><h1 tabIndex={-1}>Video {props.id}</h1><p class="error" role="alert">{error}</p><p><a href="#/dataset">← Dataset</a></p></section>;
   if (!detail) return <section><h1 tabIndex={-1}>Video {props.id}</h1><p class="muted">Loading…</p></section>;
   const v = detail.video;
@@ -152,7 +191,15 @@ export function VideoPage(props: { id: string; params: URLSearchParams }) {
   const baseline = detail.annotator === 'baseline annotator';
   return (
     <section class="video-page">
-      <p class="crumbs small"><a href="#/dataset">← Dataset</a></p>
+      <VideoKeys actions={keys} />
+      <nav class="crumbs small video-nav" aria-label="The list">
+        <a href={`#/dataset${listed}`}>← Dataset</a>
+        {place?.previous ? <a href={`#/video/${place.previous}${listed}`} rel="prev">‹ Previous</a> : <span class="muted">‹ Previous</span>}
+        {place?.next ? <a href={`#/video/${place.next}${listed}`} rel="next">Next ›</a> : <span class="muted">Next ›</span>}
+        {place?.position ? <span class="position muted" id="list-position">{count(place.position)} of {count(place.total ?? 0)} in the list</span> : null}
+        <button type="button" class="flag" aria-pressed={flagged} onClick={() => toggleFlag(props.id)}>{flagged ? 'Flagged for review' : 'Flag for review'}</button>
+        <span class="muted">press ? for keys</span>
+      </nav>
       <h1 tabIndex={-1}>{title}</h1>
       <p class="muted small">
         <span class="mono">{props.id}</span>{v?.channel ? ` · ${v.channel}` : ''}{v?.category ? ` · ${v.top_level ?? ''} / ${v.category}` : ''}{v?.duration ? ` · ${clock(v.duration)}` : ''}
