@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from 'commander';
 import type { ExplorerServer } from '@finevideo/explorer';
+import type { S3Flags } from '@finevideo/storage';
 
-export interface ExploreOptions {
+export interface ExploreOptions extends S3Flags {
   port?: number;
   host?: string;
 }
@@ -23,7 +24,7 @@ export async function exploreCommand(ref: string, options: ExploreOptions, log: 
   if (!isLoopbackHost(host)) {
     log(`finevideo explore: warning: listening on ${host}, not loopback: anyone who can reach this machine on that address can read the run, its videos and annotations (there is no login)`);
   }
-  const source = await openExplorerSource(ref);
+  const source = await openExplorerSource(ref, options);
   log(`finevideo explore: reading run ${source.runId} from ${source.store.uri} (indexing its tables)`);
   const server = await startExplorer(source, { host, port: options.port ?? 8377 });
   log(`finevideo explore: ${server.index.indexedVideos} videos indexed; Ctrl-C stops the server`);

@@ -1,5 +1,5 @@
 import { ConfigError, SAFE_NAME_PATTERN, type ObjectStore } from '@finevideo/core';
-import { openStore } from '@finevideo/storage';
+import { openStore, rememberS3Settings, s3SettingsForRun, type S3Flags } from '@finevideo/storage';
 import { readRunManifest, type RunManifest } from '@finevideo/runtime';
 
 /** What `finevideo explore` was pointed at: a run (folder or S3), reached directly or through its export. */
@@ -30,12 +30,14 @@ export function parseExplorerRef(ref: string): { storage: string; runId: string;
 }
 
 /**
- * Opens the run: its manifest is read through a first store, then the store is opened again with the
- * run's own S3 settings (endpoint, path style), as the launcher's other commands do.
+ * Opens the run: its manifest is read through a first store (with the settings that reach it), then
+ * the store is opened again with the run's own S3 settings completed by those.
  */
-export async function openExplorerSource(ref: string): Promise<ExplorerSource> {
+export async function openExplorerSource(ref: string, flags: S3Flags = {}): Promise<ExplorerSource> {
   const { storage, runId, given } = parseExplorerRef(ref);
-  const probe = openStore(storage);
+  // As the launcher's other commands: flags, else what this machine remembered for the storage, else the environment.
+  const used = s3SettingsForRun(storage, flags);
+  const probe = openStore(storage, used);
   let manifest: RunManifest;
   try {
     manifest = await readRunManifest(probe, runId);
@@ -45,7 +47,9 @@ export async function openExplorerSource(ref: string): Promise<ExplorerSource> {
     }
     throw e;
   }
-  const store = Object.keys(manifest.config.s3).length ? openStore(storage, manifest.config.s3) : probe;
+  const s3 = { ...manifest.config.s3, ...used };
+  rememberS3Settings(storage, s3);
+  const store = Object.keys(s3).length ? openStore(storage, s3) : probe;
   const root = store.uri.startsWith('file://') ? store.uri.slice('file://'.length) : store.uri;
   return { store, runId, manifest, given, ref: `${root.replace(/\/$/, '')}/runs/${runId}` };
 }
