@@ -98,13 +98,13 @@ export function s3SettingsAsFlags(s3: S3Options): string {
 }
 
 /**
- * The settings to open an existing run's s3:// storage with, before its run.json is read: flags, else
- * what this machine remembered for that root, else the environment. Folders need none.
+ * The settings to open an existing run's s3:// storage with, before its run.json is read, field by
+ * field: flags, else the environment (set on purpose, so it wins), else what this machine remembered
+ * for that root. Folders need none.
  */
 export function s3SettingsForRun(storage: string, flags: S3Flags, env: NodeJS.ProcessEnv = process.env): S3Options {
   if (!storage.startsWith('s3://')) return {};
-  const given = s3SettingsFromFlags(flags);
-  return effectiveS3Settings({ ...rememberedS3Settings(storage, env), ...given }, env);
+  return { ...rememberedS3Settings(storage, env), ...effectiveS3Settings(s3SettingsFromFlags(flags), env) };
 }
 
 /**
