@@ -93,8 +93,11 @@ export async function measuredCost(store: ObjectStore, stageName: string): Promi
     for await (const { key } of store.list(`runs/${runId}/${stageName}/done/`)) {
       const marker = await readJsonObject<ChunkMarker & { durationMs?: number }>(store, key);
       if (!marker || typeof marker.durationMs !== 'number' || !marker.stats.items) continue;
-      items += marker.stats.items;
-      kept += marker.stats.kept;
+      // Bulk stages count work items (ytcommons: shards) but keep and drop rows: cost and keep share
+      // are per row seen, the unit the estimate multiplies by.
+      const { stats } = marker;
+      items += Math.max(stats.items, stats.kept + stats.dropped + stats.errors);
+      kept += stats.kept;
       ms += marker.durationMs;
       if (++markers >= 200) break;
     }
@@ -133,6 +136,9 @@ export async function estimateScale(config: PipelineConfig, options: { videos: n
     const cpuPerPod = Math.max(0.1, Number.parseFloat(stage.resources.cpu) || 1);
     const podsOfPool = pool === 'gpu' ? cluster.gpu * Math.max(1, 8 / Math.max(1, stage.resources.gpu ?? 1))
       : Math.floor((cluster.cpu * CPU_NODE_VCPUS * (pool === 'network' ? NETWORK_OVERSUBSCRIPTION : 1)) / cpuPerPod);
+    if (podsOfPool < 1) {
+      throw new ConfigError(`--nodes: stage ${s.name} runs in the ${pool} pool, which needs ${pool === 'gpu' ? 'gpu' : 'cpu'} nodes, got ${pool === 'gpu' ? `gpu=${cluster.gpu}` : `cpu=${cluster.cpu}`}`);
+    }
     const executorParallelism = config.executor.kind === 'kubernetes' ? config.executor.parallelism : Number.MAX_SAFE_INTEGER;
     const jobs = stage.kind === 'global' ? 1 : Math.ceil(chunks / MAX_COMPLETIONS_PER_JOB);
     // Pods at once: one per chunk, at most the pool's room and the Jobs' parallelism.
@@ -148,7 +154,7 @@ export async function estimateScale(config: PipelineConfig, options: { videos: n
       })(), params);
     }
     out.push({
-      stage: s.name, type: s.stage, pool, items, kept, chunks, jobs, pods, poolPods: Math.max(1, podsOfPool), podHours, wallHours, bytesWritten: kept * cost.bytesWritten,
+      stage: s.name, type: s.stage, pool, items, kept, chunks, jobs, pods, poolPods: podsOfPool, podHours, wallHours, bytesWritten: kept * cost.bytesWritten,
       source: measured ? 'measured' : 'default', streamed: follows[i] === true, ...(estimate ? { estimate } : {}),
     });
     items = kept;
