@@ -63,4 +63,19 @@ describe('plan --estimate: numbers checked by hand, bad sizes refused', () => {
     const fine = await planCommand(path, { estimate: true, videos: '2_000_000', nodes: 'cpu=1,gpu=0' });
     assert.match(fine.output, /estimate for 2\.00M videos/, 'a pool no stage needs may be empty');
   });
+
+  it('--hours and the annotate line agree: the hours select keeps, fewer than asked when fewer videos reach it', async () => {
+    const path = join(dir, 'full.yaml');
+    await writeFile(path, `name: full\nstorage: ${dir}\nexecutor: { kind: kubernetes, parallelism: 10 }\nstages:\n` +
+      '  - stage: ytcommons\n    params: { source: /data/yt }\n  - stage: worddensity\n  - stage: download\n  - stage: dynamism\n' +
+      '  - stage: classify\n    params: { endpoint: http://tgi.svc/v1 }\n  - stage: select\n  - stage: annotate\n');
+    for (const [videos, hours] of [['2000000', '3425'], ['5000', '3425']] as const) {
+      const r = await planCommand(path, { estimate: true, videos, hours, nodes: 'cpu=4,gpu=1' });
+      const header = /videos, ([\d.]+) h selected/.exec(r.output)?.[1];
+      const annotate = /^annotate: expected cost: .* for \d+ videos, ([\d.]+) h/m.exec(r.output)?.[1];
+      assert.ok(header && annotate, r.output);
+      assert.equal(header, annotate, `${videos} videos: the header and the annotate line name the same hours`);
+      if (videos === '5000') assert.match(r.output, /of 3425 h asked: fewer videos reach select/);
+    }
+  });
 });
