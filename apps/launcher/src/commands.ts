@@ -3,7 +3,7 @@ import {
   ConfigError, WORKER_ENV, parsePipelineConfig, pipelineStages, runLayout,
   type ExecutorConfig, type Logger, type ObjectStore, type PipelineConfig, type PipelineStage,
 } from '@finevideo/core';
-import { openStore } from '@finevideo/storage';
+import { effectiveS3Settings, openStore, rememberS3Settings, s3SettingsAsFlags, s3SettingsForRun, s3SettingsMismatches, type S3Flags } from '@finevideo/storage';
 import {
   LocalExecutor, createLogger, createRun, sealStage, pendingIndexes, planStage, readRunManifest, runPipeline, runStatus, storageEnv, validatePipeline,
   renderAttempt, readPlan, type Executor, type RunManifest, type StageOutcome, type StagePlan,
@@ -35,7 +35,10 @@ export interface RunOptions extends GlobalOptions {
   retryErrors?: string[] | true;
 }
 
-export interface StatusOptions extends GlobalOptions {
+/** resume: a run's options, and the S3 settings to reach its storage with. */
+export type ResumeOptions = RunOptions & S3Flags;
+
+export interface StatusOptions extends GlobalOptions, S3Flags {
   /** Check that every part each marker lists exists. */
   verify?: boolean;
 }
@@ -129,6 +132,8 @@ export function summarize(manifest: RunManifest, store: Pick<ObjectStore, 'uri'>
   const cancelled = wasCancelled(manifest, outcomes, options.until, signal);
   const failed = outcomes.find((o) => o.failed.length);
   const ref = runRef(store.uri, manifest.runId);
+  // What another machine needs to reach the run: its storage settings as flags (never credentials).
+  const again = `${ref}${s3SettingsAsFlags(manifest.config.s3)}`;
   const policies = new Map(pipelineStages(manifest.config).map((s) => [s.name, s.errorPolicy]));
   const errors: StageErrors[] = outcomes.filter((o) => !o.failed.length).map((o) => ({
     stage: o.stage, stats: o.stats, failedItems: o.failedItems, policy: policies.get(o.stage) ?? { maxStageShare: 1 },
@@ -152,17 +157,18 @@ export function summarize(manifest: RunManifest, store: Pick<ObjectStore, 'uri'>
   const lines = [formatFunnel(outcomes.map((o) => ({ stage: o.stage, stats: o.stats })))];
   const perStage = errorLines(errors);
   if (perStage.length) lines.push('', 'error rows by reason:', ...perStage);
-  for (const f of shareFailures) lines.push('', f.message, `run the failed items again after fixing the cause: finevideo resume ${ref} --retry-errors`);
+  for (const f of shareFailures) lines.push('', f.message, `run the failed items again after fixing the cause: finevideo resume ${again} --retry-errors`);
   if (notes.length) lines.push('', ...notes);
   if (cancelled) {
     const where = failed ? ` during stage ${failed.stage}` : outcomes.length ? ` after stage ${outcomes.at(-1)!.stage}` : '';
-    lines.push('', `cancelled${where}: chunks not finished have no marker; continue with: finevideo resume ${ref}`);
+    lines.push('', `cancelled${where}: chunks not finished have no marker; continue with: finevideo resume ${again}`);
   } else if (failed) {
     lines.push('', `stage ${failed.stage}: ${failed.failed.length} chunk(s) failed:`);
     for (const f of failed.failed.slice(0, 10)) lines.push(`  chunk ${f.index}: ${f.reason}${f.logTail ? `\n    ${f.logTail.trim().split('\n').slice(-5).join('\n    ')}` : ''}`);
-    lines.push(`logs: ${ref}/${failed.stage}/logs/`, `fix the cause, then resume with: finevideo resume ${ref}`);
+    lines.push(`logs: ${ref}/${failed.stage}/logs/`, `fix the cause, then resume with: finevideo resume ${again}`);
   }
   lines.push('', `run: ${ref}`);
+  if (again !== ref) lines.push(`status: finevideo status ${again}`);
   if (table && outDir) {
     lines.push(`output table: ${table} (stage ${last!.stage}; parquet parts in ${outDir}, holding kept, dropped and error rows)`);
     lines.push(`read only kept rows: ${readKept}`);
@@ -179,12 +185,13 @@ function useStorageSettings(config: PipelineConfig): void {
 }
 
 export async function runCommand(pipelinePath: string, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
-  const config = applyOverrides(await loadPipeline(pipelinePath), options);
+  const config = withEffectiveS3(applyOverrides(await loadPipeline(pipelinePath), options));
   // Before anything is created or paid for: an unknown stage would otherwise run the whole pipeline.
   if (options.until !== undefined) checkStageName(config, options.until, '--until');
   useStorageSettings(config);
   const store = openStore(config.storage, config.s3);
   const manifest = await createRun(config, store);
+  rememberS3Settings(config.storage, manifest.config.s3);
   const { executor: recordedExecutor, runId: _recordedId, ...recorded } = manifest.config;
   const { executor: _executor, runId: _givenId, ...given } = config;
   if (JSON.stringify(recorded) !== JSON.stringify(given)) {
@@ -196,17 +203,34 @@ export async function runCommand(pipelinePath: string, options: RunOptions, sign
     execute(executorChanged ? { ...manifest, config: { ...manifest.config, executor: config.executor } } : manifest, store, lease, options, signal));
 }
 
-/** A run named by the user: its store with the run's own S3 settings, and its manifest. */
-export async function openRun(ref: string): Promise<{ store: ObjectStore; manifest: RunManifest }> {
-  const { storage, runId } = parseRunRef(ref);
-  const probe = openStore(storage);
-  const manifest = await readRunManifest(probe, runId);
-  useStorageSettings(manifest.config);
-  return { store: openStore(storage, manifest.config.s3), manifest };
+/**
+ * An s3:// run records the settings it was created with (the config's, completed from the AWS
+ * variables), so every later command reaches the same store without them in the environment.
+ */
+function withEffectiveS3(config: PipelineConfig): PipelineConfig {
+  return config.storage.startsWith('s3://') ? { ...config, s3: effectiveS3Settings(config.s3) } : config;
 }
 
-export async function resumeCommand(ref: string, options: RunOptions, signal?: AbortSignal): Promise<CommandResult> {
-  const { store, manifest } = await openRun(ref);
+/**
+ * A run named by the user: run.json is read with the settings given as flags, else those this machine
+ * remembered for that storage, else the environment; settings recorded in run.json that differ are
+ * said, and the ones that reached the store are kept (for this command and its workers).
+ */
+export async function openRun(ref: string, flags: S3Flags = {}, log: Logger = createLogger({}, false)): Promise<{ store: ObjectStore; manifest: RunManifest }> {
+  const { storage, runId } = parseRunRef(ref);
+  const used = s3SettingsForRun(storage, flags);
+  const store = openStore(storage, used);
+  const recorded = await readRunManifest(store, runId);
+  for (const m of s3SettingsMismatches(recorded.config.s3, used)) log.warn(`run ${runId}: ${m} (kept: it reached the store)`);
+  const s3 = { ...recorded.config.s3, ...used };
+  rememberS3Settings(storage, s3);
+  const manifest = { ...recorded, config: { ...recorded.config, s3 } };
+  useStorageSettings(manifest.config);
+  return { store, manifest };
+}
+
+export async function resumeCommand(ref: string, options: ResumeOptions, signal?: AbortSignal): Promise<CommandResult> {
+  const { store, manifest } = await openRun(ref, options, createLogger({}, options.json === true));
   // Held from before anything is rewritten (retry-errors) until the run ends, Ctrl-C included.
   return withRunLease(store, manifest.runId, leaseOptions(options), (lease) => resumeHoldingLease(store, manifest, lease, options, signal));
 }
@@ -239,9 +263,10 @@ async function resumeHoldingLease(store: ObjectStore, manifest: RunManifest, lea
  * With verify, every part each marker lists must exist (exit 1 naming the missing ones).
  */
 export async function statusCommand(ref: string, options: StatusOptions): Promise<CommandResult> {
-  const { store, manifest } = await openRun(ref);
+  const { store, manifest } = await openRun(ref, options, createLogger({}, options.json === true));
   const status = await runStatus(store, manifest.runId, { verify: options.verify === true });
   const runRefText = runRef(store.uri, manifest.runId);
+  const again = `${runRefText}${s3SettingsAsFlags(manifest.config.s3)}`;
   const missing = status.stages.flatMap((s) => s.missingParts ?? []);
   const exitCode = missing.length ? 1 : 0;
   const policies = new Map(pipelineStages(manifest.config).map((s) => [s.name, s.errorPolicy]));
@@ -258,7 +283,7 @@ export async function statusCommand(ref: string, options: StatusOptions): Promis
   }));
   const lines = [`run ${manifest.runId} (created ${manifest.createdAt}): ${status.complete ? 'complete' : 'incomplete'}`, formatFunnel(rows)];
   const failing = status.stages.filter((s) => s.failed);
-  for (const s of failing) lines.push(`stage ${s.stage}: ${s.failed} chunk(s) failed in its last attempt (logs: ${runRefText}/${s.stage}/logs/); resume with: finevideo resume ${runRefText}`);
+  for (const s of failing) lines.push(`stage ${s.stage}: ${s.failed} chunk(s) failed in its last attempt (logs: ${runRefText}/${s.stage}/logs/); resume with: finevideo resume ${again}`);
   const perStage = errorLines(errors);
   if (perStage.length) lines.push('error rows by reason:', ...perStage);
   lines.push(...stageNotes(status.stages.map((s) => ({ stage: s.stage, stats: s.stats, ...(s.planned ? { plan: { chunkCount: s.chunks } } : {}) }))));
@@ -281,7 +306,8 @@ export async function planCommand(pipelinePath: string, options: RunOptions & Sc
   if (options.estimate) return scaleEstimateCommand(config, options);
   useStorageSettings(config);
   const store = openStore(config.storage, config.s3);
-  const manifest = await createRun(config, store);
+  const manifest = await createRun(withEffectiveS3(config), store);
+  rememberS3Settings(config.storage, manifest.config.s3);
   const log = createLogger({ run: manifest.runId }, options.json === true);
   const stages = pipelineStages(config);
   const planned: { stage: string; type: string; items?: number; chunks?: number; pending?: number; note?: string; estimate?: string }[] = [];
@@ -311,8 +337,8 @@ export { readRunManifest };
  * The exact Jobs the launcher would submit for the stages that have pending chunks,
  * as YAML for `kubectl apply -f -`. Run `finevideo plan` first (and again after each stage).
  */
-export async function renderCommand(ref: string, options: { stage?: string }): Promise<CommandResult> {
-  const { store, manifest } = await openRun(ref);
+export async function renderCommand(ref: string, options: { stage?: string } & S3Flags): Promise<CommandResult> {
+  const { store, manifest } = await openRun(ref, options);
   const config = manifest.config.executor.kind === 'kubernetes' ? manifest.config : applyOverrides(manifest.config, { executor: 'kubernetes' });
   if (config.executor.kind !== 'kubernetes') throw new ConfigError('executor: expected kubernetes settings, got none');
   const planned: { s: PipelineStage; plan: StagePlan }[] = [];

@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from 'commander';
 import type { ExplorerServer } from '@finevideo/explorer';
+import type { S3Flags } from '@finevideo/storage';
 
-export interface ExploreOptions {
+export interface ExploreOptions extends S3Flags {
   port?: number;
   host?: string;
 }
@@ -26,7 +27,7 @@ export async function exploreCommand(ref: string, options: ExploreOptions, log: 
   const port = options.port ?? 8377;
   // Said before indexing, which takes minutes on a large run.
   await checkPortFree(host, port);
-  const target = await openExplorerTarget(ref);
+  const target = await openExplorerTarget(ref, options);
   let server: ExplorerServer;
   if (target.kind === 'run') {
     log(`finevideo explore: reading run ${target.source.runId} from ${target.source.store.uri} (indexing its tables)`);

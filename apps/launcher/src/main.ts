@@ -26,6 +26,14 @@ const executorKind = (value: string) => {
   return value;
 };
 
+/** The non-secret settings that reach a run's S3 storage, as "finevideo run" prints them (credentials come from the AWS environment). */
+function s3Flags(command: Command): Command {
+  return command
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint of the run\'s storage (default: remembered on this machine for that storage, else AWS_ENDPOINT_URL_S3)')
+    .option('--s3-region <region>', 'region of the run\'s S3 storage')
+    .option('--s3-path-style', 'path-style S3 addressing (MinIO, s3rver)');
+}
+
 /** Exit codes: 0 success, 1 a stage failed (resume it), 2 bad input or config. */
 async function finish(result: Promise<CommandResult>): Promise<never> {
   try {
@@ -95,45 +103,45 @@ program
   .option('--nodes <pools>', 'with --estimate: cluster size, e.g. cpu=40,gpu=4')
   .action((path: string, opts) => finish(planCommand(path, { ...program.opts(), ...opts })));
 
-program
+s3Flags(program
   .command('status')
   .description('per stage: chunks done, failed and pending, the funnel and error rows by reason')
   .argument('<run>', 'run folder or URI, e.g. .data/demo/runs/<id> or s3://bucket/prefix/runs/<id>')
   .option('--verify', 'check that every part each chunk marker lists exists (exit 1 naming the missing ones)')
   .option('--json', 'an object {run, runId, complete, stages}')
-  .action((ref: string, opts) => finish(statusCommand(ref, { ...program.opts(), ...opts })));
+  ).action((ref: string, opts) => finish(statusCommand(ref, { ...program.opts(), ...opts })));
 
 runOptions(
-  program
+  s3Flags(program
     .command('resume')
     .description('run only the chunks without a completion marker (the chunk count never changes), then the remaining stages')
     .argument('<run>', 'run folder or URI')
-    .option('--retry-errors [reasons]', 'also run again the items whose rows are errors: all, or those comma-separated reasons or error classes', reasonList),
+    .option('--retry-errors [reasons]', 'also run again the items whose rows are errors: all, or those comma-separated reasons or error classes', reasonList)),
 ).action((ref: string, opts) => finish(resumeCommand(ref, { ...program.opts(), ...opts }, withAbort())));
 
-program
+s3Flags(program
   .command('unlock')
   .description('remove a run\'s lease left by a launcher that is gone (crashed, or on a machine that is down); a live holder is refused')
   .argument('<run>', 'run folder or URI')
   .option('--force', 'remove the lease even if its holder looks alive (its pid runs here, or its heartbeat is fresh)')
-  .action((ref: string, opts: { force?: boolean }) => finish(unlockCommand(ref, { ...program.opts(), ...opts })));
+  ).action((ref: string, opts: { force?: boolean }) => finish(unlockCommand(ref, { ...program.opts(), ...opts })));
 
-program
+s3Flags(program
   .command('render')
   .description('print the Kubernetes Jobs for the planned stages with pending chunks, as YAML for "kubectl apply -f -"')
   .argument('<run>', 'run folder or URI (from "finevideo plan")')
   .option('--stage <name>', 'only this stage')
-  .action((ref: string, opts) => finish(renderCommand(ref, opts)));
+  ).action((ref: string, opts) => finish(renderCommand(ref, opts)));
 
-program
+s3Flags(program
   .command('explore')
   .description('a read-only web page over a run: funnel, chunks and cost, anomalies, the dataset by category, each video with its scenes and transcript')
   .argument('<run>', 'run folder or URI (.../runs/<id>), or its export folder (.../export/<id>)')
   .option('--port <n>', 'port to listen on (0: any free port)', portNumber, 8377)
   .option('--host <address>', 'address to listen on (default 127.0.0.1; any other is reachable from the network)')
-  .action((ref: string, opts) => finish(exploreUntilStopped(ref, opts)));
+  ).action((ref: string, opts) => finish(exploreUntilStopped(ref, opts)));
 
-program
+s3Flags(program
   .command('publish')
   .description('upload a finished export (folder or s3:// prefix of export/<run-id>, checked against its export.json) to a Hugging Face dataset repo; token from HF_TOKEN, Hub from HF_ENDPOINT')
   .argument('<export>', 'export folder or URI (.../export/<run-id>)')
@@ -142,7 +150,7 @@ program
   // Kept from before private became the default: it says what now happens anyway.
   .addOption(new Option('--private', 'create a missing repo private (the default)').hideHelp().conflicts('public'))
   .option('--batch-files <n>', 'files per commit', positiveInt('batch-files'))
-  .action((source: string, opts) => finish(publishCommand(source, opts)));
+  ).action((source: string, opts) => finish(publishCommand(source, opts)));
 
 program
   .command('demo')

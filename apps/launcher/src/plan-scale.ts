@@ -54,7 +54,9 @@ export interface StageEstimate {
 
 export interface ScaleEstimate {
   videos: number;
+  /** Hours select keeps (the annotate line's); hoursAsked when the pipeline has no select. */
   hours: number;
+  hoursAsked: number;
   cluster: ClusterSize;
   stages: StageEstimate[];
   wallHoursStageByStage: number;
@@ -93,8 +95,11 @@ export async function measuredCost(store: ObjectStore, stageName: string): Promi
     for await (const { key } of store.list(`runs/${runId}/${stageName}/done/`)) {
       const marker = await readJsonObject<ChunkMarker & { durationMs?: number }>(store, key);
       if (!marker || typeof marker.durationMs !== 'number' || !marker.stats.items) continue;
-      items += marker.stats.items;
-      kept += marker.stats.kept;
+      // Bulk stages count work items (ytcommons: shards) but keep and drop rows: cost and keep share
+      // are per row seen, the unit the estimate multiplies by.
+      const { stats } = marker;
+      items += Math.max(stats.items, stats.kept + stats.dropped + stats.errors);
+      kept += stats.kept;
       ms += marker.durationMs;
       if (++markers >= 200) break;
     }
@@ -119,13 +124,18 @@ export async function estimateScale(config: PipelineConfig, options: { videos: n
   const cluster = options.cluster;
   const out: StageEstimate[] = [];
   let items = options.videos;
+  // What select keeps, in hours: the annotate line's hours (fewer than asked when fewer videos reach select).
+  let selectedHours: number | undefined;
   for (const [i, s] of stages.entries()) {
     const stage = stageByType(s.stage);
     const measured = options.store ? await measuredCost(options.store, s.name) : undefined;
     const cost = { ...(DEFAULT_ITEM_COSTS[s.stage] ?? FALLBACK_COST), ...(measured ?? {}) };
     let kept = Math.round(items * cost.keep);
     // select keeps the videos that fill the hours asked for.
-    if (s.stage === 'select') kept = Math.min(items, Math.round((hours * 3600) / averageSeconds));
+    if (s.stage === 'select') {
+      kept = Math.min(items, Math.round((hours * 3600) / averageSeconds));
+      selectedHours = (kept * averageSeconds) / 3600;
+    }
     const pool = poolOf(stage);
     const perChunk = s.itemsPerChunk ?? (stage.kind === 'map' ? stage.defaultItemsPerChunk : items);
     const workItems = Math.ceil(items / ((DEFAULT_ITEM_COSTS[s.stage]?.rowsPerItem) ?? 1));
@@ -133,6 +143,9 @@ export async function estimateScale(config: PipelineConfig, options: { videos: n
     const cpuPerPod = Math.max(0.1, Number.parseFloat(stage.resources.cpu) || 1);
     const podsOfPool = pool === 'gpu' ? cluster.gpu * Math.max(1, 8 / Math.max(1, stage.resources.gpu ?? 1))
       : Math.floor((cluster.cpu * CPU_NODE_VCPUS * (pool === 'network' ? NETWORK_OVERSUBSCRIPTION : 1)) / cpuPerPod);
+    if (podsOfPool < 1) {
+      throw new ConfigError(`--nodes: stage ${s.name} runs in the ${pool} pool, which needs ${pool === 'gpu' ? 'gpu' : 'cpu'} nodes, got ${pool === 'gpu' ? `gpu=${cluster.gpu}` : `cpu=${cluster.cpu}`}`);
+    }
     const executorParallelism = config.executor.kind === 'kubernetes' ? config.executor.parallelism : Number.MAX_SAFE_INTEGER;
     const jobs = stage.kind === 'global' ? 1 : Math.ceil(chunks / MAX_COMPLETIONS_PER_JOB);
     // Pods at once: one per chunk, at most the pool's room and the Jobs' parallelism.
@@ -148,7 +161,7 @@ export async function estimateScale(config: PipelineConfig, options: { videos: n
       })(), params);
     }
     out.push({
-      stage: s.name, type: s.stage, pool, items, kept, chunks, jobs, pods, poolPods: Math.max(1, podsOfPool), podHours, wallHours, bytesWritten: kept * cost.bytesWritten,
+      stage: s.name, type: s.stage, pool, items, kept, chunks, jobs, pods, poolPods: podsOfPool, podHours, wallHours, bytesWritten: kept * cost.bytesWritten,
       source: measured ? 'measured' : 'default', streamed: follows[i] === true, ...(estimate ? { estimate } : {}),
     });
     items = kept;
@@ -173,7 +186,7 @@ export async function estimateScale(config: PipelineConfig, options: { videos: n
     i = j;
   }
   const bottleneck = out.reduce((a, b) => (b.wallHours > a.wallHours ? b : a)).stage;
-  return { videos: options.videos, hours, cluster, stages: out, wallHoursStageByStage, wallHoursStreaming, bottleneck };
+  return { videos: options.videos, hours: selectedHours ?? hours, hoursAsked: hours, cluster, stages: out, wallHoursStageByStage, wallHoursStreaming, bottleneck };
 }
 
 const human = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : `${Math.round(n)}`);
@@ -190,7 +203,7 @@ export function formatScaleEstimate(e: ScaleEstimate): string {
   const podHoursByPool = new Map<string, number>();
   for (const s of e.stages) podHoursByPool.set(s.pool, (podHoursByPool.get(s.pool) ?? 0) + s.podHours);
   const lines = [
-    `estimate for ${human(e.videos)} videos, ${e.hours} hours selected; cluster: ${e.cluster.cpu} CPU nodes (${CPU_NODE_VCPUS} vCPU), ${e.cluster.gpu} GPU nodes`,
+    `estimate for ${human(e.videos)} videos, ${e.hours.toFixed(2)} h selected${e.hours < e.hoursAsked * 0.99 ? ` (of ${e.hoursAsked} h asked: fewer videos reach select)` : ''}; cluster: ${e.cluster.cpu} CPU nodes (${CPU_NODE_VCPUS} vCPU), ${e.cluster.gpu} GPU nodes`,
     line(header), ...rows.map(line),
     `pod-hours per pool: ${[...podHoursByPool].map(([p, h]) => `${p} ${h.toFixed(0)}`).join(', ')}; storage written: ${bytesText(e.stages.reduce((t, s) => t + s.bytesWritten, 0))}`,
     `wall time: ${e.wallHoursStageByStage.toFixed(1)} h stage by stage, ${e.wallHoursStreaming.toFixed(1)} h streaming; bottleneck: ${e.bottleneck}`,

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, errorMessage, redactUrlCredentials, type ObjectStore } from '@finevideo/core';
-import { openStore } from '@finevideo/storage';
+import { openStore, s3SettingsForRun, type S3Flags } from '@finevideo/storage';
 import { EXPORT_MANIFEST, contentHashes, parseExportManifest, type ExportManifest, type ExportManifestFile } from '@finevideo/stages/export-card';
 import type { CommandResult } from './commands.js';
 
-export interface PublishOptions {
+export interface PublishOptions extends S3Flags {
   /** namespace/name of the dataset repo. */
   repo: string;
   /** Create a missing repo public (default: private). An existing repo keeps its visibility. */
@@ -59,9 +59,9 @@ interface ExportSource {
   folder?: string;
 }
 
-async function openExport(source: string): Promise<ExportSource> {
+async function openExport(source: string, flags: S3Flags): Promise<ExportSource> {
   const isUri = /^[a-z][a-z0-9+.-]*:\/\//i.test(source);
-  const store = openStore(isUri ? source : resolve(source), {}, 'export');
+  const store = openStore(isUri ? source : resolve(source), s3SettingsForRun(source, flags), 'export');
   if (isUri && !source.startsWith('file://')) return { store };
   const path = source.startsWith('file://') ? fileURLToPath(source) : resolve(source);
   const folder = await realpath(path).catch(() => {
@@ -219,7 +219,7 @@ export async function publishExport(source: string, options: PublishOptions): Pr
   if (!accessToken) throw new ConfigError('HF_TOKEN: expected a Hugging Face token with write access in the environment (or from a Secret), got none');
   const hubUrl = hubEndpoint(options.hubUrl ?? process.env.HF_ENDPOINT);
   const log = options.log ?? (() => undefined);
-  const exported = await openExport(source);
+  const exported = await openExport(source, options);
   const manifest = parseExportManifest(await exported.store.getText(EXPORT_MANIFEST), exported.store.uri);
   const gitOids = await verifyExport(exported, manifest);
   log(`export ${exported.store.uri}: ${manifest.files.length} file(s) match ${EXPORT_MANIFEST} (run ${manifest.runId})`);
@@ -274,8 +274,10 @@ export async function publishExport(source: string, options: PublishOptions): Pr
   return result;
 }
 
-export async function publishCommand(source: string, opts: { repo: string; public?: boolean; batchFiles?: number }): Promise<CommandResult> {
-  const r = await publishExport(source, { repo: opts.repo, public: opts.public === true, ...(opts.batchFiles ? { batchFiles: opts.batchFiles } : {}), log: (l) => process.stderr.write(`${l}\n`) });
+export async function publishCommand(source: string, opts: { repo: string; public?: boolean; batchFiles?: number } & S3Flags): Promise<CommandResult> {
+  const { s3Endpoint, s3Region, s3PathStyle } = opts;
+  const s3 = { ...(s3Endpoint ? { s3Endpoint } : {}), ...(s3Region ? { s3Region } : {}), ...(s3PathStyle ? { s3PathStyle } : {}) };
+  const r = await publishExport(source, { ...s3, repo: opts.repo, public: opts.public === true, ...(opts.batchFiles ? { batchFiles: opts.batchFiles } : {}), log: (l) => process.stderr.write(`${l}\n`) });
   const lines = [
     `published ${source} to ${r.repoUrl} (${r.visibility}, ${r.created ? 'new repo' : 'existing repo'}): ${r.uploaded} file(s) uploaded (${(r.uploadedBytes / 1e6).toFixed(1)} MB) in ${r.commits} commit(s), ${r.skipped} already there with the same content${r.deleted ? `, ${r.deleted} stale file(s) under data/ removed` : ''}`,
   ];

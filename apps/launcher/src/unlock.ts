@@ -1,4 +1,5 @@
 import { ConfigError } from '@finevideo/core';
+import type { S3Flags } from '@finevideo/storage';
 import { breakRunLease, describeHolder, holderLiveness, leaseKey, parseHolder } from '@finevideo/runtime';
 import { runRef } from './run-ref.js';
 import { openRun, type CommandResult } from './commands.js';
@@ -8,8 +9,8 @@ import { openRun, type CommandResult } from './commands.js';
  * alive (same host: its pid runs with its start time; another host: a fresh heartbeat) is refused
  * unless `force`, saying how it was seen alive: removing its lease would let a second launcher run beside it.
  */
-export async function unlockCommand(ref: string, options: { json?: boolean; force?: boolean } = {}): Promise<CommandResult> {
-  const { store, manifest } = await openRun(ref);
+export async function unlockCommand(ref: string, options: { json?: boolean; force?: boolean } & S3Flags = {}): Promise<CommandResult> {
+  const { store, manifest } = await openRun(ref, options);
   const runId = manifest.runId;
   const where = runRef(store.uri, runId);
   const current = parseHolder(await store.getText(leaseKey(runId)));

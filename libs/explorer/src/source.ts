@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, SAFE_NAME_PATTERN, type ObjectStore } from '@finevideo/core';
-import { openStore } from '@finevideo/storage';
+import { openStore, rememberS3Settings, s3SettingsForRun, type S3Flags } from '@finevideo/storage';
 import { readRunManifest, type RunManifest } from '@finevideo/runtime';
 import { detectDatasetFolder, type DatasetFolder } from './dataset.js';
 
@@ -52,13 +52,15 @@ export function refuseFileAsFolder(ref: string): void {
 }
 
 /**
- * Opens the run: its manifest is read through a first store, then the store is opened again with the
- * run's own S3 settings (endpoint, path style), as the launcher's other commands do.
+ * Opens the run: its manifest is read through a first store (with the settings that reach it), then
+ * the store is opened again with the run's own S3 settings completed by those.
  */
-export async function openExplorerSource(ref: string): Promise<ExplorerSource> {
+export async function openExplorerSource(ref: string, flags: S3Flags = {}): Promise<ExplorerSource> {
   refuseFileAsFolder(ref);
   const { storage, runId, given } = parseExplorerRef(ref);
-  const probe = openStore(storage);
+  // As the launcher's other commands: flags, else what this machine remembered for the storage, else the environment.
+  const used = s3SettingsForRun(storage, flags);
+  const probe = openStore(storage, used);
   let manifest: RunManifest;
   try {
     manifest = await readRunManifest(probe, runId);
@@ -68,7 +70,9 @@ export async function openExplorerSource(ref: string): Promise<ExplorerSource> {
     }
     throw e;
   }
-  const store = Object.keys(manifest.config.s3).length ? openStore(storage, manifest.config.s3) : probe;
+  const s3 = { ...manifest.config.s3, ...used };
+  rememberS3Settings(storage, s3);
+  const store = Object.keys(s3).length ? openStore(storage, s3) : probe;
   const root = store.uri.startsWith('file://') ? store.uri.slice('file://'.length) : store.uri;
   return { store, runId, manifest, given, ref: `${root.replace(/\/$/, '')}/runs/${runId}` };
 }
@@ -80,7 +84,7 @@ export type ExplorerTarget = { kind: 'run'; source: ExplorerSource } | { kind: '
  * A run folder or URI (runs/<id>); an export folder beside its run (export/<id>, read with the run); or
  * a dataset folder anywhere (an export copied away, or FineVideo's flat layout data/train-*.parquet).
  */
-export async function openExplorerTarget(ref: string): Promise<ExplorerTarget> {
+export async function openExplorerTarget(ref: string, flags: S3Flags = {}): Promise<ExplorerTarget> {
   refuseFileAsFolder(ref);
   let parsed: ReturnType<typeof parseExplorerRef> | undefined;
   try {
@@ -92,10 +96,10 @@ export async function openExplorerTarget(ref: string): Promise<ExplorerTarget> {
   }
   if (parsed.given === 'export') {
     // An export is read with its run when the run is beside it; copied elsewhere, on its own.
-    const probe = openStore(parsed.storage);
+    const probe = openStore(parsed.storage, s3SettingsForRun(parsed.storage, flags));
     const runBeside = await probe.exists(`runs/${parsed.runId}/run.json`).catch(() => false);
     const folder = runBeside ? undefined : detectDatasetFolder(ref);
     if (folder) return { kind: 'dataset', folder };
   }
-  return { kind: 'run', source: await openExplorerSource(ref) };
+  return { kind: 'run', source: await openExplorerSource(ref, flags) };
 }

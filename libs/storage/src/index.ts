@@ -5,3 +5,4 @@ export * from './lazy-s3-store.js';
 export * from './open.js';
 export * from './jsonl.js';
 export * from './parquet.js';
+export * from './s3-settings.js';

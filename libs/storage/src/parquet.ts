@@ -282,8 +282,15 @@ const TEMPORAL_TYPES = /\b(TIMESTAMP WITH TIME ZONE|TIME WITH TIME ZONE|TIMESTAM
 async function jsonlReader(c: DuckDBConnection, paths: string[], extra = ''): Promise<string> {
   const source = `${paths.length === 1 ? sqlString(paths[0]!) : `[${paths.map(sqlString).join(', ')}]`}, format = 'newline_delimited', maximum_object_size = 33554432`;
   const described = await c.runAndReadAll(`DESCRIBE SELECT * FROM read_json(${source}, sample_size = -1${extra.replace(/, filename = true/, '')})`);
-  const columns = described.getRowObjectsJS().map((r) => `${sqlString(String(r.column_name))}: ${sqlString(String(r.column_type).replace(TEMPORAL_TYPES, 'VARCHAR'))}`);
+  const columns = described.getRowObjectsJS().map((r) => `${sqlString(String(r.column_name))}: ${sqlString(columnType(String(r.column_name), String(r.column_type)))}`);
   return `read_json(${source}, columns = {${columns.join(', ')}}${extra})`;
+}
+
+/** Columns every run table has, always text: a part whose rows are all kept has reason all null, which DuckDB would read as JSON. */
+const TEXT_COLUMNS = new Set(['status', 'reason']);
+
+function columnType(name: string, inferred: string): string {
+  return TEXT_COLUMNS.has(name) ? 'VARCHAR' : inferred.replace(TEMPORAL_TYPES, 'VARCHAR');
 }
 
 /** A piece of a chunk's output: rows in a JSONL file, or kept rows in a parquet file a stage wrote. */
