@@ -252,13 +252,24 @@ describe('stage export (FineVideo parquet, card, index)', function () {
     const expected = await shardHashes(store);
     const second = await fixture();
     try {
-      // The crash: the second shard's worker dies while its video is read (the store throws), nothing of it is written.
+      // The crash: the second shard's worker dies while its shard is uploaded: the parquet was written and half of it
+      // reached storage (a store without atomic writes), then the upload fails. The first shard is complete.
       const items = (await exportAll(second.store, params, { stopAfter: 1 })).items;
       const ctx = await mediaItemContext(second.store, params);
       Object.assign(ctx, { runId: 'run1' });
       const broken = Object.create(second.store) as FileStore;
-      broken.getText = async () => { throw new Error('connection reset'); };
+      const cut: string[] = [];
+      broken.upload = async (key: string, localPath: string) => {
+        const bytes = await readFile(localPath);
+        await second.store.put(key, bytes.subarray(0, Math.floor(bytes.length / 2)));
+        cut.push(key);
+        throw new Error('connection reset');
+      };
       await assert.rejects(exportStage.processItem(items[1]!, { ...ctx, store: broken }) as Promise<unknown>, /storage/);
+      assert.equal(cut.length, 1, 'the crash came after the second shard was written');
+      const crashed = await shardHashes(second.store);
+      assert.equal(Object.keys(crashed).length, 2, 'the first shard and half of the second are in storage');
+      assert.notEqual(crashed[cut[0]!], expected[cut[0]!], 'the second shard in storage is cut off');
       // The resume: the unfinished chunks run again.
       for (const item of items.slice(1)) {
         const again = await mediaItemContext(second.store, params);
