@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { SystemicError, type ObjectInfo, type ObjectStore } from '@finevideo/core';
+import { SystemicError, type ByteRange, type ObjectInfo, type ObjectStore } from '@finevideo/core';
 import { describeHolder, leaseKey, parseHolder } from './lease.js';
 
 /** The error class of a worker whose launcher was superseded: never retried, nothing committed. */
@@ -42,8 +42,8 @@ export class FencedStore implements ObjectStore {
     return this.inner.getText(key);
   }
 
-  getStream(key: string): Promise<Readable> {
-    return this.inner.getStream(key);
+  getStream(key: string, range?: ByteRange): Promise<Readable> {
+    return this.inner.getStream(key, range); // a chunk reads its byte range of the stage's work list
   }
 
   download(key: string, localPath: string): Promise<void> {
