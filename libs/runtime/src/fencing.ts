@@ -43,7 +43,7 @@ export class FencedStore implements ObjectStore {
   }
 
   getStream(key: string, range?: ByteRange): Promise<Readable> {
-    return this.inner.getStream(key, range);
+    return this.inner.getStream(key, range); // a chunk reads its byte range of the stage's work list
   }
 
   download(key: string, localPath: string): Promise<void> {

@@ -87,6 +87,14 @@ describe('fencing: a superseded launcher\'s workers write nothing', () => {
     assert.deepEqual(parts, [], 'no part of the old worker is stored');
   });
 
+  it('reads a byte range as its store does (a chunk reads only its range of the stage\'s work list)', async () => {
+    await store.put('work-list.jsonl', '{"n":0}\n{"n":1}\n{"n":2}\n');
+    const fenced = new FencedStore(store, () => Promise.reject(new Error('reads are not fenced')));
+    const chunks: Buffer[] = [];
+    for await (const b of await fenced.getStream('work-list.jsonl', { start: 8, end: 16 })) chunks.push(b as Buffer);
+    assert.equal(Buffer.concat(chunks).toString('utf8'), '{"n":1}\n');
+  });
+
   it('the current epoch commits, its marker records the epoch; a worker with no launcher holding the run writes nothing', async () => {
     const lease = await acquireRunLease(store, 'run-1');
     process.env.TEST_WRITER = 'current';
