@@ -1,11 +1,12 @@
 #!/usr/bin/env node
+// @ts-nocheck
 // Mutation testing (StrykerJS) over the modules where a wrong line costs data or money.
 // Each module runs in its own Stryker pass with only the tests that cover it, so a pass stays minutes,
 // not hours, on 2 cores. Prints the mutation score per file and exits 1 when one is under the goal.
 //   npm run mutate                     # every module below
 //   npm run mutate -- timecodes rules  # those whose path contains one of the words
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const GOAL = 80;
@@ -47,6 +48,9 @@ for (const target of chosen) {
     ignorePatterns: ['.data', '.cache', 'dist', 'test-output', '.nx', 'tmp', 'images', 'manifests'],
     tempDirName: join('.cache', 'stryker-tmp'),
     cleanTempDir: true,
+    // Mutate the checkout itself: the tests import @finevideo/* through tsconfig paths, which a sandbox copy may not
+    // resolve to its own mutated files. Stryker restores every file when the pass ends (do not edit meanwhile).
+    inPlace: true,
     thresholds: { high: GOAL, low: 60, break: null },
   };
   const configFile = join(outDir, `${name}.stryker.json`);
@@ -54,9 +58,11 @@ for (const target of chosen) {
   console.log(`\n== mutate ${target.file} (tests: ${target.specs.join(' ')})`);
   const run = spawnSync(process.execPath, [join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js'), 'run', configFile], { cwd: root, stdio: 'inherit' });
   if (run.status !== 0 || !existsSync(reportFile)) {
+    restoreExecutableBits();
     results.push({ file: target.file, error: `stryker exited ${run.status ?? run.signal}` });
     continue;
   }
+  restoreExecutableBits();
   results.push({ file: target.file, ...scoreOf(JSON.parse(readFileSync(reportFile, 'utf8')), target.file) });
 }
 
@@ -70,6 +76,14 @@ for (const r of results) {
 }
 console.log(`goal: >= ${GOAL}% per file; ${below === 0 ? 'every file meets it' : `${below} file(s) below it`}`);
 process.exit(below === 0 ? 0 : 1);
+
+// Stryker's in-place restore rewrites every file it backed up without its mode: put git's executable bits back.
+function restoreExecutableBits() {
+  const listed = spawnSync('git', ['ls-files', '-s'], { cwd: root, encoding: 'utf8' });
+  for (const line of listed.stdout.split('\n')) {
+    if (line.startsWith('100755 ')) chmodSync(join(root, line.slice(line.indexOf('\t') + 1)), 0o755);
+  }
+}
 
 function scoreOf(report, file) {
   const entry = Object.entries(report.files).find(([path]) => path.endsWith(file));
