@@ -81,20 +81,20 @@ describe('explorer on datasets as people receive them: an export copied away fro
     const media = (id: string) => (id === NOT_SELECTED_MP4 ? join(dir, 'other.mp4') : join(dir, 'store', 'media', id, `${id}.mp4`));
     await generateVideo(join(dir, 'other.mp4'), { sections: [{ kind: 'still', seconds: 2 }], fps: 5, audio: false, gop: 5 });
     // The first shard stored uncompressed (its video is served by offset out of the shard), the second snappy (its cell is copied once to the cache).
-    await writeExportShard(join(flat, 'data', 'train-00000-of-00002.parquet'), [{ mp4: media(NOT_SELECTED_MP4), json: { ...exportJson(DONE_IDS[1], BASELINE), original_video_filename: 'not-an-id.mp4' } }, { mp4: media(DONE_IDS[0]), json: { ...exportJson(DONE_IDS[0], BASELINE), original_video_filename: `${DONE_IDS[0]}.mp4` } }], 'uncompressed');
+    await writeExportShard(join(flat, 'data', 'train-00000-of-00002.parquet'), [{ mp4: media(NOT_SELECTED_MP4), json: { ...exportJson(DONE_IDS[1], BASELINE), original_video_filename: 'not-an-id.mp4', original_json_filename: 'not-an-id.json' } }, { mp4: media(DONE_IDS[0]), json: { ...exportJson(DONE_IDS[0], BASELINE), original_video_filename: `${DONE_IDS[0]}.mp4` } }], 'uncompressed');
     await writeExportShard(join(flat, 'data', 'train-00001-of-00002.parquet'), [{ mp4: media(DONE_IDS[1]), json: exportJson(DONE_IDS[1], BASELINE) }]);
     const target = await openExplorerTarget(flat);
     assert.ok(target.kind === 'dataset' && target.folder.layout === 'flat' && !target.folder.card);
     const server = await startDatasetExplorer(target.folder, { assets, cacheDir: join(dir, 'cache-flat') });
     servers.push(server);
     const page = await get<{ rows: { video_id: string; category: string; duration: number }[] }>(server.url, '/api/videos?sort=category');
-    // The second shard's row names no file: its id is its place (shard 1, row 0).
-    assert.deepEqual(page.rows.map((r) => [r.video_id, r.category, r.duration]), [[DONE_IDS[0], 'Painting Tutorials', 12], ['f0000000000', 'Science Explainers', 12], ['f0001000000', 'Science Explainers', 12]]);
+    // The first shard's first row names no video (its file names are not ids): its id is its place (shard 0, row 0).
+    assert.deepEqual(page.rows.map((r) => [r.video_id, r.category, r.duration]), [[DONE_IDS[0], 'Painting Tutorials', 12], ['f0000000000', 'Science Explainers', 12], [DONE_IDS[1], 'Science Explainers', 12]]);
     // Row 1 of the uncompressed shard (after another video): its bytes located in the file, nothing copied.
     await assertServesVideo(server.url, DONE_IDS[0], video(DONE_IDS[0]));
     await assertServesVideo(server.url, 'f0000000000', readFileSync(media(NOT_SELECTED_MP4)));
     assert.ok(!existsSync(join(dir, 'cache-flat', 'cells')), 'served by offset out of the shard');
-    await assertServesVideo(server.url, 'f0001000000', video(DONE_IDS[1]));
+    await assertServesVideo(server.url, DONE_IDS[1], video(DONE_IDS[1]));
     assert.ok(existsSync(join(dir, 'cache-flat', 'cells')), 'a compressed cell is copied to the cache');
   });
 

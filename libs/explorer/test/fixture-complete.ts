@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parsePipelineConfig, runLayout, type Row } from '@finevideo/core';
-import { alignedContentMetadataSchema, exportJsonDuckDbType, exportJsonSchema, type AlignedContentMetadata, type ExportJson } from '@finevideo/dataset';
+import { alignedContentMetadataSchema, exportJsonDuckDbType, exportJsonSchema, originalFilenames, type AlignedContentMetadata, type ExportJson } from '@finevideo/dataset';
 import { FileStore, runDuckDb, sqlString, writeParquetRows } from '@finevideo/storage';
 import { createRun } from '@finevideo/runtime';
 import { generateVideo } from '@finevideo/testing';
@@ -55,6 +55,7 @@ const ANOMALY_REPORT = {
 export function exportJson(id: string, meta: AlignedContentMetadata): ExportJson {
   const c = CATEGORIES[id]!;
   return exportJsonSchema.parse({
+    ...originalFilenames(id),
     content_parent_category: c.top, content_fine_category: c.fine, content_metadata: meta, duration_seconds: 12, resolution: '320x240',
     text_to_speech: id === DONE_IDS[1] ? SOURCE_TEXT : 'Welcome to the first part.', text_to_speech_word_count: 5,
     timecoded_text_to_speech: id === DONE_IDS[0] ? [{ start: '00:00:00.500', end: '00:00:03.500', text: 'Welcome to the first part.' }] : [],
@@ -64,10 +65,9 @@ export function exportJson(id: string, meta: AlignedContentMetadata): ExportJson
 }
 
 /** One shard as export writes it: mp4 BLOB and json STRUCT, rows in the listed order. */
-export async function writeExportShard(path: string, rows: { mp4: string; json: ExportJson & { original_video_filename?: string } }[], compression = 'snappy'): Promise<void> {
-  // FineVideo's published rows also name their files (original_video_filename): a field the struct has when a row gives it.
-  const named = rows.some((r) => r.json.original_video_filename !== undefined);
-  const type = named ? exportJsonDuckDbType().replace(/\)$/, ', "original_video_filename" VARCHAR)') : exportJsonDuckDbType();
+export async function writeExportShard(path: string, rows: { mp4: string; json: ExportJson }[], compression = 'snappy'): Promise<void> {
+  // Every row names its files (original_video_filename, original_json_filename), as FineVideo's published rows do.
+  const type = exportJsonDuckDbType();
   const selects = rows.map((r) => `SELECT content AS mp4, CAST(${sqlString(JSON.stringify(r.json))}::JSON AS ${type}) AS json FROM read_blob(${sqlString(r.mp4)})`);
   await runDuckDb(`COPY (${selects.join(' UNION ALL ')}) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION ${compression}, ROW_GROUP_SIZE 4)`);
 }

@@ -106,12 +106,12 @@ describe('stage annotate, paths of the Gemini and vision backends (budgets, in-f
     assert.ok(Number(rowOf(out[0]!).input_tokens) > 0, 'the refused call is billed and counted');
   });
 
-  it('openai-vision: a video no frame can be decoded from is frames-failed, with no model request', async () => {
+  it('openai-vision: a video nothing can be decoded from is an error row (video-corrupt since the integrity check runs first; frames-failed past it), with no model request', async () => {
     openai = await startFakeOpenAi({ kind: 'vllm', modelId: 'vision-model' });
     const { store } = await storeWithVideos(1);
     await store.put(mediaLayout(videoId(0)).video, Buffer.from('not a video at all, just bytes'));
     const { out } = await annotateAll(store, { backend: 'openai-vision', openaiBaseUrl: openai.baseURL, openaiModel: 'vision-model', maxFrames: 2, frameMaxSide: 64 }, [itemOf(0)]);
-    assert.match(reasonOf(out[0]!), /^frames-failed: /);
+    assert.match(reasonOf(out[0]!), /^(video-corrupt|frames-failed): /);
     assert.equal(openai.stats.requests, 0);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { mediaLayout, type Outcome } from '@finevideo/core';
@@ -37,7 +37,8 @@ describe('stored scene detections (scenes/<id>.json, reused by align and written
     await store.put(`annotations/${id}.json`, JSON.stringify(ANNOTATION));
     const path = store.localPath(mediaLayout(id).video);
     await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, 'not decoded: the detector is injected');
+    // A real (tiny) video: align checks the file before use; the detection itself is injected.
+    await copyFile(join(dir, 'tiny.mp4'), path);
     return id;
   };
   const align = async (id: string, detect: Detector, params: Record<string, unknown> = {}) => {
@@ -51,6 +52,7 @@ describe('stored scene detections (scenes/<id>.json, reused by align and written
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'stored-scenes-'));
     store = new FileStore(join(dir, 'store'));
+    await generateVideo(join(dir, 'tiny.mp4'), { sections: [{ kind: 'still', seconds: 2 }], fps: 5, audio: false, gop: 5 });
   });
   after(() => rm(dir, { recursive: true, force: true }));
 

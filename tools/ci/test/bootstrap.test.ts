@@ -115,6 +115,6 @@ describe('tools/bootstrap.sh (what a fresh machine is missing)', function () {
   it('an unknown command: exit 2, naming it and the valid ones', () => {
     const r = bootstrap(make({ oldNode: false }), 'dmeo');
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /unknown command "dmeo": expected demo, test or exec/);
+    assert.match(r.stderr, /unknown command "dmeo": expected demo, test, install-test or exec/);
   });
 });
