@@ -8,7 +8,7 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { alignedContentMetadataSchema, type ExportJson } from '@finevideo/dataset';
+import { alignedContentMetadataSchema, originalFilenames, type ExportJson } from '@finevideo/dataset';
 import { runDuckDb, sqlString } from '@finevideo/storage';
 import { exportDuckDbMemory, writeShard, type ShardRow } from '@finevideo/stages/export';
 
@@ -35,6 +35,7 @@ function row(i: number, videoPath: string): ShardRow {
     storylines: { description: 's', scenes: [1], climax: { description: 'c', timestamp: '00:00:05.000' } }, qAndA: [{ question: 'q', answer: 'a' }], trimmingSuggestions: [],
   });
   const json: ExportJson = {
+    ...originalFilenames(`benchVid${String(i % 1000).padStart(3, '0')}`),
     content_parent_category: 'Education', content_fine_category: 'Lectures', content_metadata, duration_seconds: 280, resolution: '640x360',
     text_to_speech: 'word '.repeat(2000), text_to_speech_word_count: 2000,
     timecoded_text_to_speech: Array.from({ length: 200 }, (_, k) => ({ start: '00:00:00.000', end: '00:00:01.000', text: `segment ${k}` })),
