@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-// @ts-nocheck
 // Mutation testing (StrykerJS) over the modules where a wrong line costs data or money.
 // Each module runs in its own Stryker pass with only the tests that cover it, so a pass stays minutes,
 // not hours, on 2 cores. Prints the mutation score per file and exits 1 when one is under the goal.
@@ -51,6 +50,8 @@ for (const target of chosen) {
     // Mutate the checkout itself: the tests import @finevideo/* through tsconfig paths, which a sandbox copy may not
     // resolve to its own mutated files. Stryker restores every file when the pass ends (do not edit meanwhile).
     inPlace: true,
+    // In place, Stryker would otherwise add @ts-nocheck to every source file for the pass (tsx checks no types anyway).
+    disableTypeChecks: false,
     thresholds: { high: GOAL, low: 60, break: null },
   };
   const configFile = join(outDir, `${name}.stryker.json`);
