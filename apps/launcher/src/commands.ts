@@ -7,7 +7,7 @@ import { effectiveS3Settings, openStore, rememberS3Settings, s3SettingsAsFlags, 
 import {
   LocalExecutor, createLogger, createRun, sealStage, pendingIndexes, planStage, readRunManifest, runPipeline, runStatus, storageEnv, validatePipeline,
   renderAttempt, readPlan, type Executor, type RunManifest, type StageOutcome, type StagePlan,
-  checkStageName, prepareRetryErrors,
+  checkStageName, applyRetryErrors, planRetryErrors, retrySelection,
   withRunLease, type RunLease,
 } from '@finevideo/runtime';
 import { stageByType } from '@finevideo/stages';
@@ -17,6 +17,7 @@ import { errorLines, errorShare, errorShareFailures, formatFunnel, readKeptComma
 import { createProgressReporter } from './progress.js';
 import { parseRunRef, runRef } from './run-ref.js';
 import { planEstimate } from './plan-estimate.js';
+import { retryErrorsFlag, retryErrorsLines, retryErrorsWarnings } from './retry-errors.js';
 import { scaleEstimateCommand, type ScaleOptions } from './plan-scale-command.js';
 
 export interface GlobalOptions {
@@ -31,7 +32,7 @@ export interface RunOptions extends GlobalOptions {
   until?: string;
   /** Take the run's lease even if another launcher holds it (that launcher is gone). */
   breakLease?: boolean;
-  /** resume: run again the items whose rows are errors (true: every reason; a list: those reasons or classes). */
+  /** resume: run again the items whose rows are errors (true: reasons a retry can change; ["all"]: every reason; a list: those reasons or classes). */
   retryErrors?: string[] | true;
 }
 
@@ -157,7 +158,10 @@ export function summarize(manifest: RunManifest, store: Pick<ObjectStore, 'uri'>
   const lines = [formatFunnel(outcomes.map((o) => ({ stage: o.stage, stats: o.stats })))];
   const perStage = errorLines(errors);
   if (perStage.length) lines.push('', 'error rows by reason:', ...perStage);
-  for (const f of shareFailures) lines.push('', f.message, `run the failed items again after fixing the cause: finevideo resume ${again} --retry-errors`);
+  for (const f of shareFailures) {
+    const reasons = errors.find((e) => e.stage === f.stage)?.stats.reasons ?? {};
+    lines.push('', f.message, `run the failed items again after fixing the cause: finevideo resume ${again} ${retryErrorsFlag(reasons)}`);
+  }
   if (notes.length) lines.push('', ...notes);
   if (cancelled) {
     const where = failed ? ` during stage ${failed.stage}` : outcomes.length ? ` after stage ${outcomes.at(-1)!.stage}` : '';
@@ -241,18 +245,13 @@ async function resumeHoldingLease(store: ObjectStore, manifest: RunManifest, lea
   // The executor may change on resume (say, local to kubernetes); the plan never does.
   const config = applyOverrides(manifest.config, { ...options, runId: undefined });
   if (options.retryErrors) {
-    const reasons = options.retryErrors === true ? [] : options.retryErrors;
     const log = createLogger({ run: manifest.runId }, options.json === true);
-    const retry = await prepareRetryErrors(store, manifest, reasons);
-    const asked = reasons.length ? `matching ${reasons.map((r) => JSON.stringify(r)).join(', ')}` : 'of any reason';
-    if (!retry.stage) log.info(`retry-errors: no error rows ${asked} that can be run again; resuming as usual`);
-    else {
-      const whole = retry.wholeChunks.length ? `, ${retry.wholeChunks.length} chunk(s) whole` : '';
-      log.info(`retry-errors: stage ${retry.stage}: ${retry.items} item(s) with error rows ${asked} in ${retry.chunks.length} chunk(s) run again${whole}; the other rows of those chunks are kept`);
-      if (retry.replanned.length) {
-        log.warn(`retry-errors: ${retry.replanned.join(', ')} read the old table of ${retry.stage}, so ${retry.replanned.length === 1 ? 'it is' : 'they are'} planned and run again in full (per-video outputs stored outside the run are reused)`);
-      }
-    }
+    const selection = retrySelection(options.retryErrors);
+    const plan = await planRetryErrors(store, manifest, selection, stageByType);
+    // Printed before anything is reset: which stages run again, and how many paid items that means.
+    for (const line of retryErrorsLines(plan, selection)) log.info(line);
+    for (const line of retryErrorsWarnings(plan)) log.warn(line);
+    await applyRetryErrors(store, manifest, plan, selection);
   }
   return execute({ ...manifest, config }, store, lease, options, signal);
 }

@@ -116,7 +116,7 @@ runOptions(
     .command('resume')
     .description('run only the chunks without a completion marker (the chunk count never changes), then the remaining stages')
     .argument('<run>', 'run folder or URI')
-    .option('--retry-errors [reasons]', 'also run again the items whose rows are errors: all, or those comma-separated reasons or error classes', reasonList)),
+    .option('--retry-errors [reasons]', 'also run again the items whose rows are errors: without a value those a retry can change (connection, server error, rate limit, timeout, bad response, storage); "all"; or those comma-separated reasons or error classes', reasonList)),
 ).action((ref: string, opts) => finish(resumeCommand(ref, { ...program.opts(), ...opts }, withAbort())));
 
 s3Flags(program

@@ -59,7 +59,7 @@ describe('finevideo CLI: what a user sees when things go wrong', function () {
       assert.equal(run.code, 1, run.stderr + run.stdout);
       assert.match(run.stdout, /error rows by reason:\n {2}ytcommons: 2 error row\(s\), 66\.7% of 3 items: \S+=2/);
       assert.match(run.stdout, /stage ytcommons: 66\.7% of its 3 items ended as error rows, more than its errorPolicy\.maxStageShare of 20%, so the run counts as failed/);
-      assert.match(run.stdout, /finevideo resume .*share-1 --retry-errors/);
+      assert.match(run.stdout, /finevideo resume .*share-1 --retry-errors "unreadable-shard"\n/, 'a verdict a retry repeats is named in the printed command');
       assert.match(run.stdout, /output table: .*runs\/share-1\/ytcommons\/table\.json/);
       const command = /read only kept rows: duckdb -c "(.+)"$/m.exec(run.stdout);
       assert.ok(command, `expected a DuckDB one-liner, got:\n${run.stdout}`);
@@ -84,10 +84,15 @@ describe('finevideo CLI: what a user sees when things go wrong', function () {
       assert.match(text.stdout, /stage ytcommons: 66\.7% of its 3 items ended as error rows, more than its errorPolicy\.maxStageShare of 20%/, 'status gives the summary\'s verdict');
     });
 
-    it('resume --retry-errors runs the error items again (still corrupt): the same rows, no duplicates, the same verdict', () => {
-      const r = runCli(['resume', runDir(), '--retry-errors', '--until', 'ytcommons']);
+    it('resume --retry-errors leaves an unreadable shard alone (a retry repeats it) and says how to name it; named, it runs again (still corrupt): the same rows, no duplicates', () => {
+      const plain = runCli(['resume', runDir(), '--retry-errors', '--until', 'ytcommons']);
+      assert.equal(plain.code, 1, plain.stderr + plain.stdout);
+      assert.match(plain.stderr, /retry-errors: 2 error row\(s\) kept as they are \(unreadable-shard: 2\): a retry would repeat their verdict; to run them again anyway: --retry-errors "unreadable-shard" \(or all\)/);
+      assert.match(plain.stderr, /retry-errors: no error rows of a reason a retry can change \(connection, server error, rate limit, timeout, bad response, storage\) that can be run again; resuming as usual/);
+      const r = runCli(['resume', runDir(), '--retry-errors', 'unreadable-shard', '--until', 'ytcommons']);
       assert.equal(r.code, 1, r.stderr + r.stdout);
-      assert.match(r.stderr, /retry-errors: stage ytcommons: 2 item\(s\) with error rows of any reason in 1 chunk\(s\) run again; the other rows of those chunks are kept/);
+      assert.match(r.stderr, /retry-errors: stage ytcommons: 2 item\(s\) with error rows matching "unreadable-shard" in 1 chunk\(s\) run again; the other rows of those chunks are kept/);
+      assert.match(r.stderr, /retry-errors: no paid stage \(classify, annotate\) runs again/);
       assert.match(r.stdout, /ytcommons: 2 error row\(s\), 66\.7% of 3 items/);
       const st = JSON.parse(runCli(['status', runDir(), '--json']).stdout) as { stages: { stats: { items: number; kept: number; errors: number } }[] };
       assert.deepEqual(st.stages[0]!.stats, { ...st.stages[0]!.stats, items: 3, kept: 30, errors: 2 });

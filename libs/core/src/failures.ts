@@ -47,3 +47,24 @@ export const DEFAULT_ERROR_POLICY: ErrorPolicy = { maxConsecutive: 20, maxChunkS
 export function errorClassOf(reason: string): string {
   return reason.split(':')[0]!.trim().slice(0, 80);
 }
+
+const TRANSIENT = ['connection', 'timeout', 'rate-limited', 'unavailable', 'server-error', 'bad-response'];
+
+/**
+ * Error classes (errorClassOf) a retry can change: the service or the network was briefly unwell
+ * (connection, server error, rate limit, timeout, an unreadable answer, storage). Everything else is
+ * a verdict on the item (private video, corrupt file, off-schema answer, unreadable shard) that a retry
+ * repeats. Whole classes, since a word means different things per stage: "download unavailable" is a
+ * private video, "llm unavailable" a 503.
+ */
+export const RETRYABLE_ERROR_CLASSES: ReadonlySet<string> = new Set([
+  // annotate (bare classes), classify ("llm ..."), download ("download ..." as yt-dlp's classes)
+  ...TRANSIENT, ...TRANSIENT.map((c) => `llm ${c}`), 'gemini-file-timeout',
+  'download network', 'download rate_limited',
+  'storage', 'storage unreachable',
+]);
+
+/** Whether an error row's reason can change on a retry (see RETRYABLE_ERROR_CLASSES). */
+export function isRetryableReason(reason: string): boolean {
+  return RETRYABLE_ERROR_CLASSES.has(errorClassOf(reason).toLowerCase());
+}

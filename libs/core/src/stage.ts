@@ -76,6 +76,11 @@ interface StageBase<P> {
   /** Container image repository name, without registry or tag (e.g. "finevideo/stage-dynamism"). */
   image: string;
   resources: ResourceClass;
+  /**
+   * True when, with these params, each item costs a model call (an API bill or GPU time): what
+   * `resume --retry-errors` counts before it resets the stage.
+   */
+  paidItems?(params: P): boolean;
 }
 
 export interface MapStage<P = unknown, I = unknown, O extends Row = Row> extends StageBase<P> {

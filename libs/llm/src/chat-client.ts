@@ -51,7 +51,7 @@ export interface ChatResult {
   promptTokensByModality: Record<string, number>;
 }
 
-export type LlmErrorClass = 'rate-limited' | 'unavailable' | 'timeout' | 'connection' | 'unauthorized' | 'not-found' | 'bad-request' | 'bad-response' | 'other';
+export type LlmErrorClass = 'rate-limited' | 'unavailable' | 'server-error' | 'timeout' | 'connection' | 'unauthorized' | 'not-found' | 'bad-request' | 'bad-response' | 'other';
 
 /**
  * A request that failed for this item (a 400/422, an unreadable answer): an error row. Failures of
@@ -83,7 +83,7 @@ function classify(error: unknown): Verdict {
     if (status === 404) return { retryable: false, errorClass: 'not-found', status };
     if (status === 429) return { retryable: true, errorClass: 'rate-limited', ...withWait };
     if (status === 503 || status === 502 || status === 504) return { retryable: true, errorClass: 'unavailable', ...withWait };
-    if (status >= 500) return { retryable: true, errorClass: 'other', ...withWait };
+    if (status >= 500) return { retryable: true, errorClass: 'server-error', ...withWait };
     if (status >= 400) return { retryable: false, errorClass: 'bad-request', status };
   }
   if (error instanceof SyntaxError) return { retryable: true, errorClass: 'bad-response' };

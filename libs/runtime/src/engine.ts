@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ConfigError, emptyStats, errorClassOf, mergeStats, parseOrThrow, pipelineStageIssues, pipelineStages, planChunks, runLayout,
+  ConfigError, emptyStats, errorClassOf, isRetryableReason, mergeStats, parseOrThrow, pipelineStageIssues, pipelineStages, planChunks, runLayout,
   type AnyStage, type Logger, type MapStage, type ObjectStore, type PipelineConfig, type PipelineStage, type PlanContext, type StageStats, type StageTable,
 } from '@finevideo/core';
 import type { StageProgress } from './executor.js';
@@ -313,9 +313,38 @@ export async function resetStage(store: ObjectStore, runId: string, stageName: s
   await store.delete(replanKey(runId, stageName));
 }
 
+/**
+ * Which error rows `resume --retry-errors` runs again. "retryable" (no reasons given): only reasons a
+ * retry can change (isRetryableReason); "all": every error; otherwise the named reasons or classes,
+ * retryable or not (a deterministic verdict is run again only when asked for by name).
+ */
+export type RetrySelection = { kind: 'retryable' } | { kind: 'all' } | { kind: 'named'; reasons: readonly string[] };
+
+export function retrySelection(reasons: readonly string[] | true | undefined): RetrySelection {
+  if (reasons === true || reasons === undefined || reasons.length === 0) return { kind: 'retryable' };
+  if (reasons.length === 1 && reasons[0]!.toLowerCase() === 'all') return { kind: 'all' };
+  return { kind: 'named', reasons };
+}
+
+function selects(selection: RetrySelection, reason: string): boolean {
+  if (selection.kind === 'all') return true;
+  if (selection.kind === 'retryable') return isRetryableReason(reason);
+  return selection.reasons.some((r) => r === reason || r === errorClassOf(reason));
+}
+
+export interface ReplannedStage {
+  stage: string;
+  /** Items of its previous plan: what it runs again, give or take the rows that change upstream. */
+  previousItems: number;
+  /** Each item costs a model call with these params (stored answers for the same model, prompt and schema are reused). */
+  paid: boolean;
+}
+
 export interface RetryErrorsResult {
   /** The stage whose chunks run again (the first stage with matching error rows), if any. */
   stage?: string;
+  /** That stage's items cost a model call each. */
+  paid?: boolean;
   /** Chunks run again item by item, and whole (a global stage, or a marker without its error items). */
   chunks: number[];
   wholeChunks: number[];
@@ -323,50 +352,73 @@ export interface RetryErrorsResult {
   items: number;
   /** Later stages reset: they consumed the table that changes, so they are planned and run again. */
   replanned: string[];
+  /** The same, with their sizes and whether they are paid, for the message printed before any reset. */
+  replannedStages: ReplannedStage[];
+  /** Error rows of the stages read that this selection leaves alone, by class (to say how to name them). */
+  leftAlone: Record<string, number>;
+}
+
+interface RetryRequestPlan {
+  index: number;
+  items?: string[];
+}
+
+/** A retry worked out but not applied: nothing in storage has changed yet. */
+export interface RetryErrorsPlan extends RetryErrorsResult {
+  requests: RetryRequestPlan[];
+  markers: Map<number, ChunkMarker>;
 }
 
 /**
- * Prepares `resume --retry-errors [reasons]`: finds the first stage with error rows matching the
- * reasons (a full reason or its class; none: every error), writes a retry request per affected
- * chunk and then removes that chunk's marker, so the next run re-runs only those chunks, and only
- * their failed items. The stage is unsealed; the stages after it consumed its old table, so they
- * are reset and planned again (later stages' own errors are retried by that). Running it again
- * before the resume finishes finds the same work: chunks already prepared stay pending.
+ * Works out `resume --retry-errors`: the first stage with error rows the selection picks, the chunks
+ * and items to run again, and the later stages that consumed its table (reset and planned again).
+ * Reads only: the caller prints what it means (stages, paid items) before applyRetryErrors writes.
  */
-export async function prepareRetryErrors(store: ObjectStore, manifest: RunManifest, reasons: readonly string[]): Promise<RetryErrorsResult> {
+export async function planRetryErrors(
+  store: ObjectStore, manifest: RunManifest, selection: RetrySelection, resolveStage?: StageResolver,
+): Promise<RetryErrorsPlan> {
   const runId = manifest.runId;
   const stages = pipelineStages(manifest.config);
-  const wanted = (reason: string) => reasons.length === 0 || reasons.some((r) => r === reason || r === errorClassOf(reason));
-  const result: RetryErrorsResult = { chunks: [], wholeChunks: [], items: 0, replanned: [] };
+  const paid = (cfg: PipelineStage): boolean => {
+    const def = resolveStage?.(cfg.stage);
+    if (!def?.paidItems) return false;
+    return def.paidItems(parseOrThrow(def.params, cfg.params, `params of stage ${cfg.name}`));
+  };
+  const result: RetryErrorsPlan = { chunks: [], wholeChunks: [], items: 0, replanned: [], replannedStages: [], leftAlone: {}, requests: [], markers: new Map() };
+  const leaveAlone = (reason: string, n = 1) => {
+    const c = errorClassOf(reason);
+    result.leftAlone[c] = (result.leftAlone[c] ?? 0) + n;
+  };
   for (const [position, s] of stages.entries()) {
     const plan = await readPlan(store, runId, s.name);
     if (!plan) break;
     const markers = await readDoneMarkers(store, runId, s.name, plan);
-    const requests: { index: number; items?: string[] }[] = [];
+    const requests: RetryRequestPlan[] = [];
     for (const r of plan.ranges) {
       const marker = markers.get(r.index);
       if (!marker || marker.stats.errors === 0) continue;
       if (plan.kind === 'map' && marker.errorItems) {
-        const items = marker.errorItems.filter((e) => wanted(e.reason)).map((e) => e.key);
+        const items: string[] = [];
+        for (const e of marker.errorItems) {
+          if (selects(selection, e.reason)) items.push(e.key);
+          else leaveAlone(e.reason);
+        }
         if (items.length) requests.push({ index: r.index, items });
-      } else if (Object.keys(marker.stats.reasons).some((k) => k.startsWith('error:') && wanted(k.slice('error:'.length)))) {
-        requests.push({ index: r.index });
+      } else {
+        const errorReasons = Object.entries(marker.stats.reasons).filter(([k]) => k.startsWith('error:')).map(([k, n]) => [k.slice('error:'.length), n] as const);
+        if (errorReasons.some(([reason]) => selects(selection, reason))) requests.push({ index: r.index });
+        else for (const [reason, n] of errorReasons) leaveAlone(reason, n);
       }
     }
     if (!requests.length) continue;
     for (const later of stages.slice(position + 1)) {
-      if ((await readPlan(store, runId, later.name)) || (await store.exists(replanKey(runId, later.name)))) {
-        await resetStage(store, runId, later.name);
+      const laterPlan = await readPlan(store, runId, later.name);
+      if (laterPlan || (await store.exists(replanKey(runId, later.name)))) {
         result.replanned.push(later.name);
+        result.replannedStages.push({ stage: later.name, previousItems: laterPlan?.itemCount ?? 0, paid: paid(later) });
       }
     }
-    const layout = runLayout(runId).stage(s.name);
-    await store.delete(layout.table);
     for (const r of requests) {
-      const request: RetryRequest = { reasons: [...reasons], previous: markers.get(r.index)!, requestedAt: new Date().toISOString(), ...(r.items ? { items: r.items } : {}) };
-      // The request first, the marker's removal second: the chunk is never pending without knowing what it keeps.
-      await store.put(retryKey(runId, s.name, r.index), JSON.stringify(request));
-      await store.delete(layout.done(r.index));
       if (r.items) {
         result.chunks.push(r.index);
         result.items += r.items.length;
@@ -375,7 +427,41 @@ export async function prepareRetryErrors(store: ObjectStore, manifest: RunManife
       }
     }
     result.stage = s.name;
+    result.paid = paid(s);
+    result.requests = requests;
+    result.markers = markers;
     return result;
   }
+  return result;
+}
+
+/**
+ * Applies a retry plan: later stages are reset, then per chunk a retry request is written and only
+ * then the chunk's marker removed, so the next run re-runs only those chunks, and only their failed
+ * items. Applying the same plan again before the resume finishes finds the same work.
+ */
+export async function applyRetryErrors(store: ObjectStore, manifest: RunManifest, plan: RetryErrorsPlan, selection: RetrySelection): Promise<void> {
+  if (!plan.stage) return;
+  const runId = manifest.runId;
+  for (const later of plan.replanned) await resetStage(store, runId, later);
+  const layout = runLayout(runId).stage(plan.stage);
+  await store.delete(layout.table);
+  const reasons = selection.kind === 'named' ? [...selection.reasons] : [selection.kind];
+  for (const r of plan.requests) {
+    const request: RetryRequest = { reasons, previous: plan.markers.get(r.index)!, requestedAt: new Date().toISOString(), ...(r.items ? { items: r.items } : {}) };
+    // The request first, the marker's removal second: the chunk is never pending without knowing what it keeps.
+    await store.put(retryKey(runId, plan.stage, r.index), JSON.stringify(request));
+    await store.delete(layout.done(r.index));
+  }
+}
+
+/** planRetryErrors then applyRetryErrors, for callers with nothing to print in between. */
+export async function prepareRetryErrors(
+  store: ObjectStore, manifest: RunManifest, reasons: readonly string[] | RetrySelection, resolveStage?: StageResolver,
+): Promise<RetryErrorsResult> {
+  const selection = Array.isArray(reasons) ? retrySelection(reasons as readonly string[]) : (reasons as RetrySelection);
+  const plan = await planRetryErrors(store, manifest, selection, resolveStage);
+  await applyRetryErrors(store, manifest, plan, selection);
+  const { requests: _r, markers: _m, ...result } = plan;
   return result;
 }

@@ -120,7 +120,7 @@ export interface ChunkMarker extends DoneMarker {
  * only then removes the old parts and this request.
  */
 export interface RetryRequest {
-  /** The reasons or error classes asked for; empty: every error. */
+  /** The reasons or error classes asked for, or ["retryable"] (the default) or ["all"]; for the record. */
   reasons: string[];
   items?: string[];
   previous: ChunkMarker;

@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import {
-  ConfigError, EXIT_NOT_RETRYABLE, EXIT_RETRYABLE, SystemicError, WORKER_ENV, parsePipelineConfig, pipelineStages, runLayout,
+  ConfigError, EXIT_NOT_RETRYABLE, EXIT_RETRYABLE, SystemicError, WORKER_ENV, isRetryableReason, parsePipelineConfig, pipelineStages, runLayout,
   type MapStage, type Outcome, type Row,
 } from '@finevideo/core';
 import { FileStore } from '@finevideo/storage';
 import {
-  createRun, exitCodeFor, thrownClassOf, failedKey, pendingIndexes, planStage, prepareRetryErrors, readDoneMarkers, readPlan, runChunk, runPipeline,
+  applyRetryErrors, createRun, exitCodeFor, thrownClassOf, failedKey, pendingIndexes, planRetryErrors, planStage, prepareRetryErrors, retrySelection, readDoneMarkers, readPlan, runChunk, runPipeline,
   runStatus, stageRows, type Executor, type StageRunRequest, type StageRunResult,
 } from '@finevideo/runtime';
 
@@ -218,7 +218,10 @@ describe('error policy: circuit breaker, retry-errors, status', () => {
       timeouts.clear(); // the endpoint is back
       processed = [];
       const retry = await prepareRetryErrors(store, manifest, ['llm timeout']);
-      assert.deepEqual(retry, { stage: 'flaky', chunks: [1, 2], wholeChunks: [], items: 2, replanned: ['again'] });
+      assert.deepEqual(retry, {
+        stage: 'flaky', paid: false, chunks: [1, 2], wholeChunks: [], items: 2, replanned: ['again'],
+        replannedStages: [{ stage: 'again', previousItems: 9, paid: false }], leftAlone: { 'not found': 1 },
+      });
       assert.equal(await store.exists(layout.table), false, 'the stage is unsealed');
       assert.equal(await readPlan(store, 'run-1', 'again'), undefined, 'the later stage is reset');
       assert.deepEqual(await pendingIndexes(store, 'run-1', 'flaky', (await readPlan(store, 'run-1', 'flaky'))!), [1, 2]);
@@ -243,14 +246,60 @@ describe('error policy: circuit breaker, retry-errors, status', () => {
 
       // Again with the same reason: nothing matches any more, nothing runs.
       processed = [];
-      assert.deepEqual(await prepareRetryErrors(store, manifest, ['llm timeout']), { chunks: [], wholeChunks: [], items: 0, replanned: [] });
-      // Every error again (item 7 still fails): one item runs, no row is duplicated.
-      const all = await prepareRetryErrors(store, manifest, []);
+      assert.deepEqual(await prepareRetryErrors(store, manifest, ['llm timeout']), { chunks: [], wholeChunks: [], items: 0, replanned: [], replannedStages: [], leftAlone: { 'not found': 1 } });
+      // Without reasons only retryable ones run: "not found" is a verdict a retry repeats, so nothing runs.
+      assert.deepEqual(await prepareRetryErrors(store, manifest, []), { chunks: [], wholeChunks: [], items: 0, replanned: [], replannedStages: [], leftAlone: { 'not found': 1 } });
+      // Every error again, asked for by "all" (item 7 still fails): one item runs, no row is duplicated.
+      const all = await prepareRetryErrors(store, manifest, ['all']);
       assert.deepEqual([all.chunks, all.items], [[1], 1]);
       outcomes = await runAll(manifest, 'flaky');
       assert.deepEqual(processed, [7]);
       assert.deepEqual(outcomes.map((o) => [o.stage, o.stats.items, o.stats.kept, o.stats.errors]), [['flaky', 12, 11, 1]]);
       assert.equal((await rowsOf('flaky')).length, 12);
+    });
+
+    it('without reasons retries only what a retry can change; a verdict runs again only when named; the plan reads before anything is reset', async () => {
+      timeouts.add(2);
+      missing.add(3);
+      const { manifest } = await setup(twoStages);
+      await runAll(manifest);
+      const listing = async () => {
+        const keys: string[] = [];
+        for await (const { key } of store.list('runs/')) keys.push(key);
+        return keys.sort();
+      };
+      const before = await listing();
+      // A paid later stage: what the launcher prints before the reset counts its items.
+      const paidResolver = () => ({ ...flaky, paidItems: (p: Params) => p.upTo === 0 });
+      const plan = await planRetryErrors(store, manifest, retrySelection(true), paidResolver);
+      assert.deepEqual(await listing(), before, 'planning writes and removes nothing');
+      assert.deepEqual([plan.stage, plan.paid, plan.chunks, plan.items, plan.leftAlone], ['flaky', false, [0], 1, { 'not found': 1 }]);
+      assert.deepEqual(plan.replannedStages, [{ stage: 'again', previousItems: 10, paid: true }]);
+      timeouts.clear();
+      missing.clear();
+      await applyRetryErrors(store, manifest, plan, retrySelection(true));
+      processed = [];
+      await runAll(manifest, 'flaky');
+      assert.deepEqual(processed, [2], 'the timed-out item runs again, the not-found one does not');
+      const named = await prepareRetryErrors(store, manifest, ['not found']);
+      assert.deepEqual([named.stage, named.items, named.leftAlone], ['flaky', 1, {}]);
+      processed = [];
+      await runAll(manifest, 'flaky');
+      assert.deepEqual(processed, [3], 'named, the verdict runs again');
+    });
+
+    it('classes a retry can change, from the reasons the stages write', () => {
+      for (const reason of ['llm timeout: after 3 tries', 'llm connection: ECONNRESET', 'llm rate-limited: 429', 'llm server-error: 500', 'llm unavailable: 503', 'llm bad-response: not JSON',
+        'download network: reset', 'download rate_limited: 429', 'rate-limited: gemini 429', 'server-error: 500', 'gemini-file-timeout: still PROCESSING']) {
+        assert.equal(isRetryableReason(reason), true, reason);
+      }
+      for (const reason of ['video-corrupt: runs/x: 43 of 148 frames', 'unreadable-shard: a.parquet: bad magic', 'download unavailable: Private video', 'download signin: bot',
+        'schema-invalid: scenes.0', 'llm bad-request: 400', 'llm unauthorized: 401', 'not found: item 7', 'invalid video id: expected 11 characters', 'timeout-ish verdict: no']) {
+        assert.equal(isRetryableReason(reason), false, reason);
+      }
+      assert.deepEqual(retrySelection(['ALL']), { kind: 'all' });
+      assert.deepEqual(retrySelection(['all', 'x']), { kind: 'named', reasons: ['all', 'x'] });
+      assert.deepEqual(retrySelection([]), { kind: 'retryable' });
     });
 
     it('a part holding only retried error rows is dropped, not rewritten empty', async () => {

@@ -15,8 +15,8 @@ const item = (i: number): ClassifyItem => ({
   tags: 'a, b', transcript: 'words '.repeat(50), duration_seconds: 100 + i, view_count: i, like_count: 1, comment_count: 0, channel_follower_count: 10,
 });
 
-async function classifyAll(server: { baseURL: string } | undefined, params: Record<string, unknown>, n: number, items = Array.from({ length: n }, (_, i) => item(i))) {
-  const dir = await mkdtemp(join(tmpdir(), 'classify-'));
+async function classifyAll(server: { baseURL: string } | undefined, params: Record<string, unknown>, n: number, items = Array.from({ length: n }, (_, i) => item(i)), storageDir?: string) {
+  const dir = storageDir ?? (await mkdtemp(join(tmpdir(), 'classify-')));
   const p = classifyParams.parse({ ...(server ? { endpoint: server.baseURL } : { method: 'lexical-baseline' }), waitForHealthSeconds: 5, healthIntervalSeconds: 0.05, retryBaseDelayMs: 5, ...params });
   const ctx = await mediaItemContext(new FileStore(dir), p);
   const out: Outcome[] = [];
@@ -81,6 +81,49 @@ describe('stage classify', function () {
       }
     });
   }
+
+  it('answers are stored per video and reused for the same model, prompt and schema: a re-run pays only for what changed', async () => {
+    tgi = await startFakeTgi({ capacity: 8, latencyMs: 1 });
+    const dir = await mkdtemp(join(tmpdir(), 'classify-store-'));
+    const items = Array.from({ length: 8 }, (_, i) => item(i));
+    const first = await classifyAll(tgi, { concurrency: 8 }, 8, items, dir);
+    assert.equal(tgi.stats.served, 8);
+    assert.ok(first.out.every((o) => rowOf(o).answer_reused === false));
+    const categories = first.out.map((o) => rowOf(o).category);
+
+    const again = await classifyAll(tgi, { concurrency: 8 }, 8, items, dir);
+    assert.equal(tgi.stats.served, 8, 'nothing asked again');
+    assert.deepEqual(again.out.map((o) => rowOf(o).category), categories, 'the same answers');
+    assert.ok(again.out.every((o) => rowOf(o).answer_reused === true && o.status === 'kept'));
+    assert.equal(again.counters.answers_reused, 8);
+    assert.equal(again.counters.prompt_tokens, undefined, 'no tokens spent this time');
+
+    // One video's text changed: only its prompt differs, only it is asked.
+    const changed = items.map((it, i) => (i === 3 ? { ...it, transcript: 'a different transcript' } : it));
+    await classifyAll(tgi, { concurrency: 8 }, 8, changed, dir);
+    assert.equal(tgi.stats.served, 9);
+    // Another model, or no schema: every answer is asked again.
+    await classifyAll(tgi, { concurrency: 8, model: 'another/model' }, 8, changed, dir);
+    assert.equal(tgi.stats.served, 17);
+    await classifyAll(tgi, { concurrency: 8, model: 'another/model', constrained: false }, 8, changed, dir);
+    assert.equal(tgi.stats.served, 25);
+    // A damaged stored answer is asked again, never reused; force asks for all.
+    const store = new FileStore(dir);
+    const key = 'classifications/vid00000002.json';
+    const stored = JSON.parse((await store.getText(key))!) as Record<string, unknown>;
+    await store.put(key, JSON.stringify({ ...stored, promptTokens: 'many' }));
+    const repaired = await classifyAll(tgi, { concurrency: 8, model: 'another/model', constrained: false }, 8, changed, dir);
+    assert.equal(tgi.stats.served, 26);
+    assert.equal(repaired.counters.answers_invalid, 1);
+    assert.equal(repaired.counters.answers_reused, 7);
+    await classifyAll(tgi, { concurrency: 8, model: 'another/model', constrained: false, force: true }, 8, changed, dir);
+    assert.equal(tgi.stats.served, 34);
+    // An id that is not a YouTube id never becomes a storage key: asked each time, never stored.
+    const odd = [{ ...item(0), video_id: '../../etc' }];
+    await classifyAll(tgi, { concurrency: 1 }, 1, odd, dir);
+    await classifyAll(tgi, { concurrency: 1 }, 1, odd, dir);
+    assert.equal(tgi.stats.served, 36);
+  });
 
   it('with 5% injected faults every item is classified exactly once, none lost or duplicated', async () => {
     tgi = await startFakeTgi({ capacity: 32, latencyMs: 2, faultRate: 0.05, seed: 11, retryAfterSeconds: 0.01 });

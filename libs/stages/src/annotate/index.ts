@@ -238,6 +238,7 @@ export const annotateStage: MapStage<AnnotateParams, AnnotateItem, Row> = {
   },
   itemKey: (item) => item.video_id,
   processItem: annotateItem,
+  paidItems: (p) => p.backend !== 'baseline',
   async planEstimate(items, params) {
     let videos = 0;
     let seconds = 0;

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { ConfigError, httpUrl, type ItemContext, type MapStage, type Outcome, type Row } from '@finevideo/core';
+import { ConfigError, httpUrl, isVideoId, type ItemContext, type MapStage, type Outcome, type Row } from '@finevideo/core';
 import { LEAF_NAMES, leafInfo } from '@finevideo/dataset';
 import { ChatClient, LlmError, describeServer, resolveServer, responseFormatName, waitForHealth, type ServerInfo } from '@finevideo/llm';
 import { parseDuration } from '../worddensity/index.js';
 import { sourceRefOf, withSourceText } from '../ytcommons/source-text.js';
+import { answerKeyOf, lookupAnswer, storeAnswer } from './answers.js';
 import { DEFAULT_TEMPLATE, answerToLeaf, buildPrompt, lexicalBaseline, type PromptFields } from './prompt.js';
 
 export { DEFAULT_TEMPLATE, answerToLeaf, buildPrompt, lexicalBaseline } from './prompt.js';
@@ -36,6 +37,8 @@ export const classifyParams = z.strictObject({
   transcriptChars: z.number().int().positive().default(5000),
   /** The earlier stage whose table holds titles, channels and transcripts. */
   metadataStage: z.string().default('ytcommons'),
+  /** Ask the model again even when an answer for the same model, prompt and schema is stored. */
+  force: z.boolean().default(false),
 }).superRefine((p, ctx) => {
   // No silent fallback to the baseline: a run without a model is asked for by name.
   if (p.method === 'llm' && !p.endpoint) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'an http(s) URL for method llm', params: { redactedValue: NO_ENDPOINT } });
@@ -118,12 +121,27 @@ export async function classifyItem(item: ClassifyItem, ctx: ItemContext<Classify
     return guess ? { status: 'kept', row: rowFor(item, guess.leaf, extra) } : { status: 'dropped', reason: 'no-taxonomy-term', row: rowFor(item, null, extra) };
   }
   if (!p.endpoint) throw new ConfigError(`classify.endpoint: expected an http(s) URL for method llm, got ${NO_ENDPOINT}`);
+  const prompt = buildPrompt(p.template, fields);
+  const answerKey = answerKeyOf(p.model, prompt, p.constrained ? CATEGORY_SCHEMA : null, MAX_TOKENS);
+  // Ids come from our rows; only a checked one becomes a storage key (others are asked, never stored).
+  const storable = isVideoId(item.video_id);
+  if (storable && !p.force) {
+    const stored = await lookupAnswer(ctx.store, item.video_id, answerKey);
+    if (stored.status === 'hit') {
+      ctx.count('answers_reused');
+      return answerOutcome(item, stored.answer, true);
+    }
+    if (stored.status === 'invalid') {
+      ctx.count('answers_invalid');
+      ctx.log.warn(`classify ${item.video_id}: stored answer invalid, asking again: ${stored.reason}`);
+    }
+  }
   const entry = clientFor(ctx, p.endpoint);
   // A server that never becomes ready, or refuses the key, fails the chunk (SystemicError), not its items.
   await entry.ready;
   const ask = (withSchema: boolean) => entry.client.chat({
-    messages: [{ role: 'user', content: buildPrompt(p.template, fields) }],
-    maxTokens: 20,
+    messages: [{ role: 'user', content: prompt }],
+    maxTokens: MAX_TOKENS,
     ...(withSchema ? { jsonSchema: CATEGORY_SCHEMA } : {}),
     signal: ctx.signal,
   });
@@ -144,16 +162,28 @@ export async function classifyItem(item: ClassifyItem, ctx: ItemContext<Classify
     ctx.count('prompt_tokens', result.promptTokens);
     ctx.count('completion_tokens', result.completionTokens);
     ctx.count('llm_attempts', result.attempts);
-    const mapped = answerToLeaf(result.content);
-    const extra = { method: 'llm', raw_answer: result.content.slice(0, 500), constrained: result.constrained && Boolean(mapped?.fromJson), prompt_tokens: result.promptTokens, completion_tokens: result.completionTokens };
-    // An answer that names no leaf stays in the table with its own reason; select never sees it.
-    return mapped ? { status: 'kept', row: rowFor(item, mapped.leaf, extra) } : { status: 'dropped', reason: 'unmapped-answer', row: rowFor(item, null, extra) };
+    const answer = { key: answerKey, model: p.model, content: result.content, constrained: result.constrained, promptTokens: result.promptTokens, completionTokens: result.completionTokens, answeredAt: new Date().toISOString() };
+    if (storable) await storeAnswer(ctx.store, item.video_id, answer);
+    return answerOutcome(item, answer, false);
   } catch (error) {
     // Only this item's request was refused (a 400/422, an unreadable answer): an error row. Anything
     // else (SystemicError: a refused key, the endpoint down past its retries) fails the chunk.
     if (error instanceof LlmError) return { status: 'error', reason: `llm ${error.errorClass}: ${error.message}`, row: rowFor(item, null, { method: 'llm' }) };
     throw error;
   }
+}
+
+const MAX_TOKENS = 20;
+
+/** The row of an answer, fresh or stored: a reused answer costs nothing this time (its tokens are its own). */
+function answerOutcome(item: ClassifyItem, answer: { content: string; constrained: boolean; promptTokens: number; completionTokens: number }, reused: boolean): Outcome {
+  const mapped = answerToLeaf(answer.content);
+  const extra = {
+    method: 'llm', raw_answer: answer.content.slice(0, 500), constrained: answer.constrained && Boolean(mapped?.fromJson),
+    prompt_tokens: answer.promptTokens, completion_tokens: answer.completionTokens, answer_reused: reused,
+  };
+  // An answer that names no leaf stays in the table with its own reason; select never sees it.
+  return mapped ? { status: 'kept', row: rowFor(item, mapped.leaf, extra) } : { status: 'dropped', reason: 'unmapped-answer', row: rowFor(item, null, extra) };
 }
 
 const num = (v: unknown) => (v === null || v === undefined || v === '' || Number.isNaN(Number(v)) ? null : Number(v));
@@ -207,4 +237,5 @@ export const classifyStage: MapStage<ClassifyParams, ClassifyItem, Row> = {
   },
   itemKey: (item) => item.video_id,
   processItem: classifyItem,
+  paidItems: (p) => p.method === 'llm',
 };
