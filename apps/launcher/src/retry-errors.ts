@@ -27,12 +27,20 @@ export function retryErrorsLines(plan: RetryErrorsResult, selection: RetrySelect
   }
   const whole = plan.wholeChunks.length ? `, ${plan.wholeChunks.length} chunk(s) whole` : '';
   lines.push(`retry-errors: stage ${plan.stage}: ${count(plan.items)} item(s) with error rows ${asked(selection)} in ${plan.chunks.length} chunk(s) run again${whole}; the other rows of those chunks are kept`);
-  const paid: [string, number][] = [];
-  if (plan.paid) paid.push([plan.stage, plan.items]);
-  for (const s of plan.replannedStages) if (s.paid) paid.push([s.stage, s.previousItems]);
-  if (paid.length) {
-    const total = paid.reduce((sum, [, n]) => sum + n, 0);
-    lines.push(`retry-errors: paid items run again: at most ${count(total)} (${paid.map(([s, n]) => `${s} ${count(n)}`).join(', ')}); answers already stored for the same model, prompt and schema are reused, not paid again`);
+  // An upper bound: every item of a paid stage without a stored answer; the retried items may all pass now.
+  const parts: string[] = [];
+  let most = 0;
+  if (plan.paid) {
+    parts.push(`${plan.stage} ${count(plan.items)}`);
+    most += plan.items;
+  }
+  for (const s of plan.replannedStages) {
+    if (!s.paid) continue;
+    parts.push(`${s.stage} ${count(s.previousItems)} last time + up to ${count(plan.items)} from the retried items`);
+    most += s.previousItems + plan.items;
+  }
+  if (parts.length) {
+    lines.push(`retry-errors: paid items at most ${count(most)} (${parts.join('; ')}); answers already stored for the same model, prompt and schema are reused, so only items without one are paid`);
   } else {
     lines.push('retry-errors: no paid stage (classify, annotate) runs again');
   }

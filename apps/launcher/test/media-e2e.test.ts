@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Row } from '@finevideo/core';
 import { FileStore } from '@finevideo/storage';
 import { stageRows } from '@finevideo/runtime';
-import { generateVideo, generateYtCommonsShards, startVideoServer, type VideoServer } from '@finevideo/testing';
+import { generateVideo, generateYtCommonsShards, startFakeTgi, startVideoServer, type FakeTgi, type VideoServer } from '@finevideo/testing';
 import { runCliAsync } from './helpers.js';
 
 /**
@@ -16,8 +16,10 @@ describe('finevideo CLI end to end with media (local data, real yt-dlp and ffmpe
   this.timeout(600_000);
   let dir: string;
   let server: VideoServer;
+  let tgi: FakeTgi | undefined;
   after(async () => {
     await server?.close();
+    await tgi?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -70,5 +72,51 @@ describe('finevideo CLI end to end with media (local data, real yt-dlp and ffmpe
     for await (const row of stageRows(store, 'm1', 'dynamism')) dyn.push(row);
     assert.deepEqual(dyn.filter((x) => x.static === true).map((x) => x.video_id).sort(), [...staticIds].sort());
     assert.ok(await store.exists('runs/m1/select/artifacts/report.json'));
+  });
+  it('resume --retry-errors runs a rate-limited download again, not the 404; says before the reset that classify re-plans and pays only for the new video', async () => {
+    const base = join(dir, 'retry');
+    const expectation = await generateYtCommonsShards(join(base, 'shards'), { shards: 1, rowsPerShard: 14, seed: 123, averageTextBytes: 1500 });
+    const ids = expectation.dense;
+    tgi = await startFakeTgi({ capacity: 4, latencyMs: 1 });
+    const limited = ids[0]!;
+    const missing = ids[1]!;
+    for (const id of ids) {
+      const file = join(base, `${id}.mp4`);
+      await generateVideo(file, { sections: [{ kind: 'motion', seconds: 6 }], fps: 2 });
+      server.addVideo(id, file);
+    }
+    server.setBehaviour(limited, 429);
+    server.setBehaviour(missing, 404);
+    const pipeline = join(base, 'p.yaml');
+    await writeFile(pipeline, [
+      'name: retry', `storage: ${join(base, 'store')}`, 'executor: { kind: local, parallelism: 2, retries: 0 }', 'stages:',
+      `  - { stage: ytcommons, params: { source: ${join(base, 'shards')} } }`,
+      '  - { stage: worddensity }',
+      `  - { stage: download, params: { sourceUrlTemplate: "${server.template}", retries: 0, retryBaseDelayMs: 10 }, itemsPerChunk: 3 }`,
+      '  - { stage: dynamism, itemsPerChunk: 3 }',
+      `  - { stage: classify, params: { endpoint: "${tgi.baseURL}", waitForHealthSeconds: 5, healthIntervalSeconds: 0.05 } }`,
+    ].join('\n'));
+    const first = await runCliAsync(['run', pipeline, '--run-id', 'r1', '--json']);
+    const firstStages = Object.fromEntries((JSON.parse(first.stdout) as { stages: { stage: string; stats: { kept: number; errors: number; reasons: Record<string, number> } }[] }).stages.map((s) => [s.stage, s.stats]));
+    assert.equal(firstStages.download!.errors, 2, first.stderr.slice(-2000));
+    assert.equal(firstStages.classify!.kept, ids.length - 2);
+    const paidBefore = tgi.stats.served;
+    assert.equal(paidBefore, ids.length - 2);
+
+    server.setBehaviour(limited, 'ok'); // the rate limit is over; the 404 stays
+    const again = await runCliAsync(['resume', join(base, 'store', 'runs', 'r1'), '--retry-errors']);
+    assert.equal(again.code, 0, again.stderr.slice(-3000));
+    assert.match(again.stderr, /retry-errors: 1 error row\(s\) kept as they are \(download unavailable: 1\)/);
+    assert.match(again.stderr, /retry-errors: stage download: 1 item\(s\) with error rows of a reason a retry can change/);
+    const paidLine = `retry-errors: paid items at most ${ids.length - 1} (classify ${ids.length - 2} last time + up to 1 from the retried items)`;
+    assert.ok(again.stderr.includes(paidLine), `expected "${paidLine}" in:\n${again.stderr.slice(0, 3000)}`);
+    const firstRun = again.stderr.search(/stage download: \d+ items in \d+ chunks/);
+    assert.ok(firstRun > again.stderr.indexOf(paidLine), 'the figures are printed before the retried stage runs');
+    assert.equal(tgi.stats.served, paidBefore + 1, 'only the newly downloaded video is asked; stored answers are reused');
+    const store = new FileStore(join(base, 'store'));
+    const classified: Row[] = [];
+    for await (const row of stageRows(store, 'r1', 'classify')) classified.push(row);
+    assert.equal(classified.filter((r) => r.status === 'kept' || r.status === 'dropped').length, ids.length - 1);
+    assert.equal(classified.filter((r) => r.answer_reused === true).length, ids.length - 2);
   });
 });

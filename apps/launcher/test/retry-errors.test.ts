@@ -15,7 +15,7 @@ describe('resume --retry-errors: what is printed before anything is reset', () =
     assert.deepEqual(lines, [
       'retry-errors: 13 error row(s) kept as they are (download unavailable: 12, invalid video id: 1): a retry would repeat their verdict; to run them again anyway: --retry-errors "download unavailable,invalid video id" (or all)',
       'retry-errors: stage download: 40 item(s) with error rows of a reason a retry can change (connection, server error, rate limit, timeout, bad response, storage) in 2 chunk(s) run again; the other rows of those chunks are kept',
-      'retry-errors: paid items run again: at most 1,902 (classify 1,602, annotate 300); answers already stored for the same model, prompt and schema are reused, not paid again',
+      'retry-errors: paid items at most 1,982 (classify 1,602 last time + up to 40 from the retried items; annotate 300 last time + up to 40 from the retried items); answers already stored for the same model, prompt and schema are reused, so only items without one are paid',
     ]);
     assert.deepEqual(retryErrorsWarnings(p), ['retry-errors: dynamism (900 item(s) last time), classify (1,602 item(s) last time), annotate (300 item(s) last time) read the old table of download, so they are planned and run again in full (per-video outputs stored outside the run are reused)']);
   });
@@ -24,7 +24,7 @@ describe('resume --retry-errors: what is printed before anything is reset', () =
     const lines = retryErrorsLines(plan({ stage: 'annotate', paid: true, chunks: [1], items: 3, leftAlone: { x: 1 } }), retrySelection(['all']));
     assert.deepEqual(lines, [
       'retry-errors: stage annotate: 3 item(s) with error rows of any reason in 1 chunk(s) run again; the other rows of those chunks are kept',
-      'retry-errors: paid items run again: at most 3 (annotate 3); answers already stored for the same model, prompt and schema are reused, not paid again',
+      'retry-errors: paid items at most 3 (annotate 3); answers already stored for the same model, prompt and schema are reused, so only items without one are paid',
     ]);
     assert.deepEqual(retryErrorsWarnings(plan({ stage: 'annotate', items: 3 })), []);
   });
