@@ -17,12 +17,12 @@ import { errorLines, errorShare, errorShareFailures, formatFunnel, readKeptComma
 import { createProgressReporter } from './progress.js';
 import { parseRunRef, runRef } from './run-ref.js';
 import { planEstimate } from './plan-estimate.js';
+import type { CommandResult, GlobalOptions } from './command-types.js';
 import { retryErrorsFlag, retryErrorsLines, retryErrorsWarnings } from './retry-errors.js';
 import { scaleEstimateCommand, type ScaleOptions } from './plan-scale-command.js';
 
-export interface GlobalOptions {
-  json?: boolean;
-}
+
+export type { CommandResult, GlobalOptions } from './command-types.js';
 
 export interface RunOptions extends GlobalOptions {
   executor?: 'local' | 'kubernetes';
@@ -42,12 +42,6 @@ export type ResumeOptions = RunOptions & S3Flags;
 export interface StatusOptions extends GlobalOptions, S3Flags {
   /** Check that every part each marker lists exists. */
   verify?: boolean;
-}
-
-/** What a command hands back to main: the exit code and what to print on stdout. */
-export interface CommandResult {
-  exitCode: number;
-  output: string;
 }
 
 export async function loadPipeline(path: string): Promise<PipelineConfig> {

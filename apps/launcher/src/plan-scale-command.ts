@@ -1,6 +1,6 @@
 import { ConfigError, type PipelineConfig } from '@finevideo/core';
 import { openStore } from '@finevideo/storage';
-import type { CommandResult, GlobalOptions } from './commands.js';
+import type { CommandResult, GlobalOptions } from './command-types.js';
 import { estimateScale, formatScaleEstimate, parseNodes } from './plan-scale.js';
 
 /** `finevideo plan <pipeline.yaml> --estimate --videos N [--hours H] [--nodes cpu=..,gpu=..]`. */

@@ -29,3 +29,12 @@ export function checkRange(key: string, range: ByteRange): ByteRange {
   }
   return range;
 }
+
+/** Parses s3://bucket[/prefix]; the same rule S3Store.fromUri applies. */
+export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri);
+  if (!m) throw new Error(`storage URI: expected s3://<bucket>[/prefix], got ${JSON.stringify(uri)}`);
+  const prefix = (m[2] ?? '').replace(/\/+$/, '');
+  if (prefix) checkKey(prefix);
+  return { bucket: m[1]!, prefix };
+}

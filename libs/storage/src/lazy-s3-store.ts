@@ -1,18 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { ByteRange, ObjectInfo, ObjectStore, S3Options } from '@finevideo/core';
-import { checkKey, joinKey } from './keys.js';
+import { checkKey, joinKey, parseS3Uri } from './keys.js';
 
 type S3StoreModule = typeof import('./s3-store.js');
 let s3Module: Promise<S3StoreModule> | undefined;
-
-/** Parses s3://bucket[/prefix]; the same rule S3Store.fromUri applies. */
-export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
-  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri);
-  if (!m) throw new Error(`storage URI: expected s3://<bucket>[/prefix], got ${JSON.stringify(uri)}`);
-  const prefix = (m[2] ?? '').replace(/\/+$/, '');
-  if (prefix) checkKey(prefix);
-  return { bucket: m[1]!, prefix };
-}
 
 /**
  * An s3:// store that loads the AWS SDK on its first call. Evaluating the SDK costs about 130 ms of CPU,

@@ -9,7 +9,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import type { ByteRange, ObjectInfo, ObjectStore, S3Options } from '@finevideo/core';
 import { checkKey, checkRange, joinKey } from './keys.js';
-import { parseS3Uri } from './lazy-s3-store.js';
+import { parseS3Uri } from './keys.js';
 
 const isMissing = (e: unknown) =>
   e instanceof S3ServiceException && (e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404);
