@@ -53,6 +53,22 @@ export function detectDatasetFolder(ref: string): DatasetFolder | undefined {
 const ID_FROM_FILENAME = `regexp_extract(json.original_video_filename, '^([A-Za-z0-9_-]{11})\\.', 1)`;
 
 /**
+ * The range filters' columns from a shard's json struct (its DuckDB type tells which fields it has): word
+ * density = spoken words per second; dynamism = the mean of the scenes' dynamismScore (a dataset carries
+ * no dynamism-stage rows); scenes and Q&A pairs counted; no select score.
+ */
+function datasetMeasures(jsonType: string): string {
+  const has = (field: string) => jsonType.includes(`${field} `) || jsonType.includes(`"${field}" `);
+  const metadata = has('content_metadata');
+  const list = (field: string) => (metadata && has(field) ? `len(json.content_metadata.${field})::DOUBLE` : 'NULL::DOUBLE');
+  const density = has('text_to_speech_word_count') && has('duration_seconds')
+    ? 'TRY_CAST(json.text_to_speech_word_count AS DOUBLE) / nullif(TRY_CAST(json.duration_seconds AS DOUBLE), 0)' : 'NULL::DOUBLE';
+  const dynamism = metadata && has('dynamismScore')
+    ? 'list_avg(list_transform(json.content_metadata.scenes, s -> TRY_CAST(s.dynamismScore AS DOUBLE)))' : 'NULL::DOUBLE';
+  return `${dynamism} AS dynamism, ${density} AS word_density, NULL::DOUBLE AS score, ${list('scenes')} AS scenes, ${list('qAndA')} AS qa_pairs`;
+}
+
+/**
  * The index of a standalone dataset: one DuckDB row per video (id, file, row, title, channel, duration,
  * fine and parent category) read from the shards' json column only (never the mp4 column), joined to
  * index.parquet's ids when there is one.
@@ -91,11 +107,12 @@ export class DatasetIndex extends VideoTable {
     const files = shards.map((s) => sqlString(join(root, s))).join(', ');
     const hasFilename = (await this.db.all(`SELECT count(*) AS n FROM parquet_schema(${sqlString(join(root, shards[0]!))}) WHERE name = 'original_video_filename'`))[0]?.n;
     const fileId = Number(hasFilename) > 0 ? ID_FROM_FILENAME : 'NULL::VARCHAR';
+    const measures = datasetMeasures(String((await this.db.all(`SELECT typeof(json) AS t FROM read_parquet(${sqlString(join(root, shards[0]!))}) LIMIT 1`))[0]?.t ?? ''));
     const shardNo = `list_position([${files}], filename) - 1`;
     await this.db.withConnection(async (c) => {
       await c.run(`CREATE OR REPLACE TABLE cells AS SELECT filename AS file, file_row_number AS row, ${shardNo} AS shard_no, nullif(${fileId}, '') AS file_id,
           json.youtube_title AS title, json.youtube_channel AS channel, TRY_CAST(json.duration_seconds AS DOUBLE) AS duration,
-          nullif(json.content_fine_category, '') AS category, nullif(json.content_parent_category, '') AS top_level
+          nullif(json.content_fine_category, '') AS category, nullif(json.content_parent_category, '') AS top_level, ${measures}
         FROM read_parquet([${files}], filename = true, file_row_number = true, union_by_name = true)`);
       const fromIndex = this.folder.layout === 'export'
         ? `LEFT JOIN (SELECT CAST(video_id AS VARCHAR) AS video_id, ${sqlString(`${root}/`)} || CAST(path AS VARCHAR) AS file, CAST("row" AS BIGINT) AS row FROM read_parquet(${sqlString(join(root, 'index.parquet'))})) i USING (file, row)`
@@ -104,7 +121,7 @@ export class DatasetIndex extends VideoTable {
       // A video without a usable id of its own gets one from its place: "f" + shard number (4 digits) + row (6): 11 characters.
       await c.run(`CREATE OR REPLACE TABLE videos AS SELECT
           coalesce(CASE WHEN regexp_full_match(${indexId}, '[A-Za-z0-9_-]{11}') THEN ${indexId} END, file_id, 'f' || lpad(CAST(shard_no AS VARCHAR), 4, '0') || lpad(CAST(row AS VARCHAR), 6, '0')) AS video_id,
-          0 AS pos, 'kept' AS status, NULL::VARCHAR AS reason, title, channel, duration, category, top_level, true AS selected, lower(title) AS title_lower, file, row
+          0 AS pos, 'kept' AS status, NULL::VARCHAR AS reason, title, channel, duration, category, top_level, true AS selected, lower(title) AS title_lower, file, row, dynamism, word_density, score, scenes, qa_pairs
         FROM cells ${fromIndex}`);
       await c.run('DROP TABLE cells');
     });

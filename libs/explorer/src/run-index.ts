@@ -24,6 +24,13 @@ const INDEX_COLUMNS = {
   title: 'VARCHAR', channel: 'VARCHAR',
 } as const;
 
+/**
+ * What stages measured, as the range filters read them (the latest stage that has a value wins):
+ * dynamism = the share of the video that moves (1 - the dynamism stage's frozen_share), word_density
+ * (worddensity), score (select), scenes (annotate, align, anomaly), qa_pairs (anomaly).
+ */
+const MEASURES = ['dynamism', 'word_density', 'score', 'scenes', 'qa_pairs'] as const;
+
 /** Rows of a stage that name no video (a shard that could not be read): listed with the item they name. */
 export interface ItemError {
   stage: string;
@@ -128,7 +135,7 @@ export class RunIndex extends VideoTable {
     this.groups = groups;
     const rows = selects.length
       ? selects.join(' UNION ALL BY NAME ')
-      : `SELECT NULL::VARCHAR AS video_id, 0 AS pos, NULL::VARCHAR AS status, NULL::VARCHAR AS reason, NULL::VARCHAR AS item, NULL::DOUBLE AS duration, NULL::VARCHAR AS title, NULL::VARCHAR AS channel, NULL::VARCHAR AS category, NULL::VARCHAR AS top_level WHERE false`;
+      : `SELECT NULL::VARCHAR AS video_id, 0 AS pos, NULL::VARCHAR AS status, NULL::VARCHAR AS reason, NULL::VARCHAR AS item, NULL::DOUBLE AS duration, NULL::VARCHAR AS title, NULL::VARCHAR AS channel, NULL::VARCHAR AS category, NULL::VARCHAR AS top_level, ${MEASURES.map((m) => `NULL::DOUBLE AS ${m}`).join(', ')} WHERE false`;
     const selectPos = states.find((s) => s.type === 'select')?.position ?? -1;
     await this.db.withConnection(async (c) => {
       await c.run(`CREATE OR REPLACE TEMP TABLE all_rows AS ${rows}`);
@@ -147,6 +154,7 @@ export class RunIndex extends VideoTable {
           arg_max(duration, pos) FILTER (WHERE duration IS NOT NULL) AS duration,
           arg_max(category, pos) FILTER (WHERE category IS NOT NULL) AS category,
           arg_max(top_level, pos) FILTER (WHERE top_level IS NOT NULL) AS top_level,
+          ${MEASURES.map((m) => `arg_max(${m}, pos) FILTER (WHERE ${m} IS NOT NULL) AS ${m},`).join(' ')}
           bool_or(pos = ${selectPos} AND status = 'kept') AS selected,
           lower(arg_max(title, pos) FILTER (WHERE title IS NOT NULL)) AS title_lower
         FROM stage_rows GROUP BY video_id`);
@@ -242,7 +250,9 @@ function stageRowsSql(g: PartGroup, position: number): string {
   const category = g.kinds.fine_category === undefined ? text('category') : text('fine_category');
   return `SELECT ${columnAs(g, 'video_id', 'VARCHAR')} AS video_id, ${position}::INTEGER AS pos, coalesce(${columnAs(g, 'status', 'VARCHAR')}, 'kept') AS status, ` +
     `${columnAs(g, 'reason', 'VARCHAR')} AS reason, coalesce(${text('item_key')}, ${text('shard')}, ${text('source_shard')}) AS item, ${duration} AS duration, ${attributes}, ` +
-    `${category} AS category, coalesce(${text('top_level')}, ${text('parent_category')}) AS top_level FROM ${readGroup(g)}`;
+    `${category} AS category, coalesce(${text('top_level')}, ${text('parent_category')}) AS top_level, ` +
+    `1 - ${columnAs(g, 'frozen_share', 'DOUBLE')} AS dynamism, ${['word_density', 'score', 'scenes', 'qa_pairs'].map((m) => `${columnAs(g, m, 'DOUBLE')} AS ${m}`).join(', ')} ` +
+    `FROM ${readGroup(g)}`;
 }
 
 /** Long text (descriptions, transcripts, raw model answers) cut for display. */
