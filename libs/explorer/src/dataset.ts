@@ -27,6 +27,8 @@ export interface DatasetFolder {
   /** Shard paths relative to root, sorted (their position numbers synthetic ids). */
   shards: string[];
   card: boolean;
+  /** Where the files came from when the folder is a local copy (an s3:// prefix), for queries run elsewhere. */
+  origin?: string;
 }
 
 function parquetFiles(dir: string, out: string[] = []): string[] {
@@ -98,33 +100,46 @@ export class DatasetIndex extends VideoTable {
     return this.count;
   }
 
+  /** How the shards name a video's id and what they measure: read from the first shard by build(). */
+  private fileId = 'NULL::VARCHAR';
+  private measures = '';
+
+  /**
+   * The videos table as one SELECT over the dataset's files under `root` (this folder, or the S3 prefix it
+   * was copied from): the json column only, joined to index.parquet's ids when there is one. A video
+   * without a usable id of its own gets one from its place: "f" + shard number (4 digits) + row (6).
+   */
+  private videosSql(root: string): string {
+    const files = this.folder.shards.map((s) => sqlString(`${root}/${s}`)).join(', ');
+    const exported = this.folder.layout === 'export';
+    const fromIndex = exported
+      ? `LEFT JOIN (SELECT CAST(video_id AS VARCHAR) AS video_id, ${sqlString(`${root}/`)} || CAST(path AS VARCHAR) AS file, CAST("row" AS BIGINT) AS row FROM read_parquet(${sqlString(`${root}/index.parquet`)})) i USING (file, row)`
+      : '';
+    const indexId = exported ? 'i.video_id' : 'NULL::VARCHAR';
+    return `SELECT coalesce(CASE WHEN regexp_full_match(${indexId}, '[A-Za-z0-9_-]{11}') THEN ${indexId} END, file_id, 'f' || lpad(CAST(shard_no AS VARCHAR), 4, '0') || lpad(CAST(row AS VARCHAR), 6, '0')) AS video_id,
+    0 AS pos, 'kept' AS status, NULL::VARCHAR AS reason, title, channel, duration, category, top_level, true AS selected, lower(title) AS title_lower, file, row, dynamism, word_density, score, scenes, qa_pairs
+  FROM (SELECT filename AS file, file_row_number AS row, list_position([${files}], filename) - 1 AS shard_no, nullif(${this.fileId}, '') AS file_id,
+      json.youtube_title AS title, json.youtube_channel AS channel, TRY_CAST(json.duration_seconds AS DOUBLE) AS duration,
+      nullif(json.content_fine_category, '') AS category, nullif(json.content_parent_category, '') AS top_level, ${this.measures}
+    FROM read_parquet([${files}], filename = true, file_row_number = true, union_by_name = true)) cells ${fromIndex}`;
+  }
+
+  /** The videos table over the files where the dataset is (its S3 prefix when it was opened from S3). */
+  sourceSql(): string {
+    return this.videosSql(this.folder.origin ?? this.folder.root);
+  }
+
   async refresh(): Promise<void> {
     // A received dataset does not change under the page: built once, by build().
   }
 
   async build(): Promise<void> {
     const { root, shards } = this.folder;
-    const files = shards.map((s) => sqlString(join(root, s))).join(', ');
-    const hasFilename = (await this.db.all(`SELECT count(*) AS n FROM parquet_schema(${sqlString(join(root, shards[0]!))}) WHERE name = 'original_video_filename'`))[0]?.n;
-    const fileId = Number(hasFilename) > 0 ? ID_FROM_FILENAME : 'NULL::VARCHAR';
-    const measures = datasetMeasures(String((await this.db.all(`SELECT typeof(json) AS t FROM read_parquet(${sqlString(join(root, shards[0]!))}) LIMIT 1`))[0]?.t ?? ''));
-    const shardNo = `list_position([${files}], filename) - 1`;
-    await this.db.withConnection(async (c) => {
-      await c.run(`CREATE OR REPLACE TABLE cells AS SELECT filename AS file, file_row_number AS row, ${shardNo} AS shard_no, nullif(${fileId}, '') AS file_id,
-          json.youtube_title AS title, json.youtube_channel AS channel, TRY_CAST(json.duration_seconds AS DOUBLE) AS duration,
-          nullif(json.content_fine_category, '') AS category, nullif(json.content_parent_category, '') AS top_level, ${measures}
-        FROM read_parquet([${files}], filename = true, file_row_number = true, union_by_name = true)`);
-      const fromIndex = this.folder.layout === 'export'
-        ? `LEFT JOIN (SELECT CAST(video_id AS VARCHAR) AS video_id, ${sqlString(`${root}/`)} || CAST(path AS VARCHAR) AS file, CAST("row" AS BIGINT) AS row FROM read_parquet(${sqlString(join(root, 'index.parquet'))})) i USING (file, row)`
-        : '';
-      const indexId = this.folder.layout === 'export' ? 'i.video_id' : 'NULL::VARCHAR';
-      // A video without a usable id of its own gets one from its place: "f" + shard number (4 digits) + row (6): 11 characters.
-      await c.run(`CREATE OR REPLACE TABLE videos AS SELECT
-          coalesce(CASE WHEN regexp_full_match(${indexId}, '[A-Za-z0-9_-]{11}') THEN ${indexId} END, file_id, 'f' || lpad(CAST(shard_no AS VARCHAR), 4, '0') || lpad(CAST(row AS VARCHAR), 6, '0')) AS video_id,
-          0 AS pos, 'kept' AS status, NULL::VARCHAR AS reason, title, channel, duration, category, top_level, true AS selected, lower(title) AS title_lower, file, row, dynamism, word_density, score, scenes, qa_pairs
-        FROM cells ${fromIndex}`);
-      await c.run('DROP TABLE cells');
-    });
+    const first = sqlString(join(root, shards[0]!));
+    const hasFilename = (await this.db.all(`SELECT count(*) AS n FROM parquet_schema(${first}) WHERE name = 'original_video_filename'`))[0]?.n;
+    this.fileId = Number(hasFilename) > 0 ? ID_FROM_FILENAME : 'NULL::VARCHAR';
+    this.measures = datasetMeasures(String((await this.db.all(`SELECT typeof(json) AS t FROM read_parquet(${first}) LIMIT 1`))[0]?.t ?? ''));
+    await this.db.run(`CREATE OR REPLACE TABLE videos AS ${this.videosSql(root)}`);
     const [n, categories, topLevels, durations] = await Promise.all([
       this.db.all('SELECT count(*) AS n FROM videos'),
       this.db.all(`SELECT category, any_value(top_level) AS top_level, count(*) AS videos, coalesce(sum(duration), 0) / 3600 AS hours FROM videos WHERE category IS NOT NULL GROUP BY ALL ORDER BY category`),

@@ -145,6 +145,14 @@ export function createExplorerApp(backend: ExplorerBackend, assets: WebAssets, h
     return c.json({ histograms });
   });
 
+  // The list as one DuckDB query over the files themselves (the page's "Copy as DuckDB query").
+  app.get('/api/query.sql', async (c) => {
+    const parsed = videoQuery(c);
+    if ('refused' in parsed) return parsed.refused;
+    await index.refresh();
+    return c.text(index.viewSql(parsed.query), 200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+  });
+
   // The filtered list as a download (streamed: a whole run's ids never sit in memory).
   const download = (lines: typeof videoCsv, type: string, name: string) => async (c: Context) => {
     const parsed = videoQuery(c);

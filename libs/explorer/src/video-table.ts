@@ -1,5 +1,5 @@
 import type { DuckDBValue } from '@duckdb/node-api';
-import { plain } from '@finevideo/storage';
+import { plain, sqlString } from '@finevideo/storage';
 import { ExplorerDb } from './duckdb.js';
 import { RANGE_FIELDS, RANGE_KEYS, maxParam, minParam, type Histogram, type RangeBounds, type RangeField } from './range-fields.js';
 
@@ -22,6 +22,8 @@ export interface VideoQuery extends RangeBounds {
 
 /** The columns a video's row shows (pos becomes the stage's name). */
 const ROW_COLUMNS = 'video_id, title, channel, duration, category, top_level, pos, status, reason, selected';
+/** The copied query's columns: the table's (pos becomes the stage's name), then what the range filters read. */
+const VIEW_COLUMNS = `${ROW_COLUMNS}, dynamism, word_density, score, scenes, qa_pairs`;
 
 export const VIDEO_SORTS = ['title', 'channel', 'duration', 'category', 'status', 'stage', 'video_id'] as const;
 export type VideoSort = (typeof VIDEO_SORTS)[number];
@@ -48,6 +50,31 @@ export abstract class VideoTable {
 
   /** What was opened, for messages ("run <id>", "dataset <folder>"). */
   abstract describe(): string;
+
+  /** A SELECT building the videos table from the files where they are (folder paths or s3:// URLs). */
+  abstract sourceSql(): string;
+
+  /**
+   * The list as one DuckDB query over those files, for a curator to run elsewhere: the same filters (their
+   * values written as SQL literals, escaped), columns and order as the table, every row (no page).
+   */
+  viewSql(query: VideoFilter): string {
+    const { filter, order, values } = this.filterOf(query);
+    // One pass: a value that reads like a placeholder ("$2") is never substituted again.
+    const where = filter.replace(/\$(\d+)/g, (_, n: string) => {
+      const value = values[Number(n) - 1];
+      return typeof value === 'number' ? String(value) : sqlString(String(value));
+    });
+    const stage = `CASE pos ${this.stageNames.map((name, i) => `WHEN ${i} THEN ${sqlString(name)}`).join(' ')} END AS stage`;
+    return `-- finevideo explore: ${this.describe().replace(/[\r\n]/g, ' ')}
+WITH videos AS (
+${this.sourceSql()}
+)
+SELECT ${VIEW_COLUMNS.replace('pos', stage)}
+FROM videos${where ? `\n${where}` : ''}
+ORDER BY ${order};
+`;
+  }
 
   /** The WHERE and ORDER BY of a query (request values bound, never spliced into the SQL); `omit`: a range filter left out. */
   private filterOf(query: VideoFilter, omit?: RangeField): { filter: string; order: string; values: DuckDBValue[] } {

@@ -4,6 +4,7 @@ import { BarChart, COLORS } from './chart';
 import { clock, count, hours } from './format';
 import { clearFlags, flagsFile, useFlags } from './flags';
 import { RANGE_LABELS, RANGE_PARAMS, RangeFilters } from './range-filters';
+import { CopyQuery } from './copy-query';
 
 const FILTERS = ['q', 'category', 'topLevel', 'channel', 'status', 'stage', 'reason', ...RANGE_PARAMS] as const;
 const PAGE_SIZE = 50;
@@ -133,6 +134,7 @@ function ListActions(props: { params: URLSearchParams }) {
     <div class="list-actions" role="group" aria-label="This list">
       <button type="button" onClick={copyIds}>Copy ids</button>
       <a class="button" href={`/api/videos.csv?${query}`} download="videos.csv">Download CSV</a>
+      <CopyQuery query={query} />
       {copied && <span class="small muted" role="status">{copied}</span>}
       <span class="flags small">
         Flagged for review: <b id="flag-count">{flags.length}</b>
