@@ -29,6 +29,8 @@ export interface DatasetFolder {
   card: boolean;
   /** Where the files came from when the folder is a local copy (an s3:// prefix), for queries run elsewhere. */
   origin?: string;
+  /** The folder is the explorer's own copy (of an S3 dataset): removed when the index closes. */
+  ownsRoot?: boolean;
 }
 
 function parquetFiles(dir: string, out: string[] = []): string[] {
@@ -93,7 +95,7 @@ export class DatasetIndex extends VideoTable {
   }
 
   describe(): string {
-    return `dataset ${this.folder.root}`;
+    return `dataset ${this.folder.origin ?? this.folder.root}`;
   }
 
   get indexedVideos(): number {
@@ -177,6 +179,7 @@ export class DatasetIndex extends VideoTable {
   async close(): Promise<void> {
     await this.db.close();
     if (this.ownsCache) await rm(this.cacheDir, { recursive: true, force: true });
+    if (this.folder.ownsRoot) await rm(this.folder.root, { recursive: true, force: true });
   }
 }
 
@@ -190,6 +193,8 @@ function cuesOf(segments: unknown): TranscriptCue[] {
 /** The dataset's backend: video pages from the json cell, videos from the mp4 cell (copied once to a disk cache, never held whole). */
 export function datasetBackend(index: DatasetIndex): ExplorerBackend {
   const { folder } = index;
+  // Where the dataset is as the user named it (an S3 prefix, not the explorer's temporary copy of it).
+  const shownRoot = folder.origin ?? folder.root;
   const extracting = new Map<string, Promise<string>>();
 
   /**
@@ -236,11 +241,11 @@ export function datasetBackend(index: DatasetIndex): ExplorerBackend {
       const hours = index.categoryRows().reduce((a, c) => a + c.selectedHours, 0);
       const stage = { stage: 'export', type: 'export', position: 0, planned: true, chunks: folder.shards.length, done: folder.shards.length, failed: 0, pending: 0, sealed: true, runLevel: false, stats };
       return {
-        kind: 'dataset', layout: folder.layout, runId: basename(folder.root), ref: folder.root, given: 'dataset', createdAt: null, name: basename(folder.root), executor: null,
+        kind: 'dataset', layout: folder.layout, runId: basename(shownRoot), ref: shownRoot, given: 'dataset', createdAt: null, name: basename(shownRoot), executor: null,
         complete: true, stages: [stage], funnelHours: [{ stage: 'export', status: 'kept', reason: null, videos: index.indexedVideos, hours }], itemErrors: [],
         headline: { videosSeen: index.indexedVideos, firstStage: null, itemsWithoutVideo: 0, endStage: 'export', endKept: index.indexedVideos, endHours: hours, endIsFinal: true },
         indexedVideos: index.indexedVideos, anomalies: [], reports: [],
-        export: { prefix: `${folder.root}/`, card: folder.card, files: folder.shards.slice(0, 200).map((key) => ({ key, size: statSync(join(folder.root, key)).size })), bytes: folder.shards.reduce((a, k) => a + statSync(join(folder.root, k)).size, 0) },
+        export: { prefix: `${shownRoot}/`, card: folder.card, files: folder.shards.slice(0, 200).map((key) => ({ key, size: statSync(join(folder.root, key)).size })), bytes: folder.shards.reduce((a, k) => a + statSync(join(folder.root, k)).size, 0) },
         refreshedAt: new Date().toISOString(),
       };
     },
