@@ -8,7 +8,8 @@ import { plain } from '@finevideo/storage';
 import { openExplorerTarget, startDatasetExplorer, type ExplorerServer } from '../src/index.js';
 import { raw } from './http.js';
 import { serveFixture } from './fixture.js';
-import { DONE_RUN, makeCompleteFixture } from './fixture-complete.js';
+import { BASELINE, DONE_RUN, makeCompleteFixture } from './fixture-complete.js';
+import type { Histogram } from '../src/range-fields.js';
 
 const COLUMNS = ['video_id', 'title', 'channel', 'duration', 'category', 'top_level', 'stage', 'status', 'reason', 'selected'] as const;
 
@@ -88,6 +89,16 @@ describe('explorer "copy this view as a DuckDB query": the query, run on the fil
     after(async () => {
       await server?.close();
       await rm(dir, { recursive: true, force: true });
+    });
+
+    it('its range filters read the json column: words per second, scenes and Q&A counted, the scenes\' mean dynamismScore, no select score', async () => {
+      const r = await raw(server.url, '/api/histograms');
+      const byField = new Map((JSON.parse(r.body.toString()) as { histograms: Histogram[] }).histograms.map((h) => [h.field, h]));
+      assert.deepEqual([byField.get('wordDensity')!.min, byField.get('wordDensity')!.max], [5 / 12, 5 / 12], 'text_to_speech_word_count 5 over 12 s');
+      assert.deepEqual(byField.get('scenes')!.bins.map((b) => [b.from, b.videos]), [[BASELINE.scenes.length, 2]]);
+      assert.deepEqual(byField.get('qa')!.bins.map((b) => [b.from, b.videos]), [[BASELINE.qAndA.length, 2]]);
+      assert.deepEqual([byField.get('dynamism')!.min, byField.get('dynamism')!.max], [0, 0]);
+      assert.deepEqual([byField.get('score')!.min, byField.get('score')!.bins, byField.get('score')!.missing], [null, [], 2]);
     });
 
     for (const view of ['', 'sort=duration&dir=desc', 'minScenes=1&sort=title']) {
