@@ -60,6 +60,7 @@ function RangeFilter(props: { h: Histogram; params: URLSearchParams; update: (ch
     <fieldset class="range-filter" data-field={h.field}>
       <legend>{label}{unit ? ` (${unit})` : ''}</legend>
       <Bars h={h} lo={lo} hi={hi} />
+      {min === max ? <div class="small range-values">every video: {shown(min, integer)}</div> : <>
       <div class="two-handles">
         <input type="range" min={min} max={max} step={step} value={lo} aria-label={`${label} at least`}
           onInput={(e) => setLo(Math.min(Number(e.currentTarget.value), hi))} onChange={(e) => commit(Math.min(Number(e.currentTarget.value), hi), hi)} />
@@ -67,6 +68,7 @@ function RangeFilter(props: { h: Histogram; params: URLSearchParams; update: (ch
           onInput={(e) => setHi(Math.max(Number(e.currentTarget.value), lo))} onChange={(e) => commit(lo, Math.max(Number(e.currentTarget.value), lo))} />
       </div>
       <div class="small range-values"><span>{shown(lo, integer)}</span><span>{shown(hi, integer)}</span></div>
+      </>}
       <div class="small muted range-count">{count(listed + h.missing)} videos{h.missing ? `, ${count(h.missing)} without a value` : ''}</div>
     </fieldset>
   );
@@ -93,7 +95,7 @@ export function RangeFilters(props: { query: string; params: URLSearchParams; up
   return (
     <div class="range-filters" role="group" aria-label="Range filters">
       {drawn.map((h) => <RangeFilter key={h.field} h={h} params={props.params} update={props.update} />)}
-      {none.length > 0 && <p class="small muted">No values yet for {none.join(', ')} (the stages that measure them have not written rows).</p>}
+      {none.length > 0 && <p class="small muted">No video has a value for {none.join(', ')} (no stage or column here measures {none.length > 1 ? 'them' : 'it'}).</p>}
     </div>
   );
 }
