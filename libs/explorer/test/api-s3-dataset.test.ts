@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { uploadFolder } from './upload.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { openStore } from '@finevideo/storage';
 import { setEnv, startS3rver, type S3rverHandle } from '@finevideo/testing';
 import { openExplorerTarget, startDatasetExplorer, type ExplorerServer } from '../src/index.js';
 import { raw } from './http.js';
 import { DONE_IDS, DONE_RUN, makeCompleteFixture } from './fixture-complete.js';
 
-const files = (dir: string): string[] => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 const get = async <T>(url: string, path: string): Promise<T> => {
   const r = await raw(url, path);
   assert.equal(r.status, 200, `${path}: ${r.body.toString()}`);
@@ -29,8 +29,7 @@ describe('explorer on a dataset folder on S3 (s3rver): opened like a local one, 
     s3 = await startS3rver({ buckets: ['datasets'] });
     restore = setEnv(s3.env);
     // The export uploaded on its own (no run beside it), as a dataset is shared.
-    const store = openStore('s3://datasets/shared/my-dataset');
-    for (const path of files(exported())) await store.upload(relative(exported(), path).split(sep).join('/'), path);
+    await uploadFolder(openStore('s3://datasets/shared/my-dataset'), exported());
   });
   after(async () => {
     restore?.();
@@ -67,8 +66,7 @@ describe('explorer on a dataset folder on S3 (s3rver): opened like a local one, 
   });
 
   it('export/<run-id> on S3 without its run beside it opens as a dataset; a prefix without shards is refused with what was expected', async () => {
-    const store = openStore('s3://datasets/elsewhere');
-    for (const path of files(exported())) await store.upload(`export/${DONE_RUN}/${relative(exported(), path).split(sep).join('/')}`, path);
+    await uploadFolder(openStore('s3://datasets/elsewhere'), exported(), `export/${DONE_RUN}/`);
     const target = await openExplorerTarget(`s3://datasets/elsewhere/export/${DONE_RUN}`);
     assert.ok(target.kind === 'dataset' && target.folder.origin === `s3://datasets/elsewhere/export/${DONE_RUN}`);
     await rm(target.folder.root, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { SCREENSHOTS, launchChromium } from './chromium.js';
+import { SCREENSHOTS, launchChromium, watchedPage } from './chromium.js';
 import { raw } from './http.js';
 import { EXTRA_ROWS, VIDEO_IDS, serveFixture } from './fixture.js';
 
@@ -12,7 +12,7 @@ describe('explorer range filters and "copy as DuckDB query" in headless Chromium
   let served: Awaited<ReturnType<typeof serveFixture>>;
   let browser: Browser;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
   const total = async (query: string) => (JSON.parse((await raw(served.server.url, `/api/videos?${query}`)).body.toString()) as { total: number }).total;
   const resultCount = (n: number, filtered: boolean) => page.locator('#result-count').getByText(`${n.toLocaleString('en-US')} video${n === 1 ? '' : 's'}${filtered ? ' match' : ''} ·`);
 
@@ -20,11 +20,7 @@ describe('explorer range filters and "copy as DuckDB query" in headless Chromium
     await mkdir(SCREENSHOTS, { recursive: true });
     served = await serveFixture('explore-ranges-browser-');
     browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 }, permissions: ['clipboard-read', 'clipboard-write'] })).newPage();
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') pageErrors.push(m.text());
-    });
+    ({ page, errors: pageErrors } = await watchedPage(browser, { viewport: { width: 1280, height: 900 }, permissions: ['clipboard-read', 'clipboard-write'] }));
   });
   after(async () => {
     await browser?.close();

@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { openStore } from '@finevideo/storage';
 import { setEnv, startS3rver, type S3rverHandle } from '@finevideo/testing';
-import { SCREENSHOTS, launchChromium } from './chromium.js';
+import { SCREENSHOTS, launchChromium, watchedPage } from './chromium.js';
+import { uploadFolder } from './upload.js';
 import { buildWebAssets, ffmpegCoreDir } from '../src/build-web.js';
 import { openExplorerTarget, startDatasetExplorer, type DatasetFolder, type ExplorerServer } from '../src/index.js';
 import { BASELINE, DONE_IDS, DONE_RUN, makeCompleteFixture } from './fixture-complete.js';
-
-const files = (dir: string): string[] => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 
 describe('explorer pages in headless Chromium: a dataset on S3 (s3rver), its range filters and a video out of its parquet', function () {
   this.timeout(85_000);
@@ -22,7 +21,7 @@ describe('explorer pages in headless Chromium: a dataset on S3 (s3rver), its ran
   let server: ExplorerServer | undefined;
   let browser: Browser;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
 
   before(async () => {
     await mkdir(SCREENSHOTS, { recursive: true });
@@ -30,9 +29,7 @@ describe('explorer pages in headless Chromium: a dataset on S3 (s3rver), its ran
     await makeCompleteFixture(join(dir, 'store'));
     s3 = await startS3rver({ buckets: ['datasets'] });
     restore = setEnv(s3.env);
-    const exported = join(dir, 'store', 'export', DONE_RUN);
-    const store = openStore('s3://datasets/received/finevideo-test');
-    for (const path of files(exported)) await store.upload(relative(exported, path).split(sep).join('/'), path);
+    await uploadFolder(openStore('s3://datasets/received/finevideo-test'), join(dir, 'store', 'export', DONE_RUN));
     const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
     await buildWebAssets(join(import.meta.dirname, '..', 'web'), assets.dir);
     const target = await openExplorerTarget('s3://datasets/received/finevideo-test');
@@ -40,11 +37,7 @@ describe('explorer pages in headless Chromium: a dataset on S3 (s3rver), its ran
     folder = target.folder;
     server = await startDatasetExplorer(folder, { assets, cacheDir: join(dir, 'cache') });
     browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') pageErrors.push(m.text());
-    });
+    ({ page, errors: pageErrors } = await watchedPage(browser, { viewport: { width: 1280, height: 860 } }));
   });
   after(async () => {
     await browser?.close();
