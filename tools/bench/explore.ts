@@ -2,7 +2,8 @@
  * The explorer's queries at 100,000 videos (BENCH_EXPLORE_ROWS to change): a generated run of four stages
  * (ytcommons, download, classify, select) with real parquet parts and markers; prints the time to build
  * the index and of each API call the pages make (first page, a deep page, a title search, filters with a
- * sort, the dataset summary, a video's page, its previous/next in a filtered list, every kept id streamed).
+ * sort, the dataset summary, a video's page, its previous/next in a filtered list, every kept id streamed, the
+ * range filters' histograms, a range-filtered page, the copied DuckDB query).
  * Then a standalone export of as many videos (index.parquet and shards with a json struct per row): its index build and first table page; and a flat-layout shard of
  * about 2 GB (BENCH_EXPLORE_SHARD_MB) served by an explorer in its own process: the first bytes of a video
  * out of the shard and that process's peak RSS. Figures, not assertions.
@@ -128,14 +129,14 @@ try {
   await createRun(parsePipelineConfig(`name: bench\nstorage: ${JSON.stringify(root)}\nexecutor: { kind: local }\nstages:\n  - { stage: ytcommons, params: { source: /x } }\n  - { stage: download }\n  - { stage: classify }\n  - { stage: select }\n`), store, 'bench');
   const range = (lo: number, hi: number) => `FROM range(${lo}, ${hi}) t(i) WHERE true`;
   await time(`generate ${ROWS.toLocaleString('en-US')} videos in 4 stages x ${CHUNKS} parts`, async () => {
-    await stage(store, root, 'ytcommons', (lo, hi) => `SELECT ${id('i')} AS video_id, 'video about topic ' || (i % 997) || ' number ' || i AS title, 'Channel ' || (i % 5000) AS channel,
+    await stage(store, root, 'ytcommons', (lo, hi) => `SELECT ${id('i')} AS video_id, 'video about topic ' || (i % 997) || ' number ' || i AS title, 'Channel ' || (i % 5000) AS channel, (i % 40) / 10.0 AS word_density,
       CASE WHEN i % 5 = 0 THEN 'dropped' ELSE 'kept' END AS status, CASE WHEN i % 5 = 0 THEN 'not-english-original' END AS reason ${range(lo, hi)}`, ROWS);
-    await stage(store, root, 'download', (lo, hi) => `SELECT ${id('i')} AS video_id, 30 + (i * 7919) % 1200 AS duration,
+    await stage(store, root, 'download', (lo, hi) => `SELECT ${id('i')} AS video_id, 30 + (i * 7919) % 1200 AS duration, (i % 10) / 10.0 AS frozen_share,
       CASE WHEN i % 50 = 1 THEN 'error' ELSE 'kept' END AS status, CASE WHEN i % 50 = 1 THEN 'not-found' END AS reason ${range(lo, hi)} AND i % 5 <> 0`, ROWS);
     const cats = `['Science Explainers','Recipe Videos','Gameplay Tutorials','Academic Lectures','Painting Tutorials','Travel Vlogs'][1 + i % 6]`;
     await stage(store, root, 'classify', (lo, hi) => `SELECT ${id('i')} AS video_id, ${cats} AS category, 'Top ' || (i % 3) AS top_level, 'kept' AS status, NULL AS reason,
       30 + (i * 7919) % 1200 AS duration_seconds ${range(lo, hi)} AND i % 5 <> 0 AND i % 50 <> 1`, ROWS);
-    await stage(store, root, 'select', (lo, hi) => `SELECT ${id('i')} AS video_id, CASE WHEN i % 7 = 0 THEN 'kept' ELSE 'dropped' END AS status,
+    await stage(store, root, 'select', (lo, hi) => `SELECT ${id('i')} AS video_id, (i * 31 % 1000) / 1000.0 AS score, CASE WHEN i % 7 = 0 THEN 'kept' ELSE 'dropped' END AS status,
       CASE WHEN i % 7 = 0 THEN NULL ELSE 'not-reached' END AS reason ${range(lo, hi)} AND i % 5 <> 0 AND i % 50 <> 1`, ROWS);
   });
   const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
@@ -161,6 +162,10 @@ try {
     await get('/api/channels?q=channel%204');
     await get('/api/videos/b0000000007');
     await get(`/api/videos/b0000000007/neighbours?category=${encodeURIComponent('Recipe Videos')}&sort=title`);
+    await get('/api/histograms');
+    await get(`/api/histograms?category=${encodeURIComponent('Recipe Videos')}&minDuration=600&minWordDensity=1&maxScore=0.5`);
+    await get('/api/videos?minWordDensity=1&maxWordDensity=2&minDynamism=0.5&sort=duration');
+    await time('GET /api/query.sql?status=kept&minScore=0.5 (the copied query)', async () => (await fetch(new URL('/api/query.sql?status=kept&minScore=0.5', server.url))).text());
     await time('GET /api/ids.txt?status=kept (every kept id, streamed)', async () => (await fetch(new URL('/api/ids.txt?status=kept', server.url))).text());
     }
   } finally {

@@ -33,7 +33,7 @@ export async function exploreCommand(ref: string, options: ExploreOptions, log: 
     log(`finevideo explore: reading run ${target.source.runId} from ${target.source.store.uri} (indexing its tables)`);
     server = await startExplorer(target.source, { host, port });
   } else {
-    log(`finevideo explore: reading the dataset in ${target.folder.root} (${target.folder.layout === 'flat' ? 'flat layout, no index: indexing the json column' : 'an export: its index.parquet and shards'})`);
+    log(`finevideo explore: reading the dataset in ${target.folder.origin ? `${target.folder.origin} (copied to ${target.folder.root}, removed on exit)` : target.folder.root} (${target.folder.layout === 'flat' ? 'flat layout, no index: indexing the json column' : 'an export: its index.parquet and shards'})`);
     server = await startDatasetExplorer(target.folder, { host, port });
   }
   log(`finevideo explore: ${server.index.indexedVideos} videos indexed; Ctrl-C stops the server`);

@@ -27,6 +27,10 @@ export interface DatasetFolder {
   /** Shard paths relative to root, sorted (their position numbers synthetic ids). */
   shards: string[];
   card: boolean;
+  /** Where the files came from when the folder is a local copy (an s3:// prefix), for queries run elsewhere. */
+  origin?: string;
+  /** The folder is the explorer's own copy (of an S3 dataset): removed when the index closes. */
+  ownsRoot?: boolean;
 }
 
 function parquetFiles(dir: string, out: string[] = []): string[] {
@@ -53,6 +57,22 @@ export function detectDatasetFolder(ref: string): DatasetFolder | undefined {
 const ID_FROM_FILENAME = `regexp_extract(json.original_video_filename, '^([A-Za-z0-9_-]{11})\\.', 1)`;
 
 /**
+ * The range filters' columns from a shard's json struct (its DuckDB type tells which fields it has): word
+ * density = spoken words per second; dynamism = the mean of the scenes' dynamismScore (a dataset carries
+ * no dynamism-stage rows); scenes and Q&A pairs counted; no select score.
+ */
+function datasetMeasures(jsonType: string): string {
+  const has = (field: string) => jsonType.includes(`${field} `) || jsonType.includes(`"${field}" `);
+  const metadata = has('content_metadata');
+  const list = (field: string) => (metadata && has(field) ? `len(json.content_metadata.${field})::DOUBLE` : 'NULL::DOUBLE');
+  const density = has('text_to_speech_word_count') && has('duration_seconds')
+    ? 'TRY_CAST(json.text_to_speech_word_count AS DOUBLE) / nullif(TRY_CAST(json.duration_seconds AS DOUBLE), 0)' : 'NULL::DOUBLE';
+  const dynamism = metadata && has('dynamismScore')
+    ? 'list_avg(list_transform(json.content_metadata.scenes, s -> TRY_CAST(s.dynamismScore AS DOUBLE)))' : 'NULL::DOUBLE';
+  return `${dynamism} AS dynamism, ${density} AS word_density, NULL::DOUBLE AS score, ${list('scenes')} AS scenes, ${list('qAndA')} AS qa_pairs`;
+}
+
+/**
  * The index of a standalone dataset: one DuckDB row per video (id, file, row, title, channel, duration,
  * fine and parent category) read from the shards' json column only (never the mp4 column), joined to
  * index.parquet's ids when there is one.
@@ -75,11 +95,40 @@ export class DatasetIndex extends VideoTable {
   }
 
   describe(): string {
-    return `dataset ${this.folder.root}`;
+    return `dataset ${this.folder.origin ?? this.folder.root}`;
   }
 
   get indexedVideos(): number {
     return this.count;
+  }
+
+  /** How the shards name a video's id and what they measure: read from the first shard by build(). */
+  private fileId = 'NULL::VARCHAR';
+  private measures = '';
+
+  /**
+   * The videos table as one SELECT over the dataset's files under `root` (this folder, or the S3 prefix it
+   * was copied from): the json column only, joined to index.parquet's ids when there is one. A video
+   * without a usable id of its own gets one from its place: "f" + shard number (4 digits) + row (6).
+   */
+  private videosSql(root: string): string {
+    const files = this.folder.shards.map((s) => sqlString(`${root}/${s}`)).join(', ');
+    const exported = this.folder.layout === 'export';
+    const fromIndex = exported
+      ? `LEFT JOIN (SELECT CAST(video_id AS VARCHAR) AS video_id, ${sqlString(`${root}/`)} || CAST(path AS VARCHAR) AS file, CAST("row" AS BIGINT) AS row FROM read_parquet(${sqlString(`${root}/index.parquet`)})) i USING (file, row)`
+      : '';
+    const indexId = exported ? 'i.video_id' : 'NULL::VARCHAR';
+    return `SELECT coalesce(CASE WHEN regexp_full_match(${indexId}, '[A-Za-z0-9_-]{11}') THEN ${indexId} END, file_id, 'f' || lpad(CAST(shard_no AS VARCHAR), 4, '0') || lpad(CAST(row AS VARCHAR), 6, '0')) AS video_id,
+    0 AS pos, 'kept' AS status, NULL::VARCHAR AS reason, title, channel, duration, category, top_level, true AS selected, lower(title) AS title_lower, file, row, dynamism, word_density, score, scenes, qa_pairs
+  FROM (SELECT filename AS file, file_row_number AS row, list_position([${files}], filename) - 1 AS shard_no, nullif(${this.fileId}, '') AS file_id,
+      json.youtube_title AS title, json.youtube_channel AS channel, TRY_CAST(json.duration_seconds AS DOUBLE) AS duration,
+      nullif(json.content_fine_category, '') AS category, nullif(json.content_parent_category, '') AS top_level, ${this.measures}
+    FROM read_parquet([${files}], filename = true, file_row_number = true, union_by_name = true)) cells ${fromIndex}`;
+  }
+
+  /** The videos table over the files where the dataset is (its S3 prefix when it was opened from S3). */
+  sourceSql(): string {
+    return this.videosSql(this.folder.origin ?? this.folder.root);
   }
 
   async refresh(): Promise<void> {
@@ -88,26 +137,11 @@ export class DatasetIndex extends VideoTable {
 
   async build(): Promise<void> {
     const { root, shards } = this.folder;
-    const files = shards.map((s) => sqlString(join(root, s))).join(', ');
-    const hasFilename = (await this.db.all(`SELECT count(*) AS n FROM parquet_schema(${sqlString(join(root, shards[0]!))}) WHERE name = 'original_video_filename'`))[0]?.n;
-    const fileId = Number(hasFilename) > 0 ? ID_FROM_FILENAME : 'NULL::VARCHAR';
-    const shardNo = `list_position([${files}], filename) - 1`;
-    await this.db.withConnection(async (c) => {
-      await c.run(`CREATE OR REPLACE TABLE cells AS SELECT filename AS file, file_row_number AS row, ${shardNo} AS shard_no, nullif(${fileId}, '') AS file_id,
-          json.youtube_title AS title, json.youtube_channel AS channel, TRY_CAST(json.duration_seconds AS DOUBLE) AS duration,
-          nullif(json.content_fine_category, '') AS category, nullif(json.content_parent_category, '') AS top_level
-        FROM read_parquet([${files}], filename = true, file_row_number = true, union_by_name = true)`);
-      const fromIndex = this.folder.layout === 'export'
-        ? `LEFT JOIN (SELECT CAST(video_id AS VARCHAR) AS video_id, ${sqlString(`${root}/`)} || CAST(path AS VARCHAR) AS file, CAST("row" AS BIGINT) AS row FROM read_parquet(${sqlString(join(root, 'index.parquet'))})) i USING (file, row)`
-        : '';
-      const indexId = this.folder.layout === 'export' ? 'i.video_id' : 'NULL::VARCHAR';
-      // A video without a usable id of its own gets one from its place: "f" + shard number (4 digits) + row (6): 11 characters.
-      await c.run(`CREATE OR REPLACE TABLE videos AS SELECT
-          coalesce(CASE WHEN regexp_full_match(${indexId}, '[A-Za-z0-9_-]{11}') THEN ${indexId} END, file_id, 'f' || lpad(CAST(shard_no AS VARCHAR), 4, '0') || lpad(CAST(row AS VARCHAR), 6, '0')) AS video_id,
-          0 AS pos, 'kept' AS status, NULL::VARCHAR AS reason, title, channel, duration, category, top_level, true AS selected, lower(title) AS title_lower, file, row
-        FROM cells ${fromIndex}`);
-      await c.run('DROP TABLE cells');
-    });
+    const first = sqlString(join(root, shards[0]!));
+    const hasFilename = (await this.db.all(`SELECT count(*) AS n FROM parquet_schema(${first}) WHERE name = 'original_video_filename'`))[0]?.n;
+    this.fileId = Number(hasFilename) > 0 ? ID_FROM_FILENAME : 'NULL::VARCHAR';
+    this.measures = datasetMeasures(String((await this.db.all(`SELECT typeof(json) AS t FROM read_parquet(${first}) LIMIT 1`))[0]?.t ?? ''));
+    await this.db.run(`CREATE OR REPLACE TABLE videos AS ${this.videosSql(root)}`);
     const [n, categories, topLevels, durations] = await Promise.all([
       this.db.all('SELECT count(*) AS n FROM videos'),
       this.db.all(`SELECT category, any_value(top_level) AS top_level, count(*) AS videos, coalesce(sum(duration), 0) / 3600 AS hours FROM videos WHERE category IS NOT NULL GROUP BY ALL ORDER BY category`),
@@ -145,6 +179,7 @@ export class DatasetIndex extends VideoTable {
   async close(): Promise<void> {
     await this.db.close();
     if (this.ownsCache) await rm(this.cacheDir, { recursive: true, force: true });
+    if (this.folder.ownsRoot) await rm(this.folder.root, { recursive: true, force: true });
   }
 }
 
@@ -158,6 +193,8 @@ function cuesOf(segments: unknown): TranscriptCue[] {
 /** The dataset's backend: video pages from the json cell, videos from the mp4 cell (copied once to a disk cache, never held whole). */
 export function datasetBackend(index: DatasetIndex): ExplorerBackend {
   const { folder } = index;
+  // Where the dataset is as the user named it (an S3 prefix, not the explorer's temporary copy of it).
+  const shownRoot = folder.origin ?? folder.root;
   const extracting = new Map<string, Promise<string>>();
 
   /**
@@ -204,11 +241,11 @@ export function datasetBackend(index: DatasetIndex): ExplorerBackend {
       const hours = index.categoryRows().reduce((a, c) => a + c.selectedHours, 0);
       const stage = { stage: 'export', type: 'export', position: 0, planned: true, chunks: folder.shards.length, done: folder.shards.length, failed: 0, pending: 0, sealed: true, runLevel: false, stats };
       return {
-        kind: 'dataset', layout: folder.layout, runId: basename(folder.root), ref: folder.root, given: 'dataset', createdAt: null, name: basename(folder.root), executor: null,
+        kind: 'dataset', layout: folder.layout, runId: basename(shownRoot), ref: shownRoot, given: 'dataset', createdAt: null, name: basename(shownRoot), executor: null,
         complete: true, stages: [stage], funnelHours: [{ stage: 'export', status: 'kept', reason: null, videos: index.indexedVideos, hours }], itemErrors: [],
         headline: { videosSeen: index.indexedVideos, firstStage: null, itemsWithoutVideo: 0, endStage: 'export', endKept: index.indexedVideos, endHours: hours, endIsFinal: true },
         indexedVideos: index.indexedVideos, anomalies: [], reports: [],
-        export: { prefix: `${folder.root}/`, card: folder.card, files: folder.shards.slice(0, 200).map((key) => ({ key, size: statSync(join(folder.root, key)).size })), bytes: folder.shards.reduce((a, k) => a + statSync(join(folder.root, k)).size, 0) },
+        export: { prefix: `${shownRoot}/`, card: folder.card, files: folder.shards.slice(0, 200).map((key) => ({ key, size: statSync(join(folder.root, key)).size })), bytes: folder.shards.reduce((a, k) => a + statSync(join(folder.root, k)).size, 0) },
         refreshedAt: new Date().toISOString(),
       };
     },

@@ -8,3 +8,4 @@ export * from './headline.js';
 export * from './backend.js';
 export * from './dataset.js';
 export * from './sql-box.js';
+export * from './s3-dataset.js';

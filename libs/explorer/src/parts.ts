@@ -11,7 +11,9 @@ import type { ExplorerDb } from './duckdb.js';
  * explorer's cache folder (parts are immutable once a marker lists them; the marker's finish time is
  * part of the cache name, so a part rewritten by a retry is fetched again).
  */
-export async function localParts(store: ObjectStore, keys: readonly { key: string; version: string }[], cacheDir: string): Promise<string[]> {
+export async function localParts(
+  store: ObjectStore, keys: readonly { key: string; version: string }[], cacheDir: string, origins?: Map<string, string>,
+): Promise<string[]> {
   const paths: string[] = [];
   for (const { key, version } of keys) {
     const local = store.localPath(key);
@@ -27,6 +29,8 @@ export async function localParts(store: ObjectStore, keys: readonly { key: strin
       await store.download(key, tmp);
       await rename(tmp, path);
     }
+    // Where the part is for a reader outside this process (the "copy as DuckDB query" of the page).
+    origins?.set(path, `${store.uri.replace(/\/$/, '')}/${key}`);
     paths.push(path);
   }
   return paths;
@@ -102,4 +106,6 @@ export function columnAs(group: PartGroup, name: string, type: ValueType): strin
   return type === 'VARCHAR' ? `CAST(${text} AS VARCHAR)` : `TRY_CAST(${text} AS ${type})`;
 }
 
-export const readGroup = (group: PartGroup): string => `read_parquet([${group.files.map(sqlString).join(', ')}])`;
+/** The group's read_parquet; `origin` names each file as a reader elsewhere finds it (an S3 part's s3:// URL for its cached copy). */
+export const readGroup = (group: PartGroup, origin: (file: string) => string = (f) => f): string =>
+  `read_parquet([${group.files.map((f) => sqlString(origin(f))).join(', ')}])`;

@@ -24,6 +24,31 @@ const INDEX_COLUMNS = {
   title: 'VARCHAR', channel: 'VARCHAR',
 } as const;
 
+/**
+ * What stages measured, as the range filters read them (the latest stage that has a value wins):
+ * dynamism = the share of the video that moves (1 - the dynamism stage's frozen_share), word_density
+ * (worddensity), score (select), scenes (annotate, align, anomaly), qa_pairs (anomaly).
+ */
+const MEASURES = ['dynamism', 'word_density', 'score', 'scenes', 'qa_pairs'] as const;
+
+/** The union of no stage's rows (a run before its first part), typed as the index reads them. */
+const NO_ROWS = `SELECT NULL::VARCHAR AS video_id, 0 AS pos, NULL::VARCHAR AS status, NULL::VARCHAR AS reason, NULL::VARCHAR AS item, NULL::DOUBLE AS duration, NULL::VARCHAR AS title, NULL::VARCHAR AS channel, NULL::VARCHAR AS category, NULL::VARCHAR AS top_level, ${MEASURES.map((m) => `NULL::DOUBLE AS ${m}`).join(', ')} WHERE false`;
+
+/** One row per video from the stages' rows: attributes from the latest stage that has them, the verdict of the last stage it reached. */
+function videosSql(stageRows: string, selectPos: number): string {
+  return `SELECT video_id, max(pos) AS pos,
+          arg_max(status, pos) AS status, arg_max(reason, pos) AS reason,
+          arg_max(title, pos) FILTER (WHERE title IS NOT NULL) AS title,
+          arg_max(channel, pos) FILTER (WHERE channel IS NOT NULL) AS channel,
+          arg_max(duration, pos) FILTER (WHERE duration IS NOT NULL) AS duration,
+          arg_max(category, pos) FILTER (WHERE category IS NOT NULL) AS category,
+          arg_max(top_level, pos) FILTER (WHERE top_level IS NOT NULL) AS top_level,
+          ${MEASURES.map((m) => `arg_max(${m}, pos) FILTER (WHERE ${m} IS NOT NULL) AS ${m},`).join(' ')}
+          bool_or(pos = ${selectPos} AND status = 'kept') AS selected,
+          lower(arg_max(title, pos) FILTER (WHERE title IS NOT NULL)) AS title_lower
+        FROM ${stageRows} GROUP BY video_id`;
+}
+
 /** Rows of a stage that name no video (a shard that could not be read): listed with the item they name. */
 export interface ItemError {
   stage: string;
@@ -51,6 +76,9 @@ export class RunIndex extends VideoTable {
   private categories: CategoryRow[] = [];
   private videoCount = 0;
   private itemErrorRows: ItemError[] = [];
+  /** The stages' rows read from the parts where they are (folder paths or s3:// URLs), and select's position. */
+  private stageRowsAtOrigin = NO_ROWS;
+  private selectPos = -1;
   readonly cacheDir: string;
   /** Whether the cache folder is this index's own (made for it, removed on close) or the caller's. */
   private readonly ownsCache: boolean;
@@ -117,8 +145,9 @@ export class RunIndex extends VideoTable {
   private async rebuild(states: StageState[]): Promise<void> {
     const groups = new Map<string, PartGroup[]>();
     const selects: string[] = [];
+    const origins = new Map<string, string>();
     for (const s of states) {
-      const files = await localParts(this.source.store, s.parts, join(this.cacheDir, 'parts'));
+      const files = await localParts(this.source.store, s.parts, join(this.cacheDir, 'parts'), origins);
       const stageGroups = await groupPartsBySchema(this.db, files);
       groups.set(s.stage, stageGroups);
       // A stage whose rows name no video (export-card's one row for the dataset) is about the run, not its videos.
@@ -126,10 +155,12 @@ export class RunIndex extends VideoTable {
       for (const g of stageGroups) selects.push(stageRowsSql(g, s.position));
     }
     this.groups = groups;
-    const rows = selects.length
-      ? selects.join(' UNION ALL BY NAME ')
-      : `SELECT NULL::VARCHAR AS video_id, 0 AS pos, NULL::VARCHAR AS status, NULL::VARCHAR AS reason, NULL::VARCHAR AS item, NULL::DOUBLE AS duration, NULL::VARCHAR AS title, NULL::VARCHAR AS channel, NULL::VARCHAR AS category, NULL::VARCHAR AS top_level WHERE false`;
     const selectPos = states.find((s) => s.type === 'select')?.position ?? -1;
+    this.stageRowsAtOrigin = [...groups.values()].flat().length
+      ? states.flatMap((s) => (groups.get(s.stage) ?? []).map((g) => stageRowsSql(g, s.position, (f) => origins.get(f) ?? f))).join('\n  UNION ALL BY NAME ')
+      : NO_ROWS;
+    this.selectPos = selectPos;
+    const rows = selects.length ? selects.join(' UNION ALL BY NAME ') : NO_ROWS;
     await this.db.withConnection(async (c) => {
       await c.run(`CREATE OR REPLACE TEMP TABLE all_rows AS ${rows}`);
       const unnamed = await c.runAndReadAll(`SELECT pos, status, reason, item FROM all_rows
@@ -140,16 +171,7 @@ export class RunIndex extends VideoTable {
       await c.run(`CREATE OR REPLACE TEMP TABLE stage_rows AS SELECT * FROM all_rows WHERE regexp_full_match(video_id, '[A-Za-z0-9_-]{11}')`);
       await c.run('DROP TABLE all_rows');
       // One row per video: attributes from the latest stage that has them, the verdict of the last stage it reached.
-      await c.run(`CREATE OR REPLACE TABLE videos AS SELECT video_id, max(pos) AS pos,
-          arg_max(status, pos) AS status, arg_max(reason, pos) AS reason,
-          arg_max(title, pos) FILTER (WHERE title IS NOT NULL) AS title,
-          arg_max(channel, pos) FILTER (WHERE channel IS NOT NULL) AS channel,
-          arg_max(duration, pos) FILTER (WHERE duration IS NOT NULL) AS duration,
-          arg_max(category, pos) FILTER (WHERE category IS NOT NULL) AS category,
-          arg_max(top_level, pos) FILTER (WHERE top_level IS NOT NULL) AS top_level,
-          bool_or(pos = ${selectPos} AND status = 'kept') AS selected,
-          lower(arg_max(title, pos) FILTER (WHERE title IS NOT NULL)) AS title_lower
-        FROM stage_rows GROUP BY video_id`);
+      await c.run(`CREATE OR REPLACE TABLE videos AS ${videosSql('stage_rows', selectPos)}`);
       const funnel = await c.runAndReadAll(`SELECT r.pos, r.status, r.reason, count(*) AS videos, coalesce(sum(v.duration), 0) / 3600 AS hours
         FROM stage_rows r LEFT JOIN videos v USING (video_id) GROUP BY ALL ORDER BY r.pos, r.status, videos DESC`);
       this.funnel = funnel.getRowObjectsJS().map((r) => ({
@@ -185,6 +207,12 @@ export class RunIndex extends VideoTable {
     }));
     this.videoCount = Number(count[0]?.n ?? 0);
     this.version++;
+  }
+
+  /** The videos table as one query over the run's parts where they are (the page's "copy as DuckDB query"). */
+  sourceSql(): string {
+    return `WITH stage_rows AS (SELECT * FROM (${this.stageRowsAtOrigin}) WHERE regexp_full_match(video_id, '[A-Za-z0-9_-]{11}'))
+${videosSql('stage_rows', this.selectPos)}`;
   }
 
   /** Rows that name no video (an unreadable shard's error row), with the item each names. */
@@ -235,14 +263,16 @@ export class RunIndex extends VideoTable {
  * stage names it (export's rows carry fine_category beside their folder slug in `category`), the top
  * level its parent; the item names what a row without a video id was about (the shard of an error row).
  */
-function stageRowsSql(g: PartGroup, position: number): string {
+function stageRowsSql(g: PartGroup, position: number, origin?: (file: string) => string): string {
   const text = (name: string) => `nullif(${columnAs(g, name, 'VARCHAR')}, '')`;
   const duration = `coalesce(${columnAs(g, 'duration_seconds', 'DOUBLE')}, ${columnAs(g, 'duration', 'DOUBLE')})`;
   const attributes = Object.entries(INDEX_COLUMNS).map(([name, type]) => `${columnAs(g, name, type)} AS ${name}`).join(', ');
   const category = g.kinds.fine_category === undefined ? text('category') : text('fine_category');
   return `SELECT ${columnAs(g, 'video_id', 'VARCHAR')} AS video_id, ${position}::INTEGER AS pos, coalesce(${columnAs(g, 'status', 'VARCHAR')}, 'kept') AS status, ` +
     `${columnAs(g, 'reason', 'VARCHAR')} AS reason, coalesce(${text('item_key')}, ${text('shard')}, ${text('source_shard')}) AS item, ${duration} AS duration, ${attributes}, ` +
-    `${category} AS category, coalesce(${text('top_level')}, ${text('parent_category')}) AS top_level FROM ${readGroup(g)}`;
+    `${category} AS category, coalesce(${text('top_level')}, ${text('parent_category')}) AS top_level, ` +
+    `1 - ${columnAs(g, 'frozen_share', 'DOUBLE')} AS dynamism, ${['word_density', 'score', 'scenes', 'qa_pairs'].map((m) => `${columnAs(g, m, 'DOUBLE')} AS ${m}`).join(', ')} ` +
+    `FROM ${readGroup(g, origin)}`;
 }
 
 /** Long text (descriptions, transcripts, raw model answers) cut for display. */

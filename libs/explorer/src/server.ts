@@ -10,6 +10,7 @@ import { runBackend, type ExplorerBackend } from './backend.js';
 import { DatasetIndex, datasetBackend, type DatasetFolder } from './dataset.js';
 import { webAssets, type WebAssets } from './build-web.js';
 import { parseRange } from './media.js';
+import { RANGE_KEYS, RANGE_PARAMS, type RangeParam } from './range-fields.js';
 import { SQL_LIMITS, SqlBox, SqlRefused } from './sql-box.js';
 import { RunIndex } from './run-index.js';
 import { VIDEO_SORTS, type VideoQuery } from './video-table.js';
@@ -42,7 +43,7 @@ const videoQuerySchema = z.strictObject({
   page: z.coerce.number().int().min(1).max(1_000_000).default(1),
   pageSize: z.coerce.number().int().min(1).max(200).default(50),
   q: optionalText, category: optionalText, topLevel: optionalText, channel: optionalText, status: optionalText, stage: optionalText, reason: optionalText,
-  minDuration: optionalNumber, maxDuration: optionalNumber,
+  ...Object.fromEntries(RANGE_PARAMS.map((p) => [p, optionalNumber])) as Record<RangeParam, typeof optionalNumber>,
   sort: z.enum(VIDEO_SORTS).default('video_id'),
   dir: z.enum(['asc', 'desc']).default('asc'),
 });
@@ -115,8 +116,8 @@ export function createExplorerApp(backend: ExplorerBackend, assets: WebAssets, h
   app.get('/api/dataset', async (c) => c.json(await backend.dataset()));
 
   /** The list's filters and order from the query string, or the 400 answer naming the bad parameter. */
-  const videoQuery = (c: Context): { query: VideoQuery } | { refused: Response } => {
-    const parsed = videoQuerySchema.safeParse(c.req.query());
+  const videoQuery = (c: Context, given: Record<string, string> = c.req.query()): { query: VideoQuery } | { refused: Response } => {
+    const parsed = videoQuerySchema.safeParse(given);
     if (!parsed.success) return { refused: badRequest(c, `videos query: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ')}`) };
     const query = parsed.data;
     if (query.stage !== undefined && !index.stageNames.includes(query.stage)) {
@@ -131,6 +132,25 @@ export function createExplorerApp(backend: ExplorerBackend, assets: WebAssets, h
     await index.refresh();
     const result = await index.videos(parsed.query);
     return c.json({ ...result, page: parsed.query.page, pageSize: parsed.query.pageSize });
+  });
+
+  // Each range field's histogram over the list the other filters leave (the page's range filters).
+  app.get('/api/histograms', async (c) => {
+    const { page: _page, pageSize: _size, ...filters } = c.req.query();
+    const parsed = videoQuery(c, filters);
+    if ('refused' in parsed) return parsed.refused;
+    await index.refresh();
+    const histograms = [];
+    for (const field of RANGE_KEYS) histograms.push(await index.histogram(field, parsed.query));
+    return c.json({ histograms });
+  });
+
+  // The list as one DuckDB query over the files themselves (the page's "Copy as DuckDB query").
+  app.get('/api/query.sql', async (c) => {
+    const parsed = videoQuery(c);
+    if ('refused' in parsed) return parsed.refused;
+    await index.refresh();
+    return c.text(index.viewSql(parsed.query), 200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
   });
 
   // The filtered list as a download (streamed: a whole run's ids never sit in memory).

@@ -5,6 +5,7 @@ import { ConfigError, SAFE_NAME_PATTERN, type ObjectStore } from '@finevideo/cor
 import { openStore, rememberS3Settings, s3SettingsForRun, type S3Flags } from '@finevideo/storage';
 import { readRunManifest, type RunManifest } from '@finevideo/runtime';
 import { detectDatasetFolder, type DatasetFolder } from './dataset.js';
+import { fetchS3DatasetFolder } from './s3-dataset.js';
 
 /** What `finevideo explore` was pointed at: a run (folder or S3), reached directly or through its export. */
 export interface ExplorerSource {
@@ -87,18 +88,20 @@ export type ExplorerTarget = { kind: 'run'; source: ExplorerSource } | { kind: '
 export async function openExplorerTarget(ref: string, flags: S3Flags = {}): Promise<ExplorerTarget> {
   refuseFileAsFolder(ref);
   let parsed: ReturnType<typeof parseExplorerRef> | undefined;
+  // A dataset folder: local (checked on disk) or an S3 prefix (its shards copied to a temporary folder).
+  const datasetAt = (at: string) => (at.startsWith('s3://') ? fetchS3DatasetFolder(at, flags) : Promise.resolve(detectDatasetFolder(at)));
   try {
     parsed = parseExplorerRef(ref);
   } catch (e) {
-    const folder = detectDatasetFolder(ref);
+    const folder = await datasetAt(ref);
     if (folder) return { kind: 'dataset', folder };
-    throw new ConfigError(`${(e as Error).message}, or a dataset folder holding data/**/*.parquet`);
+    throw new ConfigError(`${(e as Error).message}, or a dataset folder or s3:// prefix holding data/**/*.parquet`);
   }
   if (parsed.given === 'export') {
     // An export is read with its run when the run is beside it; copied elsewhere, on its own.
     const probe = openStore(parsed.storage, s3SettingsForRun(parsed.storage, flags));
     const runBeside = await probe.exists(`runs/${parsed.runId}/run.json`).catch(() => false);
-    const folder = runBeside ? undefined : detectDatasetFolder(ref);
+    const folder = runBeside ? undefined : await datasetAt(ref);
     if (folder) return { kind: 'dataset', folder };
   }
   return { kind: 'run', source: await openExplorerSource(ref, flags) };

@@ -1,11 +1,12 @@
 import type { DuckDBValue } from '@duckdb/node-api';
-import { plain } from '@finevideo/storage';
+import { plain, sqlString } from '@finevideo/storage';
 import { ExplorerDb } from './duckdb.js';
+import { RANGE_FIELDS, RANGE_KEYS, maxParam, minParam, type Histogram, type RangeBounds, type RangeField } from './range-fields.js';
 
 /** The filters and order of the video list (the table's page, a video's neighbours, the ids and CSV downloads). */
 export type VideoFilter = Omit<VideoQuery, 'page' | 'pageSize'>;
 
-export interface VideoQuery {
+export interface VideoQuery extends RangeBounds {
   page: number;
   pageSize: number;
   q?: string | undefined;
@@ -15,14 +16,14 @@ export interface VideoQuery {
   status?: string | undefined;
   stage?: string | undefined;
   reason?: string | undefined;
-  minDuration?: number | undefined;
-  maxDuration?: number | undefined;
   sort: VideoSort;
   dir: 'asc' | 'desc';
 }
 
 /** The columns a video's row shows (pos becomes the stage's name). */
 const ROW_COLUMNS = 'video_id, title, channel, duration, category, top_level, pos, status, reason, selected';
+/** The copied query's columns: the table's (pos becomes the stage's name), then what the range filters read. */
+const VIEW_COLUMNS = `${ROW_COLUMNS}, dynamism, word_density, score, scenes, qa_pairs`;
 
 export const VIDEO_SORTS = ['title', 'channel', 'duration', 'category', 'status', 'stage', 'video_id'] as const;
 export type VideoSort = (typeof VIDEO_SORTS)[number];
@@ -30,9 +31,13 @@ const SORT_SQL: Record<VideoSort, string> = {
   title: 'title', channel: 'channel', duration: 'duration', category: 'category', status: 'status', stage: 'pos', video_id: 'video_id',
 };
 
+/** Bins of a histogram (an integer field with fewer distinct values gets one bin per value). */
+const HISTOGRAM_BINS = 24;
+
 /**
  * The explorer's table of videos in DuckDB (one row per video: video_id, pos, status, reason, title,
- * channel, duration, category, top_level, selected, title_lower) and the queries the pages make of it;
+ * channel, duration, category, top_level, selected, title_lower, and the range fields' columns:
+ * dynamism, word_density, score, scenes, qa_pairs) and the queries the pages make of it;
  * a run's index and a standalone dataset's index each build it their own way.
  */
 export abstract class VideoTable {
@@ -46,8 +51,33 @@ export abstract class VideoTable {
   /** What was opened, for messages ("run <id>", "dataset <folder>"). */
   abstract describe(): string;
 
-  /** The WHERE and ORDER BY of a query (request values bound, never spliced into the SQL). */
-  private filterOf(query: VideoFilter): { filter: string; order: string; values: DuckDBValue[] } {
+  /** A SELECT building the videos table from the files where they are (folder paths or s3:// URLs). */
+  abstract sourceSql(): string;
+
+  /**
+   * The list as one DuckDB query over those files, for a curator to run elsewhere: the same filters (their
+   * values written as SQL literals, escaped), columns and order as the table, every row (no page).
+   */
+  viewSql(query: VideoFilter): string {
+    const { filter, order, values } = this.filterOf(query);
+    // One pass: a value that reads like a placeholder ("$2") is never substituted again.
+    const where = filter.replace(/\$(\d+)/g, (_, n: string) => {
+      const value = values[Number(n) - 1];
+      return typeof value === 'number' ? String(value) : sqlString(String(value));
+    });
+    const stage = `CASE pos ${this.stageNames.map((name, i) => `WHEN ${i} THEN ${sqlString(name)}`).join(' ')} END AS stage`;
+    return `-- finevideo explore: ${this.describe().replace(/[\r\n]/g, ' ')}
+WITH videos AS (
+${this.sourceSql()}
+)
+SELECT ${VIEW_COLUMNS.replace('pos', stage)}
+FROM videos${where ? `\n${where}` : ''}
+ORDER BY ${order};
+`;
+  }
+
+  /** The WHERE and ORDER BY of a query (request values bound, never spliced into the SQL); `omit`: a range filter left out. */
+  private filterOf(query: VideoFilter, omit?: RangeField): { filter: string; order: string; values: DuckDBValue[] } {
     const where: string[] = [];
     const values: DuckDBValue[] = [];
     const bind = (sql: string, value: DuckDBValue) => {
@@ -65,8 +95,14 @@ export abstract class VideoTable {
       const pos = this.stageNames.indexOf(query.stage);
       bind('pos = ?', pos);
     }
-    if (query.minDuration !== undefined) bind('duration >= ?', query.minDuration);
-    if (query.maxDuration !== undefined) bind('duration <= ?', query.maxDuration);
+    for (const field of RANGE_KEYS) {
+      if (field === omit) continue;
+      const { column } = RANGE_FIELDS[field];
+      const min = query[minParam(field)];
+      const max = query[maxParam(field)];
+      if (min !== undefined) bind(`${column} >= ?`, min);
+      if (max !== undefined) bind(`${column} <= ?`, max);
+    }
     const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const order = `${SORT_SQL[query.sort]} ${query.dir === 'desc' ? 'DESC' : 'ASC'} NULLS LAST, video_id`;
     return { filter, order, values };
@@ -83,6 +119,37 @@ export abstract class VideoTable {
       ),
     ]);
     return { total: Number(count[0]?.n ?? 0), rows: rows.map((r) => this.withStage(r)) };
+  }
+
+  /**
+   * A field's histogram over the list as the other filters leave it (its own bounds omitted, so the
+   * page can draw what widening them would bring back); the bins span the field over every video.
+   */
+  async histogram(field: RangeField, query: VideoFilter): Promise<Histogram> {
+    const { column, integer } = RANGE_FIELDS[field];
+    const domain = (await this.db.all(`SELECT min(${column})::DOUBLE AS lo, max(${column})::DOUBLE AS hi FROM videos`))[0];
+    const { filter, values } = this.filterOf(query, field);
+    const lo = domain?.lo === null || domain?.lo === undefined ? null : Number(domain.lo);
+    const hi = domain?.hi === null || domain?.hi === undefined ? null : Number(domain.hi);
+    const missingSql = `SELECT count(*) AS n FROM videos ${filter ? `${filter} AND` : 'WHERE'} ${column} IS NULL`;
+    const missing = Number((await this.db.all(missingSql, values))[0]?.n ?? 0);
+    if (lo === null || hi === null) return { field, min: null, max: null, bins: [], missing };
+    const bins = integer && hi - lo + 1 <= HISTOGRAM_BINS ? hi - lo + 1 : hi > lo ? HISTOGRAM_BINS : 1;
+    const width = hi > lo ? (integer && bins === hi - lo + 1 ? 1 : (hi - lo) / bins) : 1;
+    const at = values.length;
+    const counted = await this.db.all(
+      `SELECT least(greatest(floor((${column} - $${at + 1}) / $${at + 2}), 0), ${bins - 1})::INTEGER AS bin, count(*) AS videos
+         FROM videos ${filter ? `${filter} AND` : 'WHERE'} ${column} IS NOT NULL GROUP BY ALL`,
+      [...values, lo, width],
+    );
+    const byBin = new Map(counted.map((r) => [Number(r.bin), Number(r.videos)]));
+    return {
+      field, min: lo, max: hi, missing,
+      // An integer field's bins of width 1 hold one value each (from = to).
+      bins: Array.from({ length: bins }, (_, i) => ({
+        from: lo + i * width, to: integer && width === 1 ? lo + i : i === bins - 1 ? hi : lo + (i + 1) * width, videos: byBin.get(i) ?? 0,
+      })),
+    };
   }
 
   /** A video's place in the filtered, sorted list and the ids before and after it (undefined when the filter leaves it out). */

@@ -60,6 +60,12 @@ describe('explorer HTTP API on S3 storage (s3rver): the index from downloaded pa
     assert.ok(!existsSync(cache), `${cache} removed on close`);
   });
 
+  it('GET /api/query.sql names the parts where they are (s3:// URLs), never the local copies DuckDB indexed', async () => {
+    const sql = (await raw(server.url, '/api/query.sql?status=kept')).body.toString();
+    assert.match(sql, new RegExp(`read_parquet\\(\\['s3://runs/prefix/runs/${RUN_ID}/ytcommons/out/`));
+    assert.ok(!sql.includes(join(dir, 'cache')), 'no cached part named');
+  });
+
   it('GET /media/<id>.mp4 from S3: whole, a byte range (206), past the end (416), missing (404)', async () => {
     const file = readFileSync(join(dir, 'store', 'media', ANNOTATED, `${ANNOTATED}.mp4`));
     const whole = await raw(server.url, `/media/${ANNOTATED}.mp4`);

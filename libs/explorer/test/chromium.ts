@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 
 /** Debian's chromium (tools/bootstrap.sh test installs it), or FINEVIDEO_CHROMIUM. */
 const CHROMIUM = process.env.FINEVIDEO_CHROMIUM ?? '/usr/bin/chromium';
@@ -15,3 +15,14 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
+
+/** A page whose uncaught exceptions and console errors are recorded in `errors` (tests assert it stays empty). */
+export async function watchedPage(browser: Browser, options: BrowserContextOptions = {}): Promise<{ page: Page; errors: string[] }> {
+  const errors: string[] = [];
+  const page = await (await browser.newContext(options)).newPage();
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  return { page, errors };
+}

@@ -77,6 +77,9 @@ export async function writeStage(
   if (done === chunks.length) await store.put(layout.table, JSON.stringify({ stage, sealedAt: new Date().toISOString(), stats: all, parts }));
 }
 
+/** The word density (words per second) of the i-th ytcommons row: 0 to 3 in steps of 0.5. */
+export const wordDensityAt = (i: number): number => (i % 7) / 2;
+
 const generatedId = (i: number) => `gen${String(i).padStart(8, '0')}`;
 
 const VTT = `WEBVTT
@@ -137,9 +140,11 @@ stages:
     video_id: generatedId(i), title: `Generated clip ${i}`, channel: `Channel ${i % 9}`, status: i % 4 === 0 ? 'dropped' : 'kept', reason: i % 4 === 0 ? 'not-english-original' : null,
   }));
   // ytcommons: one shard's error row (no video id) beside the video rows.
-  await writeStage(store, 'ytcommons', 'ytcommons', [[...real, ...generated, { video_id: null, status: 'error', reason: 'unreadable-shard', item_key: 'shard-3' }]]);
+  // What worddensity would add (the range filters' word density), on ytcommons' rows here.
+  const withDensity = [...real, ...generated].map((r, i) => ({ ...r, word_density: wordDensityAt(i) }));
+  await writeStage(store, 'ytcommons', 'ytcommons', [[...withDensity, { video_id: null, status: 'error', reason: 'unreadable-shard', item_key: 'shard-3' }]]);
   const downloadRows = (rows: Row[]) => rows.map((r, i) => ({
-    video_id: r.video_id, bytes: 1000, duration: 12 + (i % 50) * 10, status: i % 10 === 9 ? 'error' : 'kept', reason: i % 10 === 9 ? 'not-found: HTTP 404' : null,
+    video_id: r.video_id, bytes: 1000, duration: 12 + (i % 50) * 10, frozen_share: (i % 5) / 10, status: i % 10 === 9 ? 'error' : 'kept', reason: i % 10 === 9 ? 'not-found: HTTP 404' : null,
   }));
   const downloadInput = [...real, ...generated.filter((r) => r.status === 'kept')];
   // Two chunks whose reason columns are stored differently (all null, so JSON; and VARCHAR): the index copes.
@@ -158,7 +163,7 @@ stages:
     byCategory: { 'Science Explainers': { videos: 2, hours: 0.007 } }, byTopLevel: { Education: { videos: 2, hours: 0.007 } }, topChannels: [], notSelected: { 'not-reached': selected.length - 6 },
   }));
   // annotate: 2 chunks planned, 1 done: the run is still going.
-  const annotated = selected.filter((r) => r.status === 'kept').map((r) => ({ video_id: r.video_id, scenes: 3, status: 'kept', reason: null }));
+  const annotated = selected.filter((r) => r.status === 'kept').map((r, i) => ({ video_id: r.video_id, scenes: 3 + (i % 2), qa_pairs: i, status: 'kept', reason: null }));
   await writeStage(store, 'annotate', 'annotate', [annotated.slice(0, 3), annotated.slice(3)], 1, { input_tokens: 52000, output_tokens: 4100, cost_usd: 0.42 });
   await store.put(runLayout(RUN_ID).stage('annotate').artifact('anomalies.json'), JSON.stringify({
     videos: 3, kept: 2, dropped: 1, errors: 0, anomalyShare: 1 / 3,

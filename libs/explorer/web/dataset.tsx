@@ -3,8 +3,10 @@ import { getJson, type DatasetView, type VideoPage } from './api';
 import { BarChart, COLORS } from './chart';
 import { clock, count, hours } from './format';
 import { clearFlags, flagsFile, useFlags } from './flags';
+import { RANGE_LABELS, RANGE_PARAMS, RangeFilters } from './range-filters';
+import { CopyQuery } from './copy-query';
 
-const FILTERS = ['q', 'category', 'topLevel', 'channel', 'status', 'stage', 'reason', 'minDuration', 'maxDuration'] as const;
+const FILTERS = ['q', 'category', 'topLevel', 'channel', 'status', 'stage', 'reason', ...RANGE_PARAMS] as const;
 const PAGE_SIZE = 50;
 
 function CategoryCharts(props: { data: DatasetView }) {
@@ -78,7 +80,7 @@ function withCurrent<T extends { value: string }>(options: readonly T[] | undefi
 }
 
 const FILTER_LABELS: Record<(typeof FILTERS)[number], string> = {
-  q: 'search', category: 'category', topLevel: 'top-level', channel: 'channel', status: 'status', stage: 'last stage', reason: 'reason', minDuration: 'at least (s)', maxDuration: 'at most (s)',
+  q: 'search', category: 'category', topLevel: 'top-level', channel: 'channel', status: 'status', stage: 'last stage', reason: 'reason', ...RANGE_LABELS,
 };
 
 /** The active filters as chips, each removable, whatever their value (one the facets do not list included). */
@@ -132,6 +134,7 @@ function ListActions(props: { params: URLSearchParams }) {
     <div class="list-actions" role="group" aria-label="This list">
       <button type="button" onClick={copyIds}>Copy ids</button>
       <a class="button" href={`/api/videos.csv?${query}`} download="videos.csv">Download CSV</a>
+      <CopyQuery query={query} />
       {copied && <span class="small muted" role="status">{copied}</span>}
       <span class="flags small">
         Flagged for review: <b id="flag-count">{flags.length}</b>
@@ -261,10 +264,9 @@ export function Dataset(props: { params: URLSearchParams }) {
             {withCurrent([...new Map((facets?.reasons ?? []).map((r) => [r.value, r])).values()], filters.reason, (value) => ({ value, stage: '', status: '', videos: 0 })).map((r) => <option key={r.value} value={r.value}>{r.value}{r.stage ? ` (${r.stage})` : ''}</option>)}
           </select>
         </label>
-        <label class="narrow">Min s<input name="minDuration" type="number" min="0" inputMode="numeric" value={filters.minDuration} onChange={(e) => update({ minDuration: e.currentTarget.value })} /></label>
-        <label class="narrow">Max s<input name="maxDuration" type="number" min="0" inputMode="numeric" value={filters.maxDuration} onChange={(e) => update({ maxDuration: e.currentTarget.value })} /></label>
         {active && <button type="button" class="link" onClick={() => { setSearch(''); location.replace('#/dataset'); }}>Clear filters</button>}
       </form>
+      <RangeFilters query={listQuery(params).toString()} params={params} update={update} />
       <FilterChips filters={filters} remove={(f) => { if (f === 'q') setSearch(''); update({ [f]: '' }); }} />
       <ListActions params={params} />
       {error && <p class="error" role="alert">{error}</p>}

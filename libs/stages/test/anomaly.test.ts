@@ -204,7 +204,7 @@ describe('anomaly stage (global: aligned annotations from storage, rows, report)
     assert.match(String(summary[8]![2]), /^aligned invalid: aligned\/offSchema01\.json at scenes: /);
     const dropped = outcomes[2]!;
     assert.ok(dropped.status === 'dropped');
-    assert.deepEqual(dropped.row, { video_id: ids.qa, scenes: 3, cuts: 2, anomalies: 'qa', anomaly_count: 1, detail: '2 Q&A pair(s), expected 5' });
+    assert.deepEqual(dropped.row, { video_id: ids.qa, scenes: 3, qa_pairs: 2, cuts: 2, anomalies: 'qa', anomaly_count: 1, detail: '2 Q&A pair(s), expected 5' });
     assert.equal(base.counters.anomaly_qa, 2);
 
     const report = JSON.parse(artifacts['anomalies.json']!);

@@ -14,6 +14,8 @@ export const ANOMALY_COLUMNS = ['video_id', 'cuts', 'fps', 'frame_count', 'durat
 export interface AnomalyRow extends Row {
   video_id: string;
   scenes: number;
+  /** Q&A pairs of the annotation; null when the baseline annotator made it (it writes none: not counted, not 0). */
+  qa_pairs: number | null;
   cuts: number;
   /** Every rule the video breaks, comma-separated ("" when none); the drop reason is the first. */
   anomalies: string;
@@ -56,7 +58,7 @@ async function judgeVideo(row: Row, ctx: GlobalContext<AnomalyParams>): Promise<
   }, ctx.params, scores);
   const first = judged.violations[0];
   const out: AnomalyRow = {
-    video_id: videoId, scenes: annotation.scenes.length, cuts,
+    video_id: videoId, scenes: annotation.scenes.length, qa_pairs: row.annotator === BASELINE_ANNOTATOR ? null : annotation.qAndA.length, cuts,
     anomalies: judged.violations.map((v) => v.rule).join(','), anomaly_count: judged.violations.length, detail: first?.detail.slice(0, 300) ?? '',
   };
   for (const v of judged.violations) ctx.count(`anomaly_${v.rule}`);
