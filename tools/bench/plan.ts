@@ -34,12 +34,20 @@ if (values.measure) {
   const manifest = await readRunManifest(store, runId);
   const stages = pipelineStages(manifest.config);
   const log = createLogger({ stage: 'plan-bench' });
+  const baselineRss = process.memoryUsage().rss;
+  const peak = { heapTotal: 0, external: 0 };
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    peak.heapTotal = Math.max(peak.heapTotal, m.heapTotal);
+    peak.external = Math.max(peak.external, m.external);
+  }, 20);
   const started = performance.now();
   const cpu = process.cpuUsage();
   const plan = await planStage(manifest, stages[1]!, stages[0], { store, log, resolveStage: stageByType });
+  clearInterval(sampler);
   const ms = performance.now() - started;
   const used = process.cpuUsage(cpu);
-  process.stdout.write(`${JSON.stringify({ ms, cpuMs: (used.user + used.system) / 1000, maxRssBytes: process.resourceUsage().maxRSS * 1024, itemCount: plan.itemCount, chunkCount: plan.chunkCount })}\n`);
+  process.stdout.write(`${JSON.stringify({ ms, cpuMs: (used.user + used.system) / 1000, maxRssBytes: process.resourceUsage().maxRSS * 1024, baselineRss, peakHeapTotal: peak.heapTotal, peakExternal: peak.external, itemCount: plan.itemCount, chunkCount: plan.chunkCount })}\n`);
 } else {
   const root = join(process.cwd(), '.cache', 'bench', `plan-${items}-${parts}`);
   const store = new FileStore(join(root, 'store'));
@@ -79,9 +87,10 @@ if (values.measure) {
   await rm(join(store.root, layout.stage('download').root), { recursive: true, force: true });
   const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--measure', store.root, '--items', String(items)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (child.status !== 0) throw new Error(`plan bench child failed with exit code ${child.status}`);
-  const result = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { ms: number; cpuMs: number; maxRssBytes: number; itemCount: number; chunkCount: number };
+  const result = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { ms: number; cpuMs: number; maxRssBytes: number; baselineRss: number; peakHeapTotal: number; peakExternal: number; itemCount: number; chunkCount: number };
   console.log(`plan: ${result.itemCount} items into ${result.chunkCount} chunks (download stage, folder storage)`);
   // CPU time next to wall time: on a shared machine the wall clock also counts other processes' load.
   console.log(`  time ${(result.ms / 1000).toFixed(2)} s wall, ${(result.cpuMs / 1000).toFixed(2)} s CPU (goal <= 10 s), load average ${loadavg()[0]!.toFixed(1)}, peak RSS ${mb(result.maxRssBytes)} (goal <= 300 MB)`);
+  console.log(`  of which: process before planning (node, tsx, modules) ${mb(result.baselineRss)}; peak JS heap ${mb(result.peakHeapTotal)}, peak external ${mb(result.peakExternal)}`);
   console.log(JSON.stringify({ bench: 'plan', items: result.itemCount, chunks: result.chunkCount, seconds: +(result.ms / 1000).toFixed(2), cpuSeconds: +(result.cpuMs / 1000).toFixed(2), load: +loadavg()[0]!.toFixed(1), peakRssMB: Math.round(result.maxRssBytes / 1024 ** 2) }));
 }

@@ -11,7 +11,6 @@ import {
   withRunLease, type RunLease,
 } from '@finevideo/runtime';
 import { stageByType } from '@finevideo/stages';
-import { buildStageJobs as renderStageJobs, toYaml } from '@finevideo/k8s';
 import { createKubernetesExecutorFor } from './kubernetes.js';
 import { errorLines, errorShare, errorShareFailures, formatFunnel, readKeptCommand, stageNotes, type StageErrors } from './funnel.js';
 import { createProgressReporter } from './progress.js';
@@ -72,7 +71,7 @@ function parsedKubernetesDefaults(): ExecutorConfig {
   return parsePipelineConfig('name: x\nstorage: x\nexecutor: { kind: kubernetes }\nstages: [{ stage: x }]').executor;
 }
 
-function makeExecutor(config: PipelineConfig, store: ObjectStore, log: Logger): Executor {
+async function makeExecutor(config: PipelineConfig, store: ObjectStore, log: Logger): Promise<Executor> {
   const executor = config.executor;
   if (executor.kind === 'local') {
     return new LocalExecutor({ ...executor, store, env: storageEnv(config) }); // with its timeout, kill grace and backoff settings
@@ -93,7 +92,7 @@ async function execute(manifest: RunManifest, store: ObjectStore, lease: RunLeas
   const progress = createProgressReporter(progressMode(options));
   const config = manifest.config;
   const outcomes = await runPipeline(manifest, {
-    store, log, resolveStage: stageByType, executor: makeExecutor(config, store, log),
+    store, log, resolveStage: stageByType, executor: await makeExecutor(config, store, log),
     // The lease's epoch fences every worker: once another launcher takes the run over, nothing of this one's workers lands.
     workerEnv: { ...storageEnv(config), [WORKER_ENV.epoch]: String(lease.holder.epoch), ...(options.json ? { FINEVIDEO_LOG_JSON: '1' } : {}) },
     onProgress: (stage, p) => progress.update(stage, p),
@@ -348,6 +347,8 @@ export async function renderCommand(ref: string, options: { stage?: string } & S
     planned.push({ s, plan });
   }
   const objects: object[] = [];
+  // Loaded here, not at start-up: the Kubernetes client costs every other command about 80 MB and 1 s of CPU.
+  const { buildStageJobs: renderStageJobs, toYaml } = await import('@finevideo/k8s');
   for (const { s, plan } of planned) {
     const pending = await pendingIndexes(store, manifest.runId, s.name, plan);
     if (!pending.length) continue;

@@ -1,5 +1,4 @@
-import { ConfigError, parseOrThrow, pipelineStages, type ObjectStore, type PipelineConfig, type PipelineStage } from '@finevideo/core';
-import { MAX_COMPLETIONS_PER_JOB } from '@finevideo/k8s';
+import { ConfigError, MAX_COMPLETIONS_PER_JOB, parseOrThrow, pipelineStages, type ObjectStore, type PipelineConfig, type PipelineStage } from '@finevideo/core';
 import { followingStages, poolOf, readJsonObject, type ChunkMarker } from '@finevideo/runtime';
 import { stageByType } from '@finevideo/stages';
 

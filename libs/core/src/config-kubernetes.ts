@@ -54,3 +54,6 @@ export const kubernetesExecutorSchema = z.strictObject({
 });
 
 export type KubernetesExecutorConfig = z.infer<typeof kubernetesExecutorSchema>;
+
+/** One Job holds at most this many indexes; bigger stages become several Jobs (and stay clear of the API's large-Job rules). */
+export const MAX_COMPLETIONS_PER_JOB = 100_000;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { EXIT_NOT_RETRYABLE, WORKER_ENV, formatIndexRanges, type KubernetesExecutorConfig, type ResourceClass } from '@finevideo/core';
+import { EXIT_NOT_RETRYABLE, MAX_COMPLETIONS_PER_JOB, WORKER_ENV, formatIndexRanges, type KubernetesExecutorConfig, type ResourceClass } from '@finevideo/core';
 import type { StageRunRequest } from '@finevideo/runtime';
 import { validateJob } from './validate.js';
 
@@ -11,8 +11,7 @@ export interface Job {
   spec: Record<string, unknown> & { completions: number; parallelism: number };
 }
 
-/** One Job holds at most this many indexes; bigger stages become several Jobs (and stay clear of the API's large-Job rules). */
-export const MAX_COMPLETIONS_PER_JOB = 100_000;
+export { MAX_COMPLETIONS_PER_JOB } from '@finevideo/core';
 export const WORKER_CONTAINER = 'worker';
 
 export const LABELS = {
