@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FileState, FinishReason, GoogleGenAI, createPartFromUri, createUserContent, type Content, type File as GeminiFile, type GenerateContentResponse, type SafetySetting } from '@google/genai';
+import type { Content, FileState, File as GeminiFile, GenerateContentResponse, GoogleGenAI, SafetySetting } from '@google/genai';
 import { SystemicError, errorMessage } from '@finevideo/core';
 import { retryAfterMs } from '@finevideo/llm';
 import { annotationJsonSchema } from '@finevideo/dataset';
@@ -22,14 +22,19 @@ const fetchWithStatus = async (input: Parameters<typeof fetch>[0], init?: Reques
   throw new HttpStatusError(response.status, url, body, retryAfterMs(response.headers));
 };
 
+type GenAiSdk = typeof import('@google/genai');
+let sdkModule: Promise<GenAiSdk> | undefined;
+/** The SDK loads with the first Gemini session: a process that never calls Gemini does not pay its start-up. */
+const loadSdk = (): Promise<GenAiSdk> => (sdkModule ??= import('@google/genai'));
+
 const clients = new Map<string, GoogleGenAI>();
 
 /** One SDK client per process and settings (the SDK's own retries off: ours count and honour Retry-After). */
-function clientFor(baseUrl: string | undefined, apiKey: string, timeoutMs: number): GoogleGenAI {
+function clientFor(sdk: GenAiSdk, baseUrl: string | undefined, apiKey: string, timeoutMs: number): GoogleGenAI {
   const key = JSON.stringify([baseUrl, apiKey, timeoutMs]);
   let client = clients.get(key);
   if (!client) {
-    client = new GoogleGenAI({ apiKey, httpOptions: { ...(baseUrl ? { baseUrl } : {}), timeout: timeoutMs, fetch: fetchWithStatus } });
+    client = new sdk.GoogleGenAI({ apiKey, httpOptions: { ...(baseUrl ? { baseUrl } : {}), timeout: timeoutMs, fetch: fetchWithStatus } });
     clients.set(key, client);
   }
   return client;
@@ -64,9 +69,9 @@ class GeminiSession implements Session {
   private file: GeminiFile | undefined;
   private readonly ai: GoogleGenAI;
   private readonly service: string;
-  constructor(private readonly video: VideoInput, private readonly ctx: BackendContext, private readonly options: GeminiSessionOptions, private readonly apiKey: string) {
+  constructor(private readonly sdk: GenAiSdk, private readonly video: VideoInput, private readonly ctx: BackendContext, private readonly options: GeminiSessionOptions, private readonly apiKey: string) {
     const p = ctx.params;
-    this.ai = clientFor(p.geminiBaseUrl, apiKey, p.requestTimeoutSec * 1000);
+    this.ai = clientFor(sdk, p.geminiBaseUrl, apiKey, p.requestTimeoutSec * 1000);
     this.service = `Gemini API ${p.geminiBaseUrl ?? GEMINI_DEFAULT_URL}`;
   }
 
@@ -78,7 +83,7 @@ class GeminiSession implements Session {
   async open(): Promise<void> {
     for (let upload = 1; ; upload++) {
       const state = await this.uploadAndWait();
-      if (state === FileState.ACTIVE) return;
+      if (state === this.sdk.FileState.ACTIVE) return;
       await this.deleteFile();
       if (upload >= 2) throw new ItemFailure(`gemini-file-failed: the Files API could not process ${this.video.videoId} (state FAILED twice)`, upload);
       this.ctx.count('annotate_file_failed_retries');
@@ -94,24 +99,24 @@ class GeminiSession implements Session {
     if (!name) throw new ItemFailure(`bad-response: the Files API returned no file name for ${this.video.videoId}`);
     const deadline = Date.now() + this.ctx.params.fileProcessingTimeoutSec * 1000;
     let file = uploaded;
-    while (file.state === FileState.PROCESSING || file.state === undefined || file.state === FileState.STATE_UNSPECIFIED) {
+    while (file.state === this.sdk.FileState.PROCESSING || file.state === undefined || file.state === this.sdk.FileState.STATE_UNSPECIFIED) {
       if (Date.now() > deadline) throw new ItemFailure(`gemini-file-timeout: ${name} still PROCESSING after ${this.ctx.params.fileProcessingTimeoutSec} s`);
       await sleep(this.ctx.params.filePollMs, undefined, { signal });
       file = (await withRetries(() => this.ai.files.get({ name, config: { abortSignal: signal } }), this.retry())).value;
     }
     this.file = file;
-    if (file.state === FileState.FAILED) return FileState.FAILED;
+    if (file.state === this.sdk.FileState.FAILED) return this.sdk.FileState.FAILED;
     if (!file.uri) throw new ItemFailure(`bad-response: file ${name} is ACTIVE without a uri`);
-    return FileState.ACTIVE;
+    return this.sdk.FileState.ACTIVE;
   }
 
   async ask(options: AskOptions): Promise<Answer> {
     const p = this.ctx.params;
     const file = this.file!;
     const prompt = buildPrompt(p.prompt, this.video) + (options.concise ? CONCISE_SUFFIX : '');
-    const contents: Content[] = [createUserContent([createPartFromUri(file.uri!, file.mimeType ?? 'video/mp4'), prompt])];
+    const contents: Content[] = [this.sdk.createUserContent([this.sdk.createPartFromUri(file.uri!, file.mimeType ?? 'video/mp4'), prompt])];
     // A schema-invalid answer is sent back with its problems; a cut-off one is asked again, concisely.
-    if (options.repair && !options.concise) contents.push({ role: 'model', parts: [{ text: options.repair.raw }] }, createUserContent(repairInstruction(options.repair.problems)));
+    if (options.repair && !options.concise) contents.push({ role: 'model', parts: [{ text: options.repair.raw }] }, this.sdk.createUserContent(repairInstruction(options.repair.problems)));
     const estimate = this.ctx.estimatedInputTokens + p.estimateOutputTokensPerVideo;
     const { value: response } = await withRetries(async () => {
       await this.ctx.budgets.requests.take(1, this.ctx.signal);
@@ -136,7 +141,7 @@ class GeminiSession implements Session {
       const why = response.promptFeedback?.blockReason ?? candidate?.finishReason ?? 'no candidate';
       throw new ItemFailure(`gemini-no-answer: no text for ${this.video.videoId} (${why})`);
     }
-    return { raw, truncated: candidate?.finishReason === FinishReason.MAX_TOKENS };
+    return { raw, truncated: candidate?.finishReason === this.sdk.FinishReason.MAX_TOKENS };
   }
 
   private async deleteFile(): Promise<void> {
@@ -162,7 +167,8 @@ class GeminiSession implements Session {
 
 /** Opens a Gemini session (upload + processing), closing it when opening fails half way. */
 export async function openGeminiSession(video: VideoInput, ctx: BackendContext, options: GeminiSessionOptions): Promise<Session> {
-  const session = new GeminiSession(video, ctx, options, apiKeyOf(ctx));
+  const apiKey = apiKeyOf(ctx);
+  const session = new GeminiSession(await loadSdk(), video, ctx, options, apiKey);
   try {
     await session.open();
   } catch (e) {
