@@ -13,16 +13,20 @@ import { measureStage, resolveStreamingStage } from './fixtures/streaming-stages
 
 const log = createLogger({}, false);
 
-const pipelineYaml = (dir: string, streaming: boolean, executor = '{ kind: local, parallelism: 1, retries: 0, slots: { cpu: 1, network: 2 } }') => `name: s
+/** `follow`: a stage's own follow setting (overriding the pipeline's streaming). */
+const pipelineYaml = (dir: string, streaming: boolean, follow: Partial<Record<'fetch' | 'measure' | 'total', boolean>> = {}) => {
+  const own = (stage: keyof typeof follow) => (follow[stage] === undefined ? '' : `\n    follow: ${follow[stage]}`);
+  return `name: s
 storage: ${dir}
-executor: ${executor}
+executor: { kind: local, parallelism: 1, retries: 0, slots: { cpu: 1, network: 2 } }
 ${streaming ? 'streaming: true\n' : ''}stages:
   - stage: numbers
     params: { upTo: 60 }
-  - stage: fetch
-  - stage: measure
-  - stage: total
+  - stage: fetch${own('fetch')}
+  - stage: measure${own('measure')}
+  - stage: total${own('total')}
 `;
+};
 
 interface Event { stage: string; index: number; at: 'start' | 'end'; pool: string }
 
@@ -118,9 +122,9 @@ describe('streaming between map stages', function () {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const run = async (root: string, streaming: boolean, executor: Executor, signal?: AbortSignal) => {
+  const run = async (root: string, streaming: boolean, executor: Executor, signal?: AbortSignal, follow?: Parameters<typeof pipelineYaml>[2]) => {
     const store = new FileStore(root);
-    const config = parsePipelineConfig(pipelineYaml(root, streaming));
+    const config = parsePipelineConfig(pipelineYaml(root, streaming, follow), 'pipeline config', resolveStreamingStage);
     const manifest = await createRun(config, store, 'r');
     const outcomes = await runPipeline(manifest, { store, log, resolveStage: resolveStreamingStage, executor, workerEnv: {}, ...(signal ? { signal } : {}) });
     return { store, outcomes };
@@ -173,6 +177,38 @@ describe('streaming between map stages', function () {
     // Every item of every stage once.
     const lines = (await readFile(trace, 'utf8')).trim().split('\n');
     assert.equal(new Set(lines).size, lines.length / 2, 'each item processed once per run (two runs)');
+  });
+
+  it("a stage's own follow overrides the pipeline's streaming either way; a follow that cannot be honoured is refused", async () => {
+    const order = (executor: InProcessExecutor) => ({
+      first: (stage: string) => executor.events.findIndex((e) => e.stage === stage && e.at === 'start'),
+      last: (stage: string) => executor.events.findLastIndex((e) => e.stage === stage && e.at === 'end'),
+    });
+    // Streaming pipeline, measure opts out: fetch streams from numbers, measure waits for all of fetch.
+    const optOut = new InProcessExecutor(new FileStore(join(dir, 'out')));
+    optOut.gates = [{ stage: 'numbers', index: 9, until: 'fetch' }];
+    const out = await run(join(dir, 'out'), true, optOut, undefined, { measure: false });
+    assert.deepEqual(out.outcomes.map((o) => [o.stage, o.failed.length]), [['numbers', 0], ['fetch', 0], ['measure', 0], ['total', 0]]);
+    assert.equal((await readPlan(out.store, 'r', 'fetch'))?.follows?.stage, 'numbers', 'fetch streams (the pipeline setting)');
+    assert.equal((await readPlan(out.store, 'r', 'measure'))?.follows, undefined, 'measure planned whole (its own follow: false)');
+    assert.ok(order(optOut).first('fetch') < order(optOut).last('numbers'), 'fetch ran while numbers was still running');
+    assert.ok(order(optOut).first('measure') > order(optOut).last('fetch'), 'measure started after every fetch chunk ended');
+    // Stage-by-stage pipeline, fetch opts in: fetch streams from numbers, measure waits.
+    const optIn = new InProcessExecutor(new FileStore(join(dir, 'in')));
+    optIn.gates = [{ stage: 'numbers', index: 9, until: 'fetch' }];
+    const opted = await run(join(dir, 'in'), false, optIn, undefined, { fetch: true });
+    assert.deepEqual(opted.outcomes.map((o) => [o.stage, o.failed.length]), [['numbers', 0], ['fetch', 0], ['measure', 0], ['total', 0]]);
+    assert.equal((await readPlan(opted.store, 'r', 'fetch'))?.follows?.stage, 'numbers', 'fetch streams (its own follow: true)');
+    assert.equal((await readPlan(opted.store, 'r', 'measure'))?.follows, undefined, 'measure planned whole (the pipeline setting)');
+    assert.ok(order(optIn).first('fetch') < order(optIn).last('numbers'), 'fetch ran while numbers was still running');
+    assert.ok(order(optIn).first('measure') > order(optIn).last('fetch'), 'measure started after every fetch chunk ended');
+    // Both runs end with the same tables.
+    for (const stage of ['fetch', 'measure', 'total']) assert.deepEqual(await allRows(out.store, 'r', stage), await allRows(opted.store, 'r', stage), stage);
+    // total is a global stage: it cannot stream, and saying it should is refused, not ignored.
+    assert.throws(() => parsePipelineConfig(pipelineYaml(dir, true, { total: true }), 'pipeline config', resolveStreamingStage),
+      (e: Error) => e.name === 'ConfigError' && /stages\[3\]\.follow: expected false or no follow \(stage total cannot stream from the stage before it: it is a global stage \(total\)\), got true/.test(e.message));
+    const firstFollows = `name: s\nstorage: ${dir}\nstages:\n  - stage: numbers\n    follow: true\n`;
+    assert.throws(() => parsePipelineConfig(firstFollows, 'pipeline config', resolveStreamingStage), (e: Error) => /stages\[0\]\.follow: .*it is the first stage\), got true/.test(e.message));
   });
 
   it('a run killed mid-stream (a chunk in flight: its items ran, its parts never landed) resumes to every chunk done once and the same tables', async () => {
