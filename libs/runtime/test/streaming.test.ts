@@ -180,30 +180,24 @@ describe('streaming between map stages', function () {
   });
 
   it("a stage's own follow overrides the pipeline's streaming either way; a follow that cannot be honoured is refused", async () => {
-    const order = (executor: InProcessExecutor) => ({
-      first: (stage: string) => executor.events.findIndex((e) => e.stage === stage && e.at === 'start'),
-      last: (stage: string) => executor.events.findLastIndex((e) => e.stage === stage && e.at === 'end'),
-    });
-    // Streaming pipeline, measure opts out: fetch streams from numbers, measure waits for all of fetch.
-    const optOut = new InProcessExecutor(new FileStore(join(dir, 'out')));
-    optOut.gates = [{ stage: 'numbers', index: 9, until: 'fetch' }];
-    const out = await run(join(dir, 'out'), true, optOut, undefined, { measure: false });
-    assert.deepEqual(out.outcomes.map((o) => [o.stage, o.failed.length]), [['numbers', 0], ['fetch', 0], ['measure', 0], ['total', 0]]);
-    assert.equal((await readPlan(out.store, 'r', 'fetch'))?.follows?.stage, 'numbers', 'fetch streams (the pipeline setting)');
-    assert.equal((await readPlan(out.store, 'r', 'measure'))?.follows, undefined, 'measure planned whole (its own follow: false)');
-    assert.ok(order(optOut).first('fetch') < order(optOut).last('numbers'), 'fetch ran while numbers was still running');
-    assert.ok(order(optOut).first('measure') > order(optOut).last('fetch'), 'measure started after every fetch chunk ended');
-    // Stage-by-stage pipeline, fetch opts in: fetch streams from numbers, measure waits.
-    const optIn = new InProcessExecutor(new FileStore(join(dir, 'in')));
-    optIn.gates = [{ stage: 'numbers', index: 9, until: 'fetch' }];
-    const opted = await run(join(dir, 'in'), false, optIn, undefined, { fetch: true });
-    assert.deepEqual(opted.outcomes.map((o) => [o.stage, o.failed.length]), [['numbers', 0], ['fetch', 0], ['measure', 0], ['total', 0]]);
-    assert.equal((await readPlan(opted.store, 'r', 'fetch'))?.follows?.stage, 'numbers', 'fetch streams (its own follow: true)');
-    assert.equal((await readPlan(opted.store, 'r', 'measure'))?.follows, undefined, 'measure planned whole (the pipeline setting)');
-    assert.ok(order(optIn).first('fetch') < order(optIn).last('numbers'), 'fetch ran while numbers was still running');
-    assert.ok(order(optIn).first('measure') > order(optIn).last('fetch'), 'measure started after every fetch chunk ended');
-    // Both runs end with the same tables.
-    for (const stage of ['fetch', 'measure', 'total']) assert.deepEqual(await allRows(out.store, 'r', stage), await allRows(opted.store, 'r', stage), stage);
+    // Runs the pipeline with numbers chunk 9 held until fetch started (so fetch can only overlap numbers by streaming).
+    const runWith = async (name: string, streaming: boolean, follow: Parameters<typeof pipelineYaml>[2]) => {
+      const executor = new InProcessExecutor(new FileStore(join(dir, name)));
+      executor.gates = [{ stage: 'numbers', index: 9, until: 'fetch' }];
+      const { store, outcomes } = await run(join(dir, name), streaming, executor, undefined, follow);
+      assert.deepEqual(outcomes.map((o) => [o.stage, o.failed.length]), [['numbers', 0], ['fetch', 0], ['measure', 0], ['total', 0]]);
+      const first = (stage: string) => executor.events.findIndex((e) => e.stage === stage && e.at === 'start');
+      const last = (stage: string) => executor.events.findLastIndex((e) => e.stage === stage && e.at === 'end');
+      assert.ok(first('fetch') < last('numbers'), `${name}: fetch ran while numbers was still running`);
+      assert.ok(first('measure') > last('fetch'), `${name}: measure started after every fetch chunk ended`);
+      assert.equal((await readPlan(store, 'r', 'fetch'))?.follows?.stage, 'numbers', `${name}: fetch streams from numbers`);
+      assert.equal((await readPlan(store, 'r', 'measure'))?.follows, undefined, `${name}: measure planned whole`);
+      return store;
+    };
+    // A streamed pipeline whose measure opts out, and a stage-by-stage one whose fetch opts in: the same plans.
+    const optOut = await runWith('out', true, { measure: false });
+    const optIn = await runWith('in', false, { fetch: true });
+    for (const stage of ['fetch', 'measure', 'total']) assert.deepEqual(await allRows(optOut, 'r', stage), await allRows(optIn, 'r', stage), `${stage}: the same rows`);
     // total is a global stage: it cannot stream, and saying it should is refused, not ignored.
     assert.throws(() => parsePipelineConfig(pipelineYaml(dir, true, { total: true }), 'pipeline config', resolveStreamingStage),
       (e: Error) => e.name === 'ConfigError' && /stages\[3\]\.follow: expected false or no follow \(stage total cannot stream from the stage before it: it is a global stage \(total\)\), got true/.test(e.message));
