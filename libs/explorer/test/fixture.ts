@@ -183,7 +183,15 @@ stages:
 }
 
 /** The fixture served by the explorer (assets built once into the same temporary folder); close() removes everything. */
-export async function serveFixture(prefix: string): Promise<{ dir: string; assets: WebAssets; server: ExplorerServer; close(): Promise<void> }> {
+/** The fixture served: its folder, the web assets, the explorer on it, and what stops it and removes the folder. */
+export interface ServedFixture {
+  dir: string;
+  assets: WebAssets;
+  server: ExplorerServer;
+  close(): Promise<void>;
+}
+
+export async function serveFixture(prefix: string): Promise<ServedFixture> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   try {
     await makeFixture(join(dir, 'store'));
@@ -201,4 +209,20 @@ export async function serveFixture(prefix: string): Promise<{ dir: string; asset
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/**
+ * Mocha hooks serving the fixture to one describe block: started before its tests, closed after them.
+ * Returns the explorer's server (read inside a test or hook, once `before` has run).
+ */
+export function serveFixtureForSuite(prefix: string): () => ExplorerServer {
+  let served: ServedFixture | undefined;
+  before(async () => {
+    served = await serveFixture(prefix);
+  });
+  after(async () => served?.close());
+  return () => {
+    if (!served) throw new Error(`fixture ${prefix}: expected the suite's before hook to have served it, got nothing served`);
+    return served.server;
+  };
 }
