@@ -1,6 +1,8 @@
+import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 
 /** Debian's chromium (tools/bootstrap.sh test installs it), or FINEVIDEO_CHROMIUM. */
 const CHROMIUM = process.env.FINEVIDEO_CHROMIUM ?? '/usr/bin/chromium';
@@ -15,3 +17,32 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
+/** The suite's browser, its page (in a context made with the suite's options) and what went wrong on that page. */
+export interface SuiteChromium {
+  browser: Browser;
+  page: Page;
+  /** Uncaught errors and console errors of the page since the last test; a test may remove those it expects. */
+  pageErrors: string[];
+}
+
+/**
+ * Mocha hooks giving one describe block a headless Chromium with one page: launched before its tests
+ * (the screenshot folder made), closed after them; each test ends asserting the page had no uncaught
+ * error and logged none. The fields are set once the `before` hook has run.
+ */
+export function chromiumForSuite(options: BrowserContextOptions): SuiteChromium {
+  const pageErrors: string[] = [];
+  const suite = { pageErrors } as SuiteChromium;
+  before(async () => {
+    await mkdir(SCREENSHOTS, { recursive: true });
+    suite.browser = await launchChromium();
+    suite.page = await (await suite.browser.newContext(options)).newPage();
+    suite.page.on('pageerror', (e) => pageErrors.push(e.message));
+    suite.page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
+  });
+  after(async () => suite.browser?.close());
+  afterEach(() => assert.deepEqual(pageErrors, [], 'errors on the page'));
+  return suite;
+}

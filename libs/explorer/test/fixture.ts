@@ -183,6 +183,13 @@ stages:
 }
 
 /** The fixture served by the explorer (assets built once into the same temporary folder); close() removes everything. */
+/** The explorer's web assets built into `dir`/web (with ffmpeg.wasm's core from node_modules). */
+export async function webAssetsIn(dir: string): Promise<WebAssets> {
+  const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
+  await buildWebAssets(join(import.meta.dirname, '..', 'web'), assets.dir);
+  return assets;
+}
+
 /** The fixture served: its folder, the web assets, the explorer on it, and what stops it and removes the folder. */
 export interface ServedFixture {
   dir: string;
@@ -195,8 +202,7 @@ export async function serveFixture(prefix: string): Promise<ServedFixture> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   try {
     await makeFixture(join(dir, 'store'));
-    const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
-    await buildWebAssets(join(import.meta.dirname, '..', 'web'), assets.dir);
+    const assets = await webAssetsIn(dir);
     const server = await startExplorer(await openExplorerSource(join(dir, 'store', 'runs', RUN_ID)), { assets, cacheDir: join(dir, 'cache') });
     return {
       dir, assets, server,
