@@ -3,10 +3,10 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
-import { parsePipelineConfig, pipelineStages, runLayout, type MapStage } from '@finevideo/core';
+import { parsePipelineConfig, pipelineStages, runLayout } from '@finevideo/core';
 import { FileStore } from '@finevideo/storage';
 import { createLogger, createRun, planStage, runChunk } from '@finevideo/runtime';
+import { numberedStage } from '@finevideo/testing';
 import { ffmpegCoreDir } from '../src/build-web.js';
 import { REFRESH_MS, openExplorerSource, startExplorer, type ExplorerServer } from '../src/index.js';
 import { raw } from './http.js';
@@ -17,19 +17,14 @@ const PER_CHUNK = 3;
 /** Video ids of chunk k: liveVid<k><n> padded to YouTube's 11 characters. */
 const idsOf = (chunk: number) => Array.from({ length: PER_CHUNK }, (_, n) => `liveVid${chunk}${n}`.padEnd(11, '0'));
 
-/** A map stage that lists CHUNKS * PER_CHUNK videos and keeps each with a title: rows the explorer indexes. */
-const videosStage: MapStage<Record<string, never>, { video_id: string }, { video_id: string; title: string; duration_seconds: number }> = {
-  name: 'videos', kind: 'map', description: 'test stage', image: 'finevideo/stage-videos',
-  resources: { pool: 'cpu', cpu: '1', memory: '1Gi' },
-  params: z.strictObject({}),
-  defaultItemsPerChunk: PER_CHUNK,
-  itemConcurrency: () => 1,
-  async *listItems() {
-    for (let k = 0; k < CHUNKS; k++) for (const video_id of idsOf(k)) yield { video_id };
+/** A stage that keeps each of CHUNKS * PER_CHUNK videos with a title: rows the explorer indexes. */
+const videosStage = numberedStage({
+  name: 'videos', description: 'test stage', items: CHUNKS * PER_CHUNK, itemsPerChunk: PER_CHUNK,
+  processItem: async ({ n }) => {
+    const video_id = idsOf(Math.floor(n / PER_CHUNK))[n % PER_CHUNK]!;
+    return { status: 'kept', row: { video_id, title: `title of ${video_id}`, duration_seconds: 60 } };
   },
-  itemKey: (item) => item.video_id,
-  processItem: async (item) => ({ status: 'kept', row: { video_id: item.video_id, title: `title of ${item.video_id}`, duration_seconds: 60 } }),
-};
+});
 
 describe('explorer on a run in progress (chunks written by the real runtime while the explorer serves)', function () {
   this.timeout(60_000);
