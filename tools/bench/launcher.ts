@@ -7,9 +7,9 @@ import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
-import { parsePipelineConfig, type MapStage } from '@finevideo/core';
+import { parsePipelineConfig } from '@finevideo/core';
 import { FileStore } from '@finevideo/storage';
+import { numberedStage } from '@finevideo/testing';
 import { LocalExecutor, createLogger, createRun, runPipeline } from '@finevideo/runtime';
 
 const { values } = parseArgs({ options: { chunks: { type: 'string', default: '40000' }, parallelism: { type: 'string', default: '4' } } });
@@ -17,18 +17,10 @@ const chunks = Number(values.chunks);
 const parallelism = Number(values.parallelism);
 if (!Number.isSafeInteger(chunks) || chunks < 1000) throw new Error(`--chunks: expected a whole number >= 1000, got ${values.chunks}`);
 
-const noop: MapStage<Record<string, never>, { n: number }> = {
-  name: 'noop', kind: 'map', description: 'bench: one item per chunk, nothing done', image: 'finevideo/stage-noop',
-  resources: { pool: 'cpu', cpu: '1', memory: '64Mi' },
-  params: z.strictObject({}),
-  defaultItemsPerChunk: 1,
-  itemConcurrency: () => 1,
-  async *listItems() {
-    for (let n = 0; n < chunks; n++) yield { n };
-  },
-  itemKey: (item) => String(item.n),
+const noop = numberedStage({
+  name: 'noop', description: 'bench: one item per chunk, nothing done', items: chunks, itemsPerChunk: 1, memory: '64Mi',
   processItem: async () => ({ status: 'kept', row: {} }),
-};
+});
 
 // The "worker": writes the marker a finished chunk leaves (no parts, one item kept), as a worker would last.
 const worker = `dir="$BENCH_STORE/runs/$FINEVIDEO_RUN_ID/$FINEVIDEO_STAGE/done"; f="$dir/$(printf %06d "$JOB_COMPLETION_INDEX").json"

@@ -115,9 +115,13 @@ export function pipelineStageIssues(stages: unknown, resolveStage: StageSchemaRe
   if (!Array.isArray(stages)) return [];
   const issues: string[] = [];
   const seen = new Set<string>();
+  // The previous stage's name and kind, when known: a stage can only follow a map stage.
+  let previous: { name: string; kind: 'map' | 'global' } | undefined;
   for (const [i, entry] of stages.entries()) {
+    const before = previous;
+    previous = undefined;
     if (!entry || typeof entry !== 'object') continue;
-    const { stage: type, name, params } = entry as { stage?: unknown; name?: unknown; params?: unknown };
+    const { stage: type, name, params, follow } = entry as { stage?: unknown; name?: unknown; params?: unknown; follow?: unknown };
     if (typeof type !== 'string') continue;
     const instance = typeof name === 'string' ? name : type;
     if (seen.has(instance)) issues.push(`stages[${i}].name: expected a unique stage name, got ${JSON.stringify(instance)} twice (set "name" on one of them)`);
@@ -134,6 +138,12 @@ export function pipelineStageIssues(stages: unknown, resolveStage: StageSchemaRe
       continue;
     }
     if (stage.kind === 'global' && i === 0) issues.push(`stages[0]: expected a map stage first, got global stage ${type}`);
+    previous = { name: instance, kind: stage.kind };
+    if (follow === true) {
+      // An explicit follow that cannot be honoured would silently run stage by stage.
+      const why = i === 0 ? 'it is the first stage' : stage.kind === 'global' ? `it is a global stage (${type})` : before?.kind === 'global' ? `the stage before it, ${before.name}, is a global stage` : undefined;
+      if (why) issues.push(`stages[${i}].follow: expected false or no follow (stage ${instance} cannot stream from the stage before it: ${why}), got true`);
+    }
     // A params value that is not a mapping is reported by the pipeline schema.
     if (params !== undefined && (params === null || typeof params !== 'object' || Array.isArray(params))) continue;
     const result = stage.params.safeParse(params ?? {});

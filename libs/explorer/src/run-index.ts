@@ -57,8 +57,8 @@ export interface ItemError {
   item: string | null;
 }
 
-/** How often the run's markers are read again at most (a running run changes under the page). */
-const REFRESH_MS = 3000;
+/** How often the run's markers are read again at most (a running run changes under the page); tests wait it out. */
+export const REFRESH_MS = 3000;
 
 /**
  * The run as the explorer sees it: stage states from plans and markers, and a DuckDB index of every

@@ -4,7 +4,8 @@ import { generateVideo } from '@finevideo/testing';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildWebAssets, ffmpegCoreDir } from '../src/build-web.js';
+import type { WebAssets } from '../src/build-web.js';
+import { webAssetsIn } from './fixture.js';
 import { openExplorerTarget, startDatasetExplorer, type ExplorerServer } from '../src/index.js';
 import { raw } from './http.js';
 import { BASELINE, DONE_IDS, DONE_RUN, SOURCE_TEXT, exportJson, makeCompleteFixture, writeExportShard } from './fixture-complete.js';
@@ -33,15 +34,14 @@ async function assertServesVideo(url: string, id: string, file: Buffer): Promise
 describe('explorer on datasets as people receive them: an export copied away from its run, and the flat published layout', function () {
   this.timeout(85_000);
   let dir: string;
-  let assets: { dir: string; ffmpegCoreDir: string };
+  let assets: WebAssets;
   const servers: ExplorerServer[] = [];
   const video = (id: string) => readFileSync(join(dir, 'store', 'media', id, `${id}.mp4`));
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'explore-dataset-'));
     await makeCompleteFixture(join(dir, 'store'));
-    assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
-    await buildWebAssets(join(import.meta.dirname, '..', 'web'), assets.dir);
+    assets = await webAssetsIn(dir);
   });
   after(async () => {
     for (const s of servers) await s.close();

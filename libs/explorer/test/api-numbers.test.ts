@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkPortFree, openExplorerSource, startExplorer, type ExplorerServer } from '../src/index.js';
-import { buildWebAssets, ffmpegCoreDir } from '../src/build-web.js';
+import { webAssetsIn } from './fixture.js';
 import { raw } from './http.js';
 import { COUNTED_DROPS, DONE_IDS, DONE_RUN, SOURCE_TEXT, UNREADABLE_SHARD, makeCompleteFixture } from './fixture-complete.js';
 
@@ -23,8 +23,7 @@ describe('explorer numbers on a finished run shaped like the demo (headline, cat
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'explore-numbers-'));
     await makeCompleteFixture(join(dir, 'store'));
-    const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
-    await buildWebAssets(join(import.meta.dirname, '..', 'web'), assets.dir);
+    const assets = await webAssetsIn(dir);
     server = await startExplorer(await openExplorerSource(join(dir, 'store', 'runs', DONE_RUN)), { assets, cacheDir: join(dir, 'cache') });
   });
   after(async () => {

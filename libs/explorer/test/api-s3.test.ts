@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { openStore } from '@finevideo/storage';
 import { setEnv, startS3rver, type S3rverHandle } from '@finevideo/testing';
-import { buildWebAssets, ffmpegCoreDir } from '../src/build-web.js';
+import { ffmpegCoreDir } from '../src/build-web.js';
 import { openExplorerSource, startExplorer, type ExplorerServer } from '../src/index.js';
 import { raw } from './http.js';
-import { ANNOTATED, RUN_ID, VIDEO_IDS, makeFixture } from './fixture.js';
+import { ANNOTATED, RUN_ID, VIDEO_IDS, makeFixture, webAssetsIn } from './fixture.js';
 
 const files = (dir: string): string[] => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 
@@ -27,8 +27,7 @@ describe('explorer HTTP API on S3 storage (s3rver): the index from downloaded pa
     restore = setEnv(s3.env);
     const store = openStore('s3://runs/prefix');
     for (const path of files(local)) await store.upload(relative(local, path).split(sep).join('/'), path);
-    const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
-    await buildWebAssets(join(import.meta.dirname, '..', 'web'), assets.dir);
+    const assets = await webAssetsIn(dir);
     server = await startExplorer(await openExplorerSource(`s3://runs/prefix/runs/${RUN_ID}`), { assets, cacheDir: join(dir, 'cache') });
   });
   after(async () => {

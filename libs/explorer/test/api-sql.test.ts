@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { raw } from './http.js';
-import type { ExplorerServer } from '../src/index.js';
-import { EXTRA_ROWS, VIDEO_IDS, serveFixture } from './fixture.js';
+import { EXTRA_ROWS, VIDEO_IDS, serveFixtureForSuite } from './fixture.js';
 
 const sql = async (url: string, q: string) => {
   const r = await raw(url, `/api/sql?q=${encodeURIComponent(q)}`);
@@ -11,24 +10,17 @@ const sql = async (url: string, q: string) => {
 
 describe('explorer SQL box: read-only DuckDB over the index\'s videos table', function () {
   this.timeout(80_000);
-  let served: Awaited<ReturnType<typeof serveFixture>>;
-  let server: ExplorerServer;
-
-  before(async () => {
-    served = await serveFixture('explore-sql-');
-    server = served.server;
-  });
-  after(async () => served?.close());
+  const server = serveFixtureForSuite('explore-sql-');
 
   it('answers a SELECT over videos (columns, rows) and stops at the row limit', async () => {
-    const r = await sql(server.url, "SELECT category, count(*) AS n FROM videos WHERE category IS NOT NULL GROUP BY ALL ORDER BY category");
+    const r = await sql(server().url, "SELECT category, count(*) AS n FROM videos WHERE category IS NOT NULL GROUP BY ALL ORDER BY category");
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual(r.body.columns, ['category', 'n']);
     assert.deepEqual(r.body.rows.map((x) => x[0]), ['Gameplay Tutorials', 'Recipe Videos', 'Science Explainers']);
-    const all = await sql(server.url, 'SELECT video_id, last_stage FROM videos ORDER BY video_id');
+    const all = await sql(server().url, 'SELECT video_id, last_stage FROM videos ORDER BY video_id');
     assert.equal(all.body.rows.length, VIDEO_IDS.length + EXTRA_ROWS);
     assert.equal(all.body.truncated, false);
-    const many = await sql(server.url, 'SELECT * FROM range(5000)');
+    const many = await sql(server().url, 'SELECT * FROM range(5000)');
     assert.deepEqual([many.status, many.body.rows.length, many.body.truncated], [200, 1000, true]);
   });
 
@@ -49,18 +41,18 @@ describe('explorer SQL box: read-only DuckDB over the index\'s videos table', fu
       ['SELECT * FROM nope', /nope/],
     ];
     for (const [q, why] of refused) {
-      const r = await sql(server.url, q);
+      const r = await sql(server().url, q);
       assert.equal(r.status, 400, `${q}: ${JSON.stringify(r.body)}`);
       assert.match(String(r.body.error), why, q);
     }
     assert.ok(!existsSync('/tmp/explore-sql-leak.csv'));
     // The index is still whole.
-    const count = await sql(server.url, 'SELECT count(*) FROM videos');
+    const count = await sql(server().url, 'SELECT count(*) FROM videos');
     assert.equal(Number(count.body.rows[0]![0]), VIDEO_IDS.length + EXTRA_ROWS);
   });
 
   it('stops a query at the time limit', async () => {
-    const r = await sql(server.url, 'SELECT count(*) FROM range(100000000000) a');
+    const r = await sql(server().url, 'SELECT count(*) FROM range(100000000000) a');
     assert.equal(r.status, 400);
     assert.match(String(r.body.error), /time limit of 5 s/);
   });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { isVideoId } from '@finevideo/core';
 import { ExplorerDb } from '../src/duckdb.js';
-import { SCREENSHOTS, launchChromium } from './chromium.js';
+import { SCREENSHOTS, chromiumForSuite } from './chromium.js';
 import type { ExplorerServer } from '../src/index.js';
 import { VIDEO_IDS, serveFixture } from './fixture.js';
 
@@ -18,28 +18,15 @@ describe('explorer curation flow in headless Chromium: the list follows a video,
   this.timeout(85_000);
   let served: Awaited<ReturnType<typeof serveFixture>>;
   let server: ExplorerServer;
-  let browser: Browser;
-  let context: BrowserContext;
+  const chrome = chromiumForSuite({ viewport: { width: 1280, height: 860 }, permissions: ['clipboard-read', 'clipboard-write'], acceptDownloads: true });
   let page: Page;
-  const pageErrors: string[] = [];
 
   before(async () => {
-    await mkdir(SCREENSHOTS, { recursive: true });
+    ({ page } = chrome);
     served = await serveFixture('explore-curation-');
     server = served.server;
-    browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1280, height: 860 }, permissions: ['clipboard-read', 'clipboard-write'], acceptDownloads: true });
-    page = await context.newPage();
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') pageErrors.push(m.text());
-    });
   });
-  after(async () => {
-    await browser?.close();
-    await served?.close();
-  });
-  afterEach(() => assert.deepEqual(pageErrors, [], 'errors on the page'));
+  after(async () => served?.close());
 
   it('a video opened from a filtered list: previous/next and J/K walk that list, and the Dataset crumb returns to it', async () => {
     await page.goto(`${server.url}${LIST}`);

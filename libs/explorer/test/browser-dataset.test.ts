@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { cpSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { SCREENSHOTS, launchChromium } from './chromium.js';
-import { buildWebAssets, ffmpegCoreDir } from '../src/build-web.js';
+import { SCREENSHOTS, chromiumForSuite } from './chromium.js';
+import { webAssetsIn } from './fixture.js';
 import { detectDatasetFolder, startDatasetExplorer, type ExplorerServer } from '../src/index.js';
 import { DONE_IDS, DONE_RUN, makeCompleteFixture } from './fixture-complete.js';
 
@@ -13,33 +13,24 @@ describe('explorer pages in headless Chromium: an export copied away from its ru
   this.timeout(85_000);
   let dir: string;
   let server: ExplorerServer;
+  const chrome = chromiumForSuite({ viewport: { width: 1280, height: 860 } });
   let browser: Browser;
   let page: Page;
-  const pageErrors: string[] = [];
 
   before(async () => {
-    await mkdir(SCREENSHOTS, { recursive: true });
+    ({ browser, page } = chrome);
     dir = await mkdtemp(join(tmpdir(), 'explore-browser-dataset-'));
     await makeCompleteFixture(join(dir, 'store'));
     const copy = join(dir, 'received', 'finevideo-test');
     cpSync(join(dir, 'store', 'export', DONE_RUN), copy, { recursive: true });
     await rm(join(dir, 'store'), { recursive: true, force: true });
-    const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
-    await buildWebAssets(join(import.meta.dirname, '..', 'web'), assets.dir);
+    const assets = await webAssetsIn(dir);
     server = await startDatasetExplorer(detectDatasetFolder(copy)!, { assets, cacheDir: join(dir, 'cache') });
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') pageErrors.push(m.text());
-    });
   });
   after(async () => {
-    await browser?.close();
     await server?.close();
     await rm(dir, { recursive: true, force: true });
   });
-  afterEach(() => assert.deepEqual(pageErrors, [], 'errors on the page'));
 
   it('overview and table of the dataset alone (its run deleted); a video plays out of its parquet cell and a scene click seeks it', async () => {
     await page.goto(server.url);

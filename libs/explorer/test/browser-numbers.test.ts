@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { SCREENSHOTS, launchChromium } from './chromium.js';
-import { buildWebAssets, ffmpegCoreDir } from '../src/build-web.js';
+import type { Page } from 'playwright-core';
+import { SCREENSHOTS, chromiumForSuite } from './chromium.js';
+import { webAssetsIn } from './fixture.js';
 import { openExplorerSource, startExplorer, type ExplorerServer } from '../src/index.js';
 import { COUNTED_DROPS, DONE_IDS, DONE_RUN, SOURCE_TEXT, UNREADABLE_SHARD, makeCompleteFixture } from './fixture-complete.js';
 
@@ -12,30 +12,20 @@ describe('explorer pages in headless Chromium: true numbers and no dead ends (a 
   this.timeout(85_000);
   let dir: string;
   let server: ExplorerServer;
-  let browser: Browser;
+  const chrome = chromiumForSuite({ viewport: { width: 1366, height: 900 } });
   let page: Page;
-  const pageErrors: string[] = [];
 
   before(async () => {
-    await mkdir(SCREENSHOTS, { recursive: true });
+    ({ page } = chrome);
     dir = await mkdtemp(join(tmpdir(), 'explore-browser-numbers-'));
     await makeCompleteFixture(join(dir, 'store'));
-    const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
-    await buildWebAssets(join(import.meta.dirname, '..', 'web'), assets.dir);
+    const assets = await webAssetsIn(dir);
     server = await startExplorer(await openExplorerSource(join(dir, 'store', 'runs', DONE_RUN)), { assets, cacheDir: join(dir, 'cache') });
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') pageErrors.push(m.text());
-    });
   });
   after(async () => {
-    await browser?.close();
     await server?.close();
     await rm(dir, { recursive: true, force: true });
   });
-  afterEach(() => assert.deepEqual(pageErrors, [], 'errors on the page'));
 
   it('overview: headline cards agree with the funnel, export-card is run-level, the anomaly report says what was skipped and why, reasons never lead to an empty table', async () => {
     await page.goto(server.url);
@@ -106,6 +96,6 @@ describe('explorer pages in headless Chromium: true numbers and no dead ends (a 
     await page.getByRole('button', { name: /^Run/ }).click();
     await page.getByRole('alert').getByText(/disabled|Permission/i).waitFor();
     // The refusal is the page's message, not a console error.
-    pageErrors.splice(0, pageErrors.length, ...pageErrors.filter((e) => !/400 \(Bad Request\)/.test(e)));
+    chrome.pageErrors.splice(0, chrome.pageErrors.length, ...chrome.pageErrors.filter((e) => !/400 \(Bad Request\)/.test(e)));
   });
 });

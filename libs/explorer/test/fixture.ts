@@ -188,12 +188,26 @@ stages:
 }
 
 /** The fixture served by the explorer (assets built once into the same temporary folder); close() removes everything. */
-export async function serveFixture(prefix: string): Promise<{ dir: string; assets: WebAssets; server: ExplorerServer; close(): Promise<void> }> {
+/** The explorer's web assets built into `dir`/web (with ffmpeg.wasm's core from node_modules). */
+export async function webAssetsIn(dir: string): Promise<WebAssets> {
+  const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
+  await buildWebAssets(join(import.meta.dirname, '..', 'web'), assets.dir);
+  return assets;
+}
+
+/** The fixture served: its folder, the web assets, the explorer on it, and what stops it and removes the folder. */
+export interface ServedFixture {
+  dir: string;
+  assets: WebAssets;
+  server: ExplorerServer;
+  close(): Promise<void>;
+}
+
+export async function serveFixture(prefix: string): Promise<ServedFixture> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   try {
     await makeFixture(join(dir, 'store'));
-    const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
-    await buildWebAssets(join(import.meta.dirname, '..', 'web'), assets.dir);
+    const assets = await webAssetsIn(dir);
     const server = await startExplorer(await openExplorerSource(join(dir, 'store', 'runs', RUN_ID)), { assets, cacheDir: join(dir, 'cache') });
     return {
       dir, assets, server,
@@ -206,4 +220,20 @@ export async function serveFixture(prefix: string): Promise<{ dir: string; asset
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/**
+ * Mocha hooks serving the fixture to one describe block: started before its tests, closed after them.
+ * Returns the explorer's server (read inside a test or hook, once `before` has run).
+ */
+export function serveFixtureForSuite(prefix: string): () => ExplorerServer {
+  let served: ServedFixture | undefined;
+  before(async () => {
+    served = await serveFixture(prefix);
+  });
+  after(async () => served?.close());
+  return () => {
+    if (!served) throw new Error(`fixture ${prefix}: expected the suite's before hook to have served it, got nothing served`);
+    return served.server;
+  };
 }

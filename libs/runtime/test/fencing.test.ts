@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { parsePipelineConfig, pipelineStages, runLayout, type Logger, type MapStage, type ObjectStore } from '@finevideo/core';
+import { parsePipelineConfig, pipelineStages, runLayout, type Logger, type ObjectStore } from '@finevideo/core';
 import { FileStore } from '@finevideo/storage';
+import { numberedStage } from '@finevideo/testing';
 import {
   FencedStore, SUPERSEDED_CLASS, acquireRunLease, createRun, epochFence, planStage, readJsonObject, runChunk, type ChunkMarker, type RunLease,
 } from '@finevideo/runtime';
@@ -15,23 +15,15 @@ const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () 
 let beforeItem: (n: number, store: ObjectStore) => Promise<void> = async () => undefined;
 
 /** A stage that stores a per-video output (as annotate stores annotations/<id>.json) and keeps a row per item. */
-const annotating: MapStage<Record<string, never>, { n: number }, { n: number; by: string }> = {
-  name: 'annotating', kind: 'map', description: 'test stage', image: 'finevideo/stage-annotating',
-  resources: { pool: 'cpu', cpu: '1', memory: '1Gi' },
-  params: z.strictObject({}),
-  defaultItemsPerChunk: 3,
-  itemConcurrency: () => 1,
-  async *listItems() {
-    for (let n = 0; n < 3; n++) yield { n };
-  },
-  itemKey: (item) => `n=${item.n}`,
+const annotating = numberedStage<{ n: number; by: string }>({
+  name: 'annotating', description: 'test stage', items: 3, itemsPerChunk: 3,
   async processItem(item, ctx) {
     await beforeItem(item.n, ctx.store);
     const by = process.env.TEST_WRITER ?? 'unknown';
     await ctx.store.put(`annotations/v${item.n}.json`, JSON.stringify({ by }));
     return { status: 'kept', row: { n: item.n, by } };
   },
-};
+});
 
 describe('fencing: a superseded launcher\'s workers write nothing', () => {
   let dir: string;

@@ -5,26 +5,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { runLayout } from '@finevideo/core';
 import { FileStore } from '@finevideo/storage';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  for (const start = Date.now(); Date.now() - start < ms; ) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  assert.fail(`gave up waiting ${ms / 1000} s for ${what}`);
-}
+import { alive, until } from './processes.js';
 
 describe('local workers and their launcher', function () {
   this.timeout(180_000); // three node processes through tsx and two ffmpegs on a shared machine

@@ -5,13 +5,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { runLayout } from '@finevideo/core';
 import { FileStore } from '@finevideo/storage';
 import {
   LocalExecutor, logLineMessage, readLogTail, removeStaleTempDirs, retryDelayMs,
   type LocalExecutorOptions, type StageProgress, type StageRunRequest,
 } from '@finevideo/runtime';
+import { alive, until } from './processes.js';
 
 /**
  * A stand-in worker whose behaviour the test picks (TEST_MODE): it sees the same environment
@@ -34,23 +34,6 @@ if (mode === 'hang') console.error(new Date().toISOString() + ' info waiting for
 if (mode === 'stubborn') console.error('ignoring SIGTERM');
 if (mode === 'hang' || mode === 'stubborn') setInterval(() => {}, 1000);
 `;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  for (const start = Date.now(); Date.now() - start < ms; ) {
-    if (await check()) return;
-    await sleep(25);
-  }
-  assert.fail(`gave up waiting for ${what}`);
-}
 
 describe('local executor', function () {
   this.timeout(60_000);

@@ -13,16 +13,20 @@ import { measureStage, resolveStreamingStage } from './fixtures/streaming-stages
 
 const log = createLogger({}, false);
 
-const pipelineYaml = (dir: string, streaming: boolean, executor = '{ kind: local, parallelism: 1, retries: 0, slots: { cpu: 1, network: 2 } }') => `name: s
+/** `follow`: a stage's own follow setting (overriding the pipeline's streaming). */
+const pipelineYaml = (dir: string, streaming: boolean, follow: Partial<Record<'fetch' | 'measure' | 'total', boolean>> = {}) => {
+  const own = (stage: keyof typeof follow) => (follow[stage] === undefined ? '' : `\n    follow: ${follow[stage]}`);
+  return `name: s
 storage: ${dir}
-executor: ${executor}
+executor: { kind: local, parallelism: 1, retries: 0, slots: { cpu: 1, network: 2 } }
 ${streaming ? 'streaming: true\n' : ''}stages:
   - stage: numbers
     params: { upTo: 60 }
-  - stage: fetch
-  - stage: measure
-  - stage: total
+  - stage: fetch${own('fetch')}
+  - stage: measure${own('measure')}
+  - stage: total${own('total')}
 `;
+};
 
 interface Event { stage: string; index: number; at: 'start' | 'end'; pool: string }
 
@@ -118,9 +122,9 @@ describe('streaming between map stages', function () {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const run = async (root: string, streaming: boolean, executor: Executor, signal?: AbortSignal) => {
+  const run = async (root: string, streaming: boolean, executor: Executor, signal?: AbortSignal, follow?: Parameters<typeof pipelineYaml>[2]) => {
     const store = new FileStore(root);
-    const config = parsePipelineConfig(pipelineYaml(root, streaming));
+    const config = parsePipelineConfig(pipelineYaml(root, streaming, follow), 'pipeline config', resolveStreamingStage);
     const manifest = await createRun(config, store, 'r');
     const outcomes = await runPipeline(manifest, { store, log, resolveStage: resolveStreamingStage, executor, workerEnv: {}, ...(signal ? { signal } : {}) });
     return { store, outcomes };
@@ -173,6 +177,32 @@ describe('streaming between map stages', function () {
     // Every item of every stage once.
     const lines = (await readFile(trace, 'utf8')).trim().split('\n');
     assert.equal(new Set(lines).size, lines.length / 2, 'each item processed once per run (two runs)');
+  });
+
+  it("a stage's own follow overrides the pipeline's streaming either way; a follow that cannot be honoured is refused", async () => {
+    // Runs the pipeline with numbers chunk 9 held until fetch started (so fetch can only overlap numbers by streaming).
+    const runWith = async (name: string, streaming: boolean, follow: Parameters<typeof pipelineYaml>[2]) => {
+      const executor = new InProcessExecutor(new FileStore(join(dir, name)));
+      executor.gates = [{ stage: 'numbers', index: 9, until: 'fetch' }];
+      const { store, outcomes } = await run(join(dir, name), streaming, executor, undefined, follow);
+      assert.deepEqual(outcomes.map((o) => [o.stage, o.failed.length]), [['numbers', 0], ['fetch', 0], ['measure', 0], ['total', 0]]);
+      const first = (stage: string) => executor.events.findIndex((e) => e.stage === stage && e.at === 'start');
+      const last = (stage: string) => executor.events.findLastIndex((e) => e.stage === stage && e.at === 'end');
+      assert.ok(first('fetch') < last('numbers'), `${name}: fetch ran while numbers was still running`);
+      assert.ok(first('measure') > last('fetch'), `${name}: measure started after every fetch chunk ended`);
+      assert.equal((await readPlan(store, 'r', 'fetch'))?.follows?.stage, 'numbers', `${name}: fetch streams from numbers`);
+      assert.equal((await readPlan(store, 'r', 'measure'))?.follows, undefined, `${name}: measure planned whole`);
+      return store;
+    };
+    // A streamed pipeline whose measure opts out, and a stage-by-stage one whose fetch opts in: the same plans.
+    const optOut = await runWith('out', true, { measure: false });
+    const optIn = await runWith('in', false, { fetch: true });
+    for (const stage of ['fetch', 'measure', 'total']) assert.deepEqual(await allRows(optOut, 'r', stage), await allRows(optIn, 'r', stage), `${stage}: the same rows`);
+    // total is a global stage: it cannot stream, and saying it should is refused, not ignored.
+    assert.throws(() => parsePipelineConfig(pipelineYaml(dir, true, { total: true }), 'pipeline config', resolveStreamingStage),
+      (e: Error) => e.name === 'ConfigError' && /stages\[3\]\.follow: expected false or no follow \(stage total cannot stream from the stage before it: it is a global stage \(total\)\), got true/.test(e.message));
+    const firstFollows = `name: s\nstorage: ${dir}\nstages:\n  - stage: numbers\n    follow: true\n`;
+    assert.throws(() => parsePipelineConfig(firstFollows, 'pipeline config', resolveStreamingStage), (e: Error) => /stages\[0\]\.follow: .*it is the first stage\), got true/.test(e.message));
   });
 
   it('a run killed mid-stream (a chunk in flight: its items ran, its parts never landed) resumes to every chunk done once and the same tables', async () => {

@@ -141,6 +141,22 @@ describe('stage annotate, OpenAI-compatible paths (fake OpenAI server, real open
     assert.ok(Math.abs(cost - (openai.stats.usage.prompt_tokens * 0.1 + openai.stats.usage.completion_tokens * 0.2) / 1e6) < 1e-12);
   });
 
+  it('openai-vision: a video that passes the integrity check but whose frames cannot be sampled as asked is an error row frames-failed, no model paid, and the chunk goes on', async () => {
+    openai = await startFakeOpenAi({ kind: 'vllm', modelId: 'vision-model' });
+    const { store } = await storeWithVideos(3);
+    // Video 1 is the same whole 6 s file, but its metadata says 60 s (a shorter variant was downloaded):
+    // 8 frames asked every 7.5 s, the last at 56.25 s; the decode ends at 6 s with one frame (3.75 s): annotating
+    // it would describe a tenth of the video.
+    const longer = { ...itemOf(1), duration_seconds: 60 };
+    const { out, counters } = await annotateAll(store, { backend: 'openai-vision', openaiBaseUrl: openai.baseURL, openaiModel: 'vision-model', framesPerSecond: 1, maxFrames: 8, frameMaxSide: 64 }, [itemOf(0), longer, itemOf(2)]);
+    assert.deepEqual(out.map((o) => o.status), ['kept', 'error', 'kept'], JSON.stringify(out));
+    const reason = 'reason' in out[1]! ? String(out[1].reason) : '';
+    assert.match(reason, /^frames-failed: sampling frames of .*: the video ends early: expected frames up to 56\.3 s of 60\.0 s, got 1 of 8, the last at 3\.8 s/);
+    assert.equal(openai.stats.imagesPerRequest.length, 2, 'only the two good videos reached the model');
+    assert.equal(rowOf(out[1]!).video_id, videoId(1));
+    assert.equal(counters.annotate_annotated, 2);
+  });
+
   it('openai-vision: a refused key fails the chunk (SystemicError, not retried) without naming the key', async () => {
     openai = await startFakeOpenAi({ apiKey: 'sk-the-right-one', modelId: 'gpt-4o-2024-08-06' });
     const { store } = await storeWithVideos(1);

@@ -10,3 +10,4 @@ export * from './gemini/index.js';
 export * from './gemini/checks.js';
 export * from './annotation-fixture.js';
 export * from './hub/index.js';
+export * from './numbered-stage.js';
