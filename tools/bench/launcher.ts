@@ -2,7 +2,9 @@
 // runPipeline and the local executor, each chunk a tiny shell process that writes its done marker
 // (a real worker's start-up is measured by bench:spine). Prints, per 1,000 chunks done, the wall
 // time and the launcher's RSS and JS heap, so a cost or a memory that grows with the run shows.
-//   node --import tsx tools/bench/launcher.ts [--chunks 40000] [--parallelism 4]
+// --stop-after N stops the run (as Ctrl-C would) once N chunks are done: the launcher at the scale of a
+// 40,000-chunk stage (its plan, its pending list) for as long as this machine can spare.
+//   node --import tsx tools/bench/launcher.ts [--chunks 40000] [--parallelism 4] [--stop-after N]
 import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -12,10 +14,13 @@ import { FileStore } from '@finevideo/storage';
 import { numberedStage } from '@finevideo/testing';
 import { LocalExecutor, createLogger, createRun, runPipeline } from '@finevideo/runtime';
 
-const { values } = parseArgs({ options: { chunks: { type: 'string', default: '40000' }, parallelism: { type: 'string', default: '4' } } });
+const { values } = parseArgs({ options: { chunks: { type: 'string', default: '40000' }, parallelism: { type: 'string', default: '4' }, 'stop-after': { type: 'string' } } });
 const chunks = Number(values.chunks);
 const parallelism = Number(values.parallelism);
 if (!Number.isSafeInteger(chunks) || chunks < 1000) throw new Error(`--chunks: expected a whole number >= 1000, got ${values.chunks}`);
+const stopAfter = values['stop-after'] === undefined ? chunks : Number(values['stop-after']);
+if (!Number.isSafeInteger(stopAfter) || stopAfter < 1000 || stopAfter > chunks) throw new Error(`--stop-after: expected a whole number in [1000, ${chunks}], got ${values['stop-after']}`);
+const stop = new AbortController();
 
 const noop = numberedStage({
   name: 'noop', description: 'bench: one item per chunk, nothing done', items: chunks, itemsPerChunk: 1, memory: '64Mi',
@@ -43,8 +48,9 @@ const rows: { done: number; secondsPer1000: number; cpuSecondsPer1000: number; r
 console.log(`machine: ${availableParallelism()} CPUs, load average ${loadavg()[0]!.toFixed(1)}; ${chunks} no-op chunks, ${parallelism} at once`);
 console.log(`launcher at start: RSS ${mb(process.memoryUsage().rss)} MB`);
 const outcomes = await runPipeline(manifest, {
-  store, log: createLogger({}, false), resolveStage: () => noop, executor, workerEnv: {},
+  store, log: createLogger({}, false), resolveStage: () => noop, executor, workerEnv: {}, signal: stop.signal,
   onProgress: (_stage, p) => {
+    if (p.succeeded >= stopAfter && !stop.signal.aborted) stop.abort(new Error(`stopped after ${stopAfter} chunks`));
     while (p.succeeded >= next) {
       const now = performance.now();
       const { rss, heapUsed } = process.memoryUsage();
@@ -61,8 +67,9 @@ const outcomes = await runPipeline(manifest, {
 });
 const total = (performance.now() - started) / 1000;
 const outcome = outcomes[0];
-if (!outcome?.tableKey || outcome.stats.items !== chunks) throw new Error(`expected the stage sealed with ${chunks} items, got ${JSON.stringify(outcome?.stats)}`);
+if (stopAfter === chunks && (!outcome?.tableKey || outcome.stats.items !== chunks)) throw new Error(`expected the stage sealed with ${chunks} items, got ${JSON.stringify(outcome?.stats)}`);
 const rss = rows.map((r) => r.rssMB);
-console.log(`total ${total.toFixed(1)} s (${((total / chunks) * 1000).toFixed(1)} s per 1,000 chunks, planning and sealing included); launcher RSS over the run ${Math.min(...rss)}-${Math.max(...rss)} MB, peak ${mb(process.resourceUsage().maxRSS * 1024)} MB`);
+const ran = rows.length * 1000;
+console.log(`total ${total.toFixed(1)} s for ${ran} of ${chunks} chunks (${((total / ran) * 1000).toFixed(1)} s per 1,000 chunks, planning and sealing included); launcher RSS over the run ${Math.min(...rss)}-${Math.max(...rss)} MB, peak ${mb(process.resourceUsage().maxRSS * 1024)} MB`);
 const cpuPer1000 = rows.map((r) => r.cpuSecondsPer1000);
-console.log(JSON.stringify({ bench: 'launcher', chunks, parallelism, seconds: +total.toFixed(1), launcherCpuSecondsPer1000: { min: +Math.min(...cpuPer1000).toFixed(2), max: +Math.max(...cpuPer1000).toFixed(2) }, rssMB: { first: rss[0], last: rss.at(-1), min: Math.min(...rss), max: Math.max(...rss) }, load: +loadavg()[0]!.toFixed(1) }));
+console.log(JSON.stringify({ bench: 'launcher', chunks, ran, parallelism, seconds: +total.toFixed(1), launcherCpuSecondsPer1000: { min: +Math.min(...cpuPer1000).toFixed(2), max: +Math.max(...cpuPer1000).toFixed(2) }, rssMB: { first: rss[0], last: rss.at(-1), min: Math.min(...rss), max: Math.max(...rss) }, load: +loadavg()[0]!.toFixed(1) }));

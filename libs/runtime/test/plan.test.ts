@@ -89,6 +89,22 @@ describe('planStage: one work list per stage, a byte range per chunk', () => {
     assert.deepEqual(seen, [12, 13, 14, 15, 16, 17], 'chunk 2 through a fenced store');
   });
 
+  it('spools lines longer than its 1 MB write buffer, multi-byte text included, byte for byte', async () => {
+    const store = new FileStore(dir);
+    const text = (n: number) => (n % 4 === 1 ? '\u20ac\u00e9'.repeat(300_000 + n) : `short ${n} \u00e9`);
+    const wide = { ...items, listItems: async function* () { for (let n = 0; n < 12; n++) yield { n, text: text(n) }; } };
+    const config = parsePipelineConfig(`name: t\nstorage: ${dir}\nstages:\n  - stage: items\n    params: { count: 12 }\n    itemsPerChunk: 5\n`);
+    const manifest = await createRun(config, store, 'run-wide');
+    const result = await planStage(manifest, { ...config.stages[0]!, name: 'items' }, undefined, { store, log, resolveStage: () => wide });
+    const expected = Array.from({ length: 12 }, (_, n) => `${JSON.stringify({ n, text: text(n) })}\n`).join('');
+    assert.equal((await store.get(runLayout('run-wide').stage('items').workList)).toString('utf8'), expected);
+    assert.equal(result.workList?.offsets.at(-1), Buffer.byteLength(expected));
+    const got = [];
+    for await (const item of chunkItems(store, 'run-wide', 'items', 1)) got.push((item as { n: number }).n);
+    const { start, end } = result.ranges[1]!;
+    assert.deepEqual(got, Array.from({ length: end - start }, (_, k) => start + k));
+  });
+
   it('writes a work list past 8 MB whole and in order', async function () {
     this.timeout(60_000);
     const { result, store } = await plan(120_000, '    chunks: 3\n');

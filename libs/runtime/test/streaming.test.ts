@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { parsePipelineConfig, runLayout, type Row } from '@finevideo/core';
 import { FileStore } from '@finevideo/storage';
 import {
-  LocalExecutor, createLogger, createRun, followPlan, followUnits, readPlan, runChunk, runPipeline, runStatus, stageRows,
+  LocalExecutor, applyRetryErrors, createLogger, createRun, followPlan, followUnits, planRetryErrors, readPlan, readRunManifest, retrySelection, runChunk,
+  runPipeline, runStatus, stageRows,
   type Executor, type StageRunRequest, type StageRunResult,
 } from '@finevideo/runtime';
 import { measureStage, resolveStreamingStage } from './fixtures/streaming-stages.js';
@@ -119,6 +120,8 @@ describe('streaming between map stages', function () {
   afterEach(async () => {
     delete process.env.STREAMING_TEST_TRACE;
     delete process.env.STREAMING_TEST_DELAY_MS;
+    delete process.env.STREAMING_TEST_HEALED;
+    delete process.env.STREAMING_TEST_PRIVATE;
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -233,6 +236,48 @@ describe('streaming between map stages', function () {
     const after = await runStatus(resumed.store, 'r');
     assert.equal(after.complete, true);
     assert.ok(after.stages.every((s) => s.done === s.chunks && s.failed === 0));
+  });
+
+  it('status, resume and resume --retry-errors answer for a streamed run as for the same run stage by stage', async () => {
+    process.env.STREAMING_TEST_PRIVATE = '1'; // fetch: 11 a retryable error row, 13 a verdict
+    const streamed = await run(join(dir, 's'), true, new InProcessExecutor(new FileStore(join(dir, 's'))));
+    const staged = await run(join(dir, 'b'), false, new InProcessExecutor(new FileStore(join(dir, 'b'))));
+    // Chunk counts differ (a following stage is chunked from its upstream chunks); the answers must not.
+    const answers = async (store: FileStore) => {
+      const status = await runStatus(store, 'r');
+      return { complete: status.complete, stages: status.stages.map((s) => ({ stage: s.stage, sealed: s.sealed, failed: s.failed, pending: s.pending, failedItems: s.failedItems, stats: s.stats })) };
+    };
+    // Rows without their null cells: a column only some parts have (item_key of error rows) reads as null or is absent by part layout.
+    const cells = (row: Row) => Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null && v !== undefined));
+    const tables = async (store: FileStore) => Object.fromEntries(await Promise.all(['numbers', 'fetch', 'measure', 'total'].map(async (s) => [s, (await allRows(store, 'r', s)).map(cells)])));
+    const before = await answers(streamed.store);
+    assert.deepEqual(before, await answers(staged.store), 'status after the run');
+    assert.deepEqual(before.stages.find((s) => s.stage === 'fetch')?.stats.reasons, { 'error:unavailable': 1, 'error:private': 1 });
+    // resume of a finished run: nothing runs again, the same answers.
+    const traced = (await readFile(trace, 'utf8')).length;
+    for (const [root, streaming] of [[join(dir, 's'), true], [join(dir, 'b'), false]] as const) await run(root, streaming, new InProcessExecutor(new FileStore(root)));
+    assert.equal((await readFile(trace, 'utf8')).length, traced, 'a resume of a complete run processes no item');
+    assert.deepEqual(await answers(streamed.store), before, 'status after resuming a complete run');
+    // resume --retry-errors without reasons: the retryable row only; later stages planned again.
+    process.env.STREAMING_TEST_HEALED = '1';
+    const retried = [];
+    for (const [store, streaming] of [[streamed.store, true], [staged.store, false]] as const) {
+      const manifest = await readRunManifest(store, 'r');
+      const plan = await planRetryErrors(store, manifest, retrySelection(true), resolveStreamingStage);
+      retried.push({ stage: plan.stage, chunks: plan.chunks.length, items: plan.items, replanned: plan.replanned, leftAlone: plan.leftAlone });
+      await applyRetryErrors(store, manifest, plan, retrySelection(true));
+      const outcomes = await run(store.root, streaming, new InProcessExecutor(store));
+      assert.deepEqual(outcomes.outcomes.map((o) => [o.stage, o.failed.length]), [['numbers', 0], ['fetch', 0], ['measure', 0], ['total', 0]], `resumed ${streaming ? 'streamed' : 'stage by stage'}`);
+    }
+    assert.deepEqual(retried[0], { stage: 'fetch', chunks: 1, items: 1, replanned: ['measure', 'total'], leftAlone: { private: 1 } });
+    assert.deepEqual(retried[0], retried[1], 'the same retry planned');
+    const after = await answers(streamed.store);
+    assert.deepEqual(after, await answers(staged.store), 'status after resume --retry-errors');
+    assert.equal(after.complete, true);
+    assert.deepEqual(after.stages.find((s) => s.stage === 'fetch')?.stats.reasons, { 'error:private': 1 });
+    const items = (answers: typeof before, stage: string) => answers.stages.find((s) => s.stage === stage)?.stats.items;
+    assert.equal(items(after, 'measure'), items(before, 'measure')! + 1, 'measure planned again: the retried row 11 reached it');
+    assert.deepEqual(await tables(streamed.store), await tables(staged.store), 'tables after resume --retry-errors');
   });
 
   it('runs worker processes with the local executor: each pool within its slots', async () => {
