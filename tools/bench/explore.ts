@@ -4,18 +4,20 @@
  * the index and of each API call the pages make (first page, a deep page, a title search, filters with a
  * sort, the dataset summary, a video's page, its previous/next in a filtered list, every kept id streamed, the
  * range filters' histograms, a range-filtered page, the copied DuckDB query).
- * Then a standalone export of as many videos (index.parquet and shards with a json struct per row): its index build and first table page; and a flat-layout shard of
+ * Then a standalone export of as many videos (index.parquet and shards with a json struct per row, a poster and strip
+ * per video): its index build, first table page and a grid of 60 posters; and a flat-layout shard of
  * about 2 GB (BENCH_EXPLORE_SHARD_MB) served by an explorer in its own process: the first bytes of a video
  * out of the shard and that process's peak RSS. Figures, not assertions.
  *   npm run bench:explore
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePipelineConfig, runLayout, type ObjectStore } from '@finevideo/core';
 import { FileStore, runDuckDb, sqlString } from '@finevideo/storage';
+import { DEFAULT_POSTER_OPTIONS, ffmpegPath, lastLines, makePosterAndStrip, runProcess } from '@finevideo/media';
 import { createRun } from '@finevideo/runtime';
 import { buildWebAssets, ffmpegCoreDir } from '../../libs/explorer/src/build-web.js';
 import { detectDatasetFolder, openExplorerSource, startDatasetExplorer, startExplorer } from '../../libs/explorer/src/index.js';
@@ -65,9 +67,11 @@ async function standaloneExport(dir: string): Promise<void> {
       await runDuckDb(`COPY (SELECT '\\x00'::BLOB AS mp4, ${benchJson('i')} AS json FROM range(${s * per}, ${Math.min(ROWS, (s + 1) * per)}) t(i))
         TO ${sqlString(join(root, 'data', 'all', `train-${String(s).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.parquet`))} (FORMAT parquet)`);
     }
-    await runDuckDb(`COPY (SELECT ${id('i')} AS video_id, 'data/all/train-' || lpad(CAST(i // ${per} AS VARCHAR), 5, '0') || '-of-${String(shards).padStart(5, '0')}.parquet' AS path, i % ${per} AS "row" FROM range(0, ${ROWS}) t(i))
+    await runDuckDb(`COPY (SELECT ${id('i')} AS video_id, 'data/all/train-' || lpad(CAST(i // ${per} AS VARCHAR), 5, '0') || '-of-${String(shards).padStart(5, '0')}.parquet' AS path, i % ${per} AS "row",
+      'posters/' || ${id('i')} || '.jpg' AS poster, 'posters/' || ${id('i')} || '.strip.jpg' AS strip FROM range(0, ${ROWS}) t(i))
       TO ${sqlString(join(root, 'index.parquet'))} (FORMAT parquet)`);
   });
+  await time(`posters and strips of ${ROWS.toLocaleString('en-US')} videos (hard links to one real pair)`, () => sharedPosters(dir, root));
   const assets = { dir: join(dir, 'web'), ffmpegCoreDir: ffmpegCoreDir() };
   const server = await time('standalone export: start (index from index.parquet + json column)', () => startDatasetExplorer(detectDatasetFolder(root)!, { assets, cacheDir: join(dir, 'cache-standalone') }));
   try {
@@ -76,10 +80,49 @@ async function standaloneExport(dir: string): Promise<void> {
       for (const path of ['/api/videos?page=1&pageSize=50', '/api/dataset', '/api/videos?q=topic%2042&pageSize=50']) {
         await time(`GET ${path}`, async () => (await fetch(new URL(path, server.url))).json());
       }
+      await time('grid: GET /api/videos?pageSize=60 + its 60 posters (6 at once)', () => posterGrid(server.url, 'page=1&pageSize=60'));
+      await time('grid: a deep sorted page + its 60 posters', () => posterGrid(server.url, 'page=1000&pageSize=60&sort=title'));
     }
   } finally {
     await server.close();
   }
+}
+
+/** One real poster and strip (as export makes them: 320x180, 8 frames of 160x90), hard-linked for every video. */
+async function sharedPosters(dir: string, root: string): Promise<void> {
+  const made = join(dir, 'poster-source');
+  await mkdir(made, { recursive: true });
+  const video = join(made, 'v.mp4');
+  const ok = await runProcess(ffmpegPath(), ['-hide_banner', '-nostdin', '-y', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=10:duration=8', '-c:v', 'libx264', '-preset', 'ultrafast', video], { timeoutMs: 60_000 });
+  if (ok.exitCode !== 0) throw new Error(`bench: making a video for the posters: ${lastLines(ok.stderrTail)}`);
+  const images = await makePosterAndStrip(video, DEFAULT_POSTER_OPTIONS);
+  await writeFile(join(made, 'poster.jpg'), images.poster.jpeg);
+  await writeFile(join(made, 'strip.jpg'), images.strip.jpeg);
+  await mkdir(join(root, 'posters'), { recursive: true });
+  // A file takes at most 65,000 links (ext4): a fresh copy of the pair every 50,000 videos.
+  for (let i = 0; i < ROWS; i++) {
+    const copy = Math.floor(i / 50_000);
+    if (i % 50_000 === 0 && copy > 0) for (const f of ['poster', 'strip']) await writeFile(join(made, `${f}-${copy}.jpg`), await readFile(join(made, `${f}.jpg`)));
+    const source = (f: string) => join(made, copy ? `${f}-${copy}.jpg` : `${f}.jpg`);
+    const name = `b${String(i).padStart(10, '0')}`;
+    await link(source('poster'), join(root, 'posters', `${name}.jpg`));
+    await link(source('strip'), join(root, 'posters', `${name}.strip.jpg`));
+  }
+}
+
+/** What the grid view loads: a page of 60 videos, then their posters, six requests at a time (a browser's per-host limit). */
+async function posterGrid(url: string, query: string): Promise<void> {
+  const page = await (await fetch(new URL(`/api/videos?${query}`, url))).json() as { rows: { video_id: string }[] };
+  if (page.rows.length !== 60) throw new Error(`bench grid: expected 60 rows, got ${page.rows.length}`);
+  const queue = page.rows.map((r) => r.video_id);
+  const worker = async () => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+      const r = await fetch(new URL(`/posters/${next}.jpg?placeholder`, url));
+      if (!r.ok || r.headers.get('X-Poster') === 'none') throw new Error(`bench grid: no poster for ${next} (HTTP ${r.status})`);
+      await r.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: 6 }, worker));
 }
 
 /** Peak resident memory of a process (Linux), in MB. */

@@ -45,6 +45,9 @@ export const mediaLayout = (videoId: string) => ({
   video: `media/${videoId}/${videoId}.mp4`,
   info: `media/${videoId}/${videoId}.info.json`,
   subtitles: `media/${videoId}/${videoId}.en.vtt`,
+  /** The poster and hover-scrub strip dynamism makes (outside any run: the explorer shows them for a run without export). */
+  poster: `media/${videoId}/poster.jpg`,
+  strip: `media/${videoId}/strip.jpg`,
   failed: `media/failed/${videoId}.txt`,
 });
 

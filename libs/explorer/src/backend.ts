@@ -3,6 +3,7 @@ import { mediaLayout, pipelineStages } from '@finevideo/core';
 import { readAnnotation, readAnnotator, readArtifact, readExport, readTranscript } from './artifacts.js';
 import { headline } from './headline.js';
 import { rangeReader, type ByteRange } from './media.js';
+import { posterUrl, runPosters, type PosterKind } from './posters.js';
 import type { RunIndex } from './run-index.js';
 import { readSourceText } from './source-text.js';
 import type { ExplorerSource } from './source.js';
@@ -26,6 +27,8 @@ export interface ExplorerBackend {
   mediaRead(id: string, range: ByteRange | undefined): Promise<Readable>;
   /** What the video's 404 says is missing. */
   describeMissingMedia(id: string): string;
+  /** The video's poster or hover-scrub strip (JPEG bytes), undefined when none was made. */
+  poster(id: string, kind: PosterKind): Promise<Buffer | undefined>;
 }
 
 const stringOr = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
@@ -34,6 +37,7 @@ const stringOr = (v: unknown): string | null => (typeof v === 'string' && v ? v 
 export function runBackend(source: ExplorerSource, index: RunIndex): ExplorerBackend {
   const store = source.store;
   const media = rangeReader(store, source.manifest.config.s3);
+  const poster = runPosters(media, source.runId);
   return {
     index,
     async run() {
@@ -85,10 +89,12 @@ export function runBackend(source: ExplorerSource, index: RunIndex): ExplorerBac
       return {
         id, video: row ?? null, stages: stageRows, annotation: annotation ?? null, annotator, transcript: transcript ?? null, sourceText,
         media: size === undefined ? null : { size, url: `/media/${id}.mp4` },
+        poster: (await poster(id, 'poster')) ? posterUrl(id, 'poster') : null,
       };
     },
     mediaSize: (id) => media.size(mediaLayout(id).video),
     mediaRead: (id, range) => media.read(mediaLayout(id).video, range),
     describeMissingMedia: (id) => `video ${id}: no downloaded file in ${store.uri}`,
+    poster,
   };
 }

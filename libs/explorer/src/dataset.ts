@@ -13,6 +13,7 @@ import type { CategoryRow, Facets, TranscriptCue } from './api-types.js';
 import type { ExplorerBackend } from './backend.js';
 import { parseVtt } from './artifacts.js';
 import type { ByteRange } from './media.js';
+import { folderPosters, posterUrl } from './posters.js';
 import { locatePlainCell } from './parquet-cell.js';
 import { VideoTable } from './video-table.js';
 
@@ -196,6 +197,7 @@ export function datasetBackend(index: DatasetIndex): ExplorerBackend {
   // Where the dataset is as the user named it (an S3 prefix, not the explorer's temporary copy of it).
   const shownRoot = folder.origin ?? folder.root;
   const extracting = new Map<string, Promise<string>>();
+  const poster = folderPosters(folder.root);
 
   /**
    * Where the video's bytes are: in the shard itself when its mp4 pages are uncompressed and PLAIN (served
@@ -272,6 +274,7 @@ export function datasetBackend(index: DatasetIndex): ExplorerBackend {
         transcript: cues.length ? cues : null,
         sourceText: cues.length ? null : typeof text === 'string' && text ? text : null,
         media: bytes ? { size: bytes.length, url: `/media/${id}.mp4` } : null,
+        poster: (await poster(id, 'poster')) ? posterUrl(id, 'poster') : null,
       };
     },
     async mediaSize(id) {
@@ -285,5 +288,6 @@ export function datasetBackend(index: DatasetIndex): ExplorerBackend {
       return createReadStream(bytes.file, { start: bytes.start + from, end: bytes.start + to });
     },
     describeMissingMedia: (id) => `video ${id}: not in ${index.describe()}`,
+    poster,
   };
 }

@@ -10,6 +10,7 @@ import { runBackend, type ExplorerBackend } from './backend.js';
 import { DatasetIndex, datasetBackend, type DatasetFolder } from './dataset.js';
 import { webAssets, type WebAssets } from './build-web.js';
 import { parseRange } from './media.js';
+import { parsePosterFile } from './posters.js';
 import { RANGE_KEYS, RANGE_PARAMS, type RangeParam } from './range-fields.js';
 import { SQL_LIMITS, SqlBox, SqlRefused } from './sql-box.js';
 import { RunIndex } from './run-index.js';
@@ -27,6 +28,9 @@ const CSP = [
   "default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "worker-src 'self' blob:", "style-src 'self' 'unsafe-inline'",
   "img-src 'self' data: blob:", "media-src 'self' blob:", "connect-src 'self' blob:", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'",
 ].join('; ');
+
+/** The grid's tile for a video without a poster (not exported, or dynamism did not reach it). */
+const NO_POSTER_SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 9"><rect width="16" height="9" fill="#e5e7eb"/><text x="8" y="5.2" font-size="1.3" text-anchor="middle" fill="#6b7280" font-family="sans-serif">no poster</text></svg>';
 
 const optionalText = z.string().trim().max(300).optional().transform((v) => (v ? v : undefined));
 const optionalNumber = z.string().optional().transform((v, ctx) => {
@@ -217,6 +221,19 @@ export function createExplorerApp(backend: ExplorerBackend, assets: WebAssets, h
     if (c.req.method === 'HEAD') return c.body(null, status, headers);
     const body = Readable.toWeb(await backend.mediaRead(id, r)) as ReadableStream<Uint8Array>;
     return c.body(body, status, headers);
+  });
+
+  // A video's poster or strip, as made at export or by dynamism (never transcoded here).
+  app.on(['GET', 'HEAD'], '/posters/:file', async (c) => {
+    const file = c.req.param('file');
+    const wanted = parsePosterFile(file);
+    if (!wanted) return badRequest(c, `posters: expected <video id>.jpg or <video id>.strip.jpg with an 11-character id, got ${JSON.stringify(file.slice(0, 40))}`);
+    const jpeg = await backend.poster(wanted.id, wanted.kind);
+    // The grid asks with ?placeholder: a video without a poster shows a plain tile (no failed image load).
+    if (!jpeg && c.req.query('placeholder') !== undefined) return c.body(NO_POSTER_SVG, 200, { 'Content-Type': 'image/svg+xml', 'X-Poster': 'none', 'Cache-Control': 'private, max-age=300' });
+    if (!jpeg) return c.json({ error: `video ${wanted.id}: no ${wanted.kind} in ${index.describe()}` }, 404);
+    const headers = { 'Content-Type': 'image/jpeg', 'Content-Length': String(jpeg.length), 'Cache-Control': 'private, max-age=300' };
+    return c.req.method === 'HEAD' ? c.body(null, 200, headers) : c.body(new Uint8Array(jpeg), 200, headers);
   });
 
   app.get('/assets/*', (c) => {

@@ -112,4 +112,6 @@ export interface VideoDetail {
   annotation: { source: 'aligned' | 'annotations'; key: string; valid: boolean; problems: string[]; contentMetadata: ContentMetadataView; provenance: Record<string, unknown> } | null;
   transcript: TranscriptCue[] | null;
   media: { size: number; url: string } | null;
+  /** The poster made at export or by dynamism (shown before the video plays), or null. */
+  poster: string | null;
 }

@@ -5,6 +5,7 @@ import { clock, count, hours } from './format';
 import { clearFlags, flagsFile, useFlags } from './flags';
 import { RANGE_LABELS, RANGE_PARAMS, RangeFilters } from './range-filters';
 import { CopyQuery } from './copy-query';
+import { GRID_PAGE_SIZE, PosterGrid, ViewToggle } from './poster-grid';
 
 const FILTERS = ['q', 'category', 'topLevel', 'channel', 'status', 'stage', 'reason', ...RANGE_PARAMS] as const;
 const PAGE_SIZE = 50;
@@ -157,6 +158,8 @@ export function Dataset(props: { params: URLSearchParams }) {
   const params = props.params;
   const filters = useMemo(() => Object.fromEntries(FILTERS.map((f) => [f, params.get(f) ?? ''])) as Record<(typeof FILTERS)[number], string>, [params.toString()]);
   const pageNo = Math.max(1, Number(params.get('page') ?? 1) || 1);
+  const view = params.get('view') === 'grid' ? 'grid' : 'table';
+  const pageSize = view === 'grid' ? GRID_PAGE_SIZE : PAGE_SIZE;
   const sort = params.get('sort') ?? 'video_id';
   const dir = params.get('dir') === 'desc' ? 'desc' : 'asc';
   const [search, setSearch] = useState(filters.q);
@@ -171,7 +174,7 @@ export function Dataset(props: { params: URLSearchParams }) {
     const query = new URLSearchParams();
     for (const f of FILTERS) if (filters[f]) query.set(f, filters[f]);
     query.set('page', String(pageNo));
-    query.set('pageSize', String(PAGE_SIZE));
+    query.set('pageSize', String(pageSize));
     query.set('sort', sort);
     query.set('dir', dir);
     const key = params.toString();
@@ -206,7 +209,7 @@ export function Dataset(props: { params: URLSearchParams }) {
   };
 
   const facets = data?.facets;
-  const pages = page ? Math.max(1, Math.ceil(page.total / PAGE_SIZE)) : 1;
+  const pages = page ? Math.max(1, Math.ceil(page.total / pageSize)) : 1;
   const sortHeader = (key: string, label: string, num = false) => (
     <th scope="col" class={num ? 'num' : ''} aria-sort={sort === key ? (dir === 'asc' ? 'ascending' : 'descending') : 'none'}>
       <button type="button" class="sort" onClick={() => update({ sort: key, dir: sort === key && dir === 'asc' ? 'desc' : 'asc' })}>
@@ -271,6 +274,8 @@ export function Dataset(props: { params: URLSearchParams }) {
       <ListActions params={params} />
       {error && <p class="error" role="alert">{error}</p>}
       <p class="small muted" aria-live="polite" id="result-count">{page && current ? `${count(page.total)} video${page.total === 1 ? '' : 's'}${active ? ' match' : ''} · page ${pageNo} of ${count(pages)}` : 'Loading…'}</p>
+      <ViewToggle view={view} set={(v) => update({ view: v === 'grid' ? 'grid' : '' })} />
+      {view === 'grid' ? <PosterGrid rows={page?.rows ?? []} listed={listed} stale={!current} /> : (
       <div class="table-wrap">
         <table class={current ? 'grid videos stack' : 'grid videos stack stale'} aria-busy={!current} aria-labelledby="videos-heading" aria-describedby="result-count">
           <thead>
@@ -299,6 +304,7 @@ export function Dataset(props: { params: URLSearchParams }) {
           </tbody>
         </table>
       </div>
+      )}
       <nav class="pager" aria-label="Pages of videos">
         <button type="button" disabled={pageNo <= 1} onClick={() => update({ page: String(pageNo - 1) }, true)}>← Previous</button>
         <span>page {pageNo} of {count(pages)}</span>

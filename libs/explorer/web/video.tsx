@@ -208,7 +208,7 @@ export function VideoPage(props: { id: string; params: URLSearchParams }) {
       <div class="video-layout">
         <div class="video-main">
           {detail.media ? (
-            <video ref={player} class="player" controls preload="metadata" src={detail.media.url}
+            <video ref={player} class="player" controls preload="metadata" src={detail.media.url} poster={detail.poster ?? undefined}
               onTimeUpdate={(e) => setTime(e.currentTarget.currentTime)} onSeeked={(e) => setTime(e.currentTarget.currentTime)}
               onLoadedMetadata={(e) => setDuration(e.currentTarget.duration)} aria-label={`Video: ${title}`} />
           ) : <div class="player missing">No downloaded video for this id in the run's storage.</div>}

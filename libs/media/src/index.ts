@@ -5,3 +5,4 @@ export * from './freeze.js';
 export * from './ytdlp.js';
 export * from './scenes.js';
 export * from './frames.js';
+export * from './poster.js';

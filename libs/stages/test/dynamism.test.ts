@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { mediaLayout, type ObjectStore, type Outcome } from '@finevideo/core';
 import { FileStore } from '@finevideo/storage';
-import { dynamismParams, dynamismStage, type DynamismRow } from '@finevideo/stages/dynamism';
+import { jpegDimensions } from '@finevideo/media';
+import { dynamismParams, dynamismStage, storePosters, type DynamismRow } from '@finevideo/stages/dynamism';
 import { generateAudioOnly, generateVideo, generateWithoutMoov, truncateCopy } from '@finevideo/testing';
 import { mediaItemContext } from './media-context.js';
 
@@ -49,6 +50,29 @@ describe('dynamism stage (real ffmpeg)', function () {
     assert.deepEqual(outcome.status === 'kept' && outcome.row, {
       video_id: ids.dynamic, duration: 110, segments: 2, frozen_segments: 0, frozen_share: 0, static: false, mode: 'full',
     });
+  });
+
+  it('the decode that judges a video also leaves its poster and strip beside it (media/<id>/, outside the run)', async () => {
+    const keys = mediaLayout(ids.dynamic);
+    await store.delete(keys.poster);
+    await store.delete(keys.strip);
+    await judge(ids.dynamic);
+    // 160x120 frames: the poster is not upscaled; the strip is 8 of them side by side.
+    assert.deepEqual(jpegDimensions(await store.get(keys.poster)), { width: 160, height: 120 });
+    assert.deepEqual(jpegDimensions(await store.get(keys.strip)), { width: 8 * 160, height: 120 });
+    await store.delete(keys.poster);
+    await judge(ids.dynamic, { posters: false });
+    assert.equal(await store.exists(keys.poster), false, 'posters: false makes none');
+  });
+
+  it('a poster that cannot be made is a counted warning, not the video\'s error', async () => {
+    const ctx = await mediaItemContext(store, dynamismParams.parse({}));
+    const keys = { poster: 'media/x/poster.jpg', strip: 'media/x/strip.jpg' };
+    assert.equal(await storePosters(ctx, ids.audio, store.localPath(mediaLayout(ids.audio).video)!, 10, keys), null);
+    assert.deepEqual(ctx.counters, { poster_warnings: 1 });
+    assert.match(ctx.warnings[0]!, /^audioOnly01: no poster: sampling frames of .*matches no streams/);
+    assert.equal(await store.exists(keys.poster), false);
+    await rm(ctx.tmpDir, { recursive: true, force: true });
   });
 
   it('drops a static video with reason "static"', async () => {

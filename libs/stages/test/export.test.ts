@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { mediaLayout, runLayout, type GlobalContext, type Outcome, type PlanContext, type Row } from '@finevideo/core';
 import { alignedContentMetadataSchema, duckDbTypeOf, exportFeatures, videoIdOfRow, type AlignedContentMetadata, type HfFeature } from '@finevideo/dataset';
 import { FileStore, runDuckDb, sqlString, writeParquetRows } from '@finevideo/storage';
-import { probe } from '@finevideo/media';
+import { jpegDimensions, probe } from '@finevideo/media';
 import { generateVideo, truncateCopy } from '@finevideo/testing';
 import { exportCardParams, exportCardStage, exportParams, exportStage, parseVtt, type ExportParams, type ShardItem } from '@finevideo/stages/export';
 import { parseExportManifest } from '@finevideo/stages/export-card';
@@ -313,6 +313,25 @@ describe('stage export (FineVideo parquet, card, index)', function () {
     const manifest = parseExportManifest(await store.getText('export/run1/export.json'), 'export/run1');
     assert.deepEqual(manifest.files.map((f) => f.path).slice(-3), ['index.parquet', 'categories.png', 'README.md']);
     assert.equal(manifest.files.find((f) => f.path === 'README.md')!.sha256, sha(Buffer.from(card)));
+  });
+
+  it('each exported video has a poster and a hover-scrub strip beside the shards: JPEGs of the expected size, named in the index, hashed in the manifest', async () => {
+    await writeCard(store, result.outcomes, { 'error:annotation missing': 1 });
+    const index = await runDuckDb(`SELECT video_id, poster, strip FROM read_parquet(${sqlString(join(root, 'export/run1/index.parquet'))}) ORDER BY video_id`);
+    assert.equal(index.length, 6);
+    const manifest = parseExportManifest(await store.getText('export/run1/export.json'), 'export/run1');
+    const listed = new Map(manifest.files.map((f) => [f.path, f]));
+    for (const r of index) {
+      assert.deepEqual([r.poster, r.strip], [`posters/${r.video_id}.jpg`, `posters/${r.video_id}.strip.jpg`]);
+      const poster = await store.get(`export/run1/${r.poster}`);
+      const strip = await store.get(`export/run1/${r.strip}`);
+      // The fixture's videos are 160x120: the poster is not upscaled; the strip is 8 frames of 160x120 side by side.
+      assert.deepEqual(jpegDimensions(poster), { width: 160, height: 120 }, `${r.video_id} poster`);
+      assert.deepEqual(jpegDimensions(strip), { width: 8 * 160, height: 120 }, `${r.video_id} strip`);
+      assert.deepEqual(listed.get(String(r.poster)), { path: r.poster, size: poster.length, sha256: sha(poster) });
+      assert.deepEqual(listed.get(String(r.strip)), { path: r.strip, size: strip.length, sha256: sha(strip) });
+    }
+    assert.ok(!(await store.exists('export/run1/posters/noannotat01.jpg')), 'no poster for a video not exported');
   });
 });
 

@@ -4,6 +4,9 @@ import { isVideoId, mediaLayout, type ItemContext, type MapStage, type Outcome, 
 import { DecodeError, ProbeError, detectFrozenSegments, probe, type FreezeMode } from '@finevideo/media';
 import { videoIdItems, type DownloadItem } from '../download/index.js';
 import { localVideo } from '../local-video.js';
+import { storePosters } from '../posters.js';
+
+export { exportPosterPaths, storePosters, type PosterKeys } from '../posters.js';
 
 export const dynamismParams = z.object({
   /** full: every frame, the original's verdicts exactly; fast: key frames only (see the benchmark for agreement). */
@@ -12,6 +15,8 @@ export const dynamismParams = z.object({
   timeoutSec: z.number().positive().default(3_600),
   /** Videos at once in one worker (ffmpeg already decodes with several threads). */
   concurrency: z.number().int().min(1).max(16).default(1),
+  /** Make each video's poster and hover-scrub strip (media/<id>/poster.jpg, strip.jpg) for the explorer. */
+  posters: z.boolean().default(true),
 }).strict();
 
 export type DynamismParams = z.infer<typeof dynamismParams>;
@@ -56,6 +61,12 @@ export async function judgeDynamism(item: DownloadItem, ctx: ItemContext<Dynamis
       throw error;
     }
     ctx.count('dynamism_seconds_decoded', Math.round(facts.durationSec));
+    // The first stage that decodes the video makes its poster and strip (media/<id>/, outside the run), so the
+    // explorer has them for a run without export; a failure is a counted warning, never the video's error.
+    if (ctx.params.posters) {
+      const keys = mediaLayout(videoId);
+      await storePosters(ctx, videoId, video.path, facts.video?.durationSec ?? facts.durationSec, { poster: keys.poster, strip: keys.strip });
+    }
     const row: DynamismRow = {
       video_id: videoId,
       duration: verdict.durationSec,

@@ -90,6 +90,16 @@ async function rowsPerShard(store: ObjectStore, indexKey: string): Promise<Map<s
   return new Map(rows.map((r) => [String(r.path), Number(r.n)]));
 }
 
+/** The posters and strips the index names (columns absent in an export made before posters: none). */
+async function imagesOf(store: ObjectStore, indexKey: string): Promise<string[]> {
+  return withLocalCopy(store, indexKey, async (local) => {
+    const columns = new Set((await runDuckDb(`DESCRIBE SELECT * FROM read_parquet(${sqlString(local)})`)).map((c) => String(c.column_name)));
+    if (!columns.has('poster') || !columns.has('strip')) return [];
+    const rows = await runDuckDb(`SELECT p FROM (SELECT poster AS p, video_id FROM read_parquet(${sqlString(local)}) UNION ALL SELECT strip, video_id FROM read_parquet(${sqlString(local)})) WHERE p IS NOT NULL ORDER BY p`);
+    return rows.map((r) => String(r.p));
+  });
+}
+
 async function describe(store: ObjectStore, sizes: Map<string, number>, key: string, path: string): Promise<ExportManifestFile> {
   const size = sizes.get(key);
   if (size === undefined) throw new Error(`export manifest: expected ${key} in ${store.uri}, got none`);
@@ -107,13 +117,14 @@ async function sizesOf(store: ObjectStore, root: string, keys: Set<string>): Pro
 
 /**
  * Writes export.json at the export root, after everything else: the shards named by the index (with their
- * rows), then `others` (index, plot, card), each with size and sha256, and the card's configs. `publish`
+ * rows), the posters and strips it names, then `others` (index, plot, card), each with size and sha256, and the card's configs. `publish`
  * uploads exactly these files and checks each against it first.
  */
 export async function writeExportManifest(store: ObjectStore, options: { root: string; runId: string; others: readonly string[] }): Promise<ExportManifest> {
   const { root } = options;
   const shards = await rowsPerShard(store, `${root}/index.parquet`);
-  const sizes = await sizesOf(store, root, new Set([...shards.keys(), ...options.others].map((p) => `${root}/${p}`)));
+  const images = await imagesOf(store, `${root}/index.parquet`);
+  const sizes = await sizesOf(store, root, new Set([...shards.keys(), ...images, ...options.others].map((p) => `${root}/${p}`)));
   const files: ExportManifestFile[] = [];
   const configs: Record<string, string[]> = { default: [] };
   for (const [path, rows] of shards) {
@@ -122,6 +133,7 @@ export async function writeExportManifest(store: ObjectStore, options: { root: s
     const category = /^data\/([^/]+)\//.exec(path)?.[1];
     if (category) (configs[category] ??= []).push(path);
   }
+  for (const path of images) files.push(await describe(store, sizes, `${root}/${path}`, path));
   for (const path of options.others) files.push(await describe(store, sizes, `${root}/${path}`, path));
   const manifest = exportManifestSchema.parse({ format: 'finevideo-export', version: 1, runId: options.runId, createdAt: new Date().toISOString(), files, configs });
   await store.put(`${root}/${EXPORT_MANIFEST}`, `${JSON.stringify(manifest, null, 1)}\n`, { contentType: 'application/json' });

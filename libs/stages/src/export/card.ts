@@ -13,7 +13,7 @@ export const exportCardParams = z.strictObject({
 export type ExportCardParams = z.infer<typeof exportCardParams>;
 
 /** The columns of the export stage's rows (the index) the card reads. */
-export const INDEX_COLUMNS = ['video_id', 'original_json_filename', 'original_video_filename', 'category', 'parent_category', 'fine_category', 'duration_seconds', 'path', 'shard', 'row', 'mp4_bytes'] as const;
+export const INDEX_COLUMNS = ['video_id', 'original_json_filename', 'original_video_filename', 'category', 'parent_category', 'fine_category', 'duration_seconds', 'path', 'shard', 'row', 'mp4_bytes', 'poster', 'strip'] as const;
 
 export interface FunnelStage {
   name: string;

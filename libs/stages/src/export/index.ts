@@ -9,6 +9,7 @@ import { sourceRefOf, withSourceText, type SourceRef } from '../ytcommons/source
 import { writeShard, type ShardRow } from './shard.js';
 import { parseVtt } from './vtt.js';
 import { OPTED_OUT, readExcludedIds } from './exclude.js';
+import { exportPosterPaths, storePosters } from '../posters.js';
 
 export { exportDuckDbMemory, writeShard, type ShardRow } from './shard.js';
 export { parseVtt } from './vtt.js';
@@ -241,7 +242,9 @@ function rowJson(v: ShardVideo, annotation: AlignedContentMetadata, facts: Probe
 }
 
 /** One video's shard row, or the reason it is not exported (an error row of this video, never the chunk's). */
-async function exportRow(ctx: ItemContext<ExportParams>, v: ShardVideo, text: string | null | undefined, scratch: string): Promise<Checked<ShardRow>> {
+type ExportedRow = ShardRow & { durationSeconds: number };
+
+async function exportRow(ctx: ItemContext<ExportParams>, v: ShardVideo, text: string | null | undefined, scratch: string): Promise<Checked<ExportedRow>> {
   const annotation = await alignedAnnotation(ctx, v.video_id);
   if (!annotation.ok) return annotation;
   // In place in a folder store, else streamed to scratch (disk, not memory); checked whole, then probed.
@@ -252,7 +255,15 @@ async function exportRow(ctx: ItemContext<ExportParams>, v: ShardVideo, text: st
   // The row is checked against the schema the card is generated from (a bad value is this video's error, not a bad file).
   const checked = exportJsonSchema.safeParse(rowJson(v, annotation.value, opened.facts, String(text ?? v.text ?? ''), vtt));
   if (!checked.success) return { ok: false, reason: `row invalid: ${issuesOf(checked.error)}` };
-  return { ok: true, value: { videoPath: opened.video.path, json: checked.data } };
+  return { ok: true, value: { videoPath: opened.video.path, json: checked.data, durationSeconds: opened.facts.video?.durationSec ?? opened.facts.durationSec } };
+}
+
+/** The video's poster and strip beside the shards (export/<run>/posters/); null columns when they could not be made. */
+async function exportPosters(ctx: ItemContext<ExportParams>, videoId: string, row: ExportedRow): Promise<{ poster: string | null; strip: string | null }> {
+  const paths = exportPosterPaths(videoId);
+  const root = exportRoot(ctx.params, ctx.runId);
+  const stored = await storePosters(ctx, videoId, row.videoPath, row.durationSeconds, { poster: `${root}/${paths.poster}`, strip: `${root}/${paths.strip}` });
+  return stored ? paths : { poster: null, strip: null };
 }
 
 /** Builds the rows of one shard, writes it, uploads it under export/<run>/data/[<category>/]. */
@@ -277,6 +288,7 @@ export async function exportShard(item: ShardItem, ctx: ItemContext<ExportParams
       kept.push({
         video_id: v.video_id, ...originalFilenames(v.video_id), category: categoryOf(v), parent_category: v.parent, fine_category: v.fine,
         duration_seconds: row.value.json.duration_seconds, path: key, shard: item.shard, row: rows.length - 1, mp4_bytes: v.bytes,
+        ...(await exportPosters(ctx, v.video_id, row.value)),
       });
     }
     if (rows.length) {
@@ -302,7 +314,8 @@ const categoryOf = (v: Pick<ShardVideo, 'parent'>) => categorySlug(v.parent || '
 /**
  * Export: the kept videos of the previous stage (anomaly) as FineVideo's parquet, one map item per
  * shard, partitioned by top-level category (export/<run>/data/<category>/train-000NN-of-000MM.parquet).
- * Its kept rows are the index (video_id, category, duration, path, shard, row), without video bytes;
+ * Its kept rows are the index (video_id, category, duration, path, shard, row, poster, strip), without video bytes;
+ * each video's poster and hover-scrub strip go beside the shards (posters/<id>.jpg, posters/<id>.strip.jpg);
  * the export-card stage writes them as index.parquet beside the card.
  */
 export const exportStage: MapStage<ExportParams, ShardItem, Row> = {
