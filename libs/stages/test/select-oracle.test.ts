@@ -46,6 +46,17 @@ describe('select oracle on crafted tables', () => {
     assert.deepEqual(idsOf(selectContent(input, { ...options, targetHours: hours(200) })), ['small', 'mid']);
   });
 
+  it('full ties (same score and followers) go by the seeded shuffle, not by input order', () => {
+    const input = ['a', 'b', 'c', 'd', 'e'].map((id) => video(id));
+    const pickOf = (seed: number) => idsOf(selectContent(input, { ...options, seed, targetHours: hours(100) }));
+    const picks = new Set<string>();
+    for (let seed = 1; seed <= 20; seed++) {
+      assert.deepEqual(pickOf(seed), pickOf(seed), `seed ${seed} is reproducible`);
+      picks.add(pickOf(seed)[0]!);
+    }
+    assert.ok(picks.size >= 3, `20 seeds picked only ${[...picks].join(', ')}`);
+  });
+
   it('a category that overshoots leaves the later ones a budget of zero or less: they take nothing', () => {
     const input = [video('a1', { duration_seconds: 300 }), video('a2'), video('b1', { category: 'B', duration_seconds: 50 }), video('b2', { category: 'B', duration_seconds: 50 })];
     const result = selectContent(input, { ...options, targetHours: hours(300) });
@@ -118,12 +129,21 @@ describe('select oracle on crafted tables', () => {
     assert.ok(Math.abs(report.selectedHours - 2.3) < 1e-9 && Math.abs(report.distanceHours - 97.7) < 1e-9, `${report.selectedHours} ${report.distanceHours}`);
   });
 
+  it('the table keeps every value past the growth of its columns, and its categories in order of first appearance', () => {
+    const input = Array.from({ length: 1030 }, (_, i) => video(`v${i}`, {
+      category: `cat${(1029 - i) % 7}`, top_level: `top${i % 3}`, channel: `ch${i % 11}`, channel_follower_count: i, duration_seconds: i + 1, view_count: 2 * i, like_count: 3 * i, comment_count: 4 * i,
+    }));
+    const table = CandidateTable.of(input);
+    for (const i of [0, 1023, 1024, 1025, 1029]) assert.deepEqual(table.row(i), input[i], `row ${i}`);
+    assert.deepEqual(table.categories.names, ['cat0', 'cat6', 'cat5', 'cat4', 'cat3', 'cat2', 'cat1']);
+  });
+
   it('the table: counts that are not finite numbers read as null; JSON rows follow rows added after an earlier write', () => {
     const table = CandidateTable.of([video('a', { view_count: Infinity, like_count: Number.NaN, top_level: 'Education' })]);
     assert.deepEqual(table.row(0), { ...video('a', { top_level: 'Education' }), view_count: null, like_count: null });
     assert.deepEqual(JSON.parse(`{${table.jsonFields(0)}}`), table.row(0));
-    table.add(video('b', { category: 'New', top_level: 'Other', channel: 'fresh' }));
+    table.add(video('b', { category: 'New', top_level: 'Other', channel: 'fresh', duration_seconds: null }));
     assert.deepEqual(JSON.parse(`{${table.jsonFields(1)}}`), table.row(1));
-    assert.deepEqual([table.row(1).category, table.row(1).top_level, table.row(1).channel], ['New', 'Other', 'fresh']);
+    assert.deepEqual([table.row(1).category, table.row(1).top_level, table.row(1).channel, table.row(1).duration_seconds], ['New', 'Other', 'fresh', null]);
   });
 });
