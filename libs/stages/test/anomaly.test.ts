@@ -176,6 +176,7 @@ describe('anomaly rules at their thresholds (a value at the threshold passes, on
     const oneFrame = mutated((a) => { a.scenes[1]!.timestamps.end_timestamp = '00:00:10.000'; a.scenes[2]!.timestamps.start_timestamp = '00:00:10.040'; });
     assert.equal(only('coverage', oneFrame), undefined, 'a scene may be a single frame');
     assert.equal(only('coverage', withScene(2, 'start_timestamp', 'soon')), 'scene 3: its start or end is not a timecode ({"start_timestamp":"soon","end_timestamp":"00:00:29.960"})');
+    assert.match(only('coverage', withScene(0, 'start_timestamp', 'soon')) ?? '', /^scene 1: its start or end is not a timecode /, 'the first scene too');
     assert.equal(only('coverage', withScene(1, 'end_timestamp', '10 s')), 'scene 2: its start or end is not a timecode ({"start_timestamp":"00:00:10.000","end_timestamp":"10 s"})');
     assert.equal(only('coverage', withScene(0, 'start_timestamp', '00:00:03.000'), {}, { coverageToleranceSec: 3 }), undefined);
   });
@@ -264,6 +265,7 @@ describe('anomaly rules at their thresholds (a value at the threshold passes, on
 
   it('text: the title and the description, trimmed, need minTextChars characters', () => {
     assert.equal(only('text', mutated((a) => { a.title = '  Abcd  '; a.description = 'Long enough'; }), {}, { minTextChars: 4 }), undefined);
+    assert.equal(only('text', mutated((a) => { a.description = ' Abcd '; }), {}, { minTextChars: 4 }), undefined);
     assert.equal(only('text', mutated((a) => { a.title = '  Abc  '; }), {}, { minTextChars: 4 }), 'the title "  Abc  " is shorter than 4 character(s)');
     assert.equal(only('text', mutated((a) => { a.description = ' Abc '; }), {}, { minTextChars: 4 }), 'the description " Abc " is shorter than 4 character(s)');
     const longTitle = 'T'.repeat(45);
