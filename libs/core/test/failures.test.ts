@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { DEFAULT_ERROR_POLICY, SystemicError, errorClassOf, isSystemicError } from '@finevideo/core';
+import { DEFAULT_ERROR_POLICY, SystemicError, errorClassOf, isRetryableReason, isSystemicError } from '@finevideo/core';
 
 describe('failures: the error policy', () => {
   it('a SystemicError is named, keeps its class and cause, and is retryable unless told otherwise', () => {
@@ -31,5 +31,10 @@ describe('failures: the error policy', () => {
     assert.equal(errorClassOf('no colon here '), 'no colon here');
     assert.equal(errorClassOf(`${'x'.repeat(100)}: detail`), 'x'.repeat(80));
     assert.equal(errorClassOf(''), '');
+  });
+
+  it('storage failures are retryable (the store was briefly unreachable); a refused permission is not', () => {
+    for (const reason of ['storage: reading aligned/abcdefghijk.json: ECONNRESET', 'Storage Unreachable: s3://bucket: 503 SlowDown']) assert.equal(isRetryableReason(reason), true, reason);
+    for (const reason of ['storage permission denied: cannot write /data/runs (EACCES)', 'storage-ish: no']) assert.equal(isRetryableReason(reason), false, reason);
   });
 });

@@ -3,7 +3,10 @@ import { alignedContentMetadataSchema } from '@finevideo/dataset';
 import { alignLayout } from '../align/index.js';
 import { AnomalyReport, anomalyParams, judgeAnnotation, scoreErrors, withScoresClamped, type AnomalyParams, type Judged } from './rules.js';
 
-export { ANOMALY_RULES, AnomalyReport, RULE_PARAMS, anomalyParams, judgeAnnotation, type AnomalyParams, type AnomalyRule, type VideoFacts } from './rules.js';
+export {
+  ANOMALY_RULES, AnomalyReport, RULE_PARAMS, anomalyParams, judgeAnnotation, scoreErrors, withScoresClamped, type AnomalyParams, type AnomalyRule,
+  type VideoFacts,
+} from './rules.js';
 
 /** The label the annotate stage puts on baseline rows (carried by align). */
 const BASELINE_ANNOTATOR = 'baseline annotator';
