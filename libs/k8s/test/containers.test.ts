@@ -158,6 +158,21 @@ describe('stage images: security posture (podman)', function () {
       }
     }
   });
+
+  it('every stage image is within its size budget (images/budgets.json: Node only, or with ffmpeg)', () => {
+    if (cannotRun(stages.map(imageOf))) return;
+    const budgets = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', '..', 'images', 'budgets.json'), 'utf8')) as { nodeMB: number; ffmpegMB: number };
+    const over: string[] = [];
+    for (const stage of stages) {
+      const image = imageOf(stage);
+      const [info] = podmanJson<{ Size: number; Config: { Env?: string[] } }[]>(['image', 'inspect', image]);
+      const ffmpeg = (info!.Config.Env ?? []).some((e) => e.startsWith('FFMPEG_PATH='));
+      const budget = ffmpeg ? budgets.ffmpegMB : budgets.nodeMB;
+      const mb = info!.Size / 1e6;
+      if (mb > budget) over.push(`${image}: ${mb.toFixed(0)} MB, budget ${budget} MB (${ffmpeg ? 'with ffmpeg' : 'Node only'})`);
+    }
+    assert.deepEqual(over, [], 'expected every image within its budget, got these over it');
+  });
 });
 
 async function tableRows(store: ReturnType<typeof openStore>, run: string, stage: string): Promise<Row[]> {
