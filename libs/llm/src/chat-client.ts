@@ -1,4 +1,4 @@
-import type OpenAI from 'openai';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SystemicError, redactUrlCredentials } from '@finevideo/core';
@@ -72,25 +72,7 @@ interface Verdict {
   waitMs?: number;
 }
 
-type OpenAiSdk = typeof import('openai');
-let sdkModule: Promise<OpenAiSdk> | undefined;
-let sdkLoaded: OpenAiSdk | undefined;
-
-/** The SDK loads with the first request: a process that never asks a model does not pay its start-up. */
-export async function loadOpenAi(): Promise<OpenAiSdk> {
-  sdkModule ??= import('openai').then((m) => (sdkLoaded = m));
-  return sdkModule;
-}
-
-/** The openai SDK when a request has loaded it (its error classes for instanceof checks), else undefined: no error can be one of its errors yet. */
-export function openAiIfLoaded(): OpenAiSdk | undefined {
-  return sdkLoaded;
-}
-
 function classify(error: unknown): Verdict {
-  const sdk = sdkLoaded;
-  if (!sdk) return error instanceof SyntaxError ? { retryable: true, errorClass: 'bad-response' } : { retryable: false, errorClass: 'other' };
-  const { APIConnectionError, APIConnectionTimeoutError, APIError } = sdk;
   if (error instanceof APIConnectionTimeoutError) return { retryable: true, errorClass: 'timeout' };
   if (error instanceof APIConnectionError) return { retryable: true, errorClass: 'connection' };
   if (error instanceof APIError && error.status !== undefined) {
@@ -114,21 +96,16 @@ function classify(error: unknown): Verdict {
  * per-request timeouts, and constrained decoding in the form the server understands.
  */
 export class ChatClient {
-  private client: Promise<OpenAI> | undefined;
+  private readonly client: OpenAI;
   private readonly semaphore: Semaphore;
   private server: ServerInfo;
   private readonly url: string;
   constructor(readonly options: ChatClientOptions) {
+    // The SDK's own retries are off: ours are explicit, counted and honour Retry-After.
+    this.client = new OpenAI({ baseURL: options.baseURL, apiKey: options.apiKey || 'unused', maxRetries: 0, timeout: options.timeoutMs });
     this.semaphore = new Semaphore(options.concurrency);
     this.server = options.server ?? { kind: 'openai' };
     this.url = redactUrlCredentials(options.baseURL.replace(/\/+$/, ''));
-  }
-
-  private openai(): Promise<OpenAI> {
-    const o = this.options;
-    // The SDK's own retries are off: ours are explicit, counted and honour Retry-After.
-    this.client ??= loadOpenAi().then((sdk) => new sdk.OpenAI({ baseURL: o.baseURL, apiKey: o.apiKey || 'unused', maxRetries: 0, timeout: o.timeoutMs }));
-    return this.client;
   }
 
   get inFlight(): number {
@@ -152,8 +129,7 @@ export class ChatClient {
   async chatOnce(request: ChatRequest, attempt = 1): Promise<ChatResult> {
     const body = chatBodyFor(this.server, { model: this.options.model, messages: request.messages, maxTokens: request.maxTokens ?? 32, temperature: request.temperature ?? 0, ...(request.jsonSchema ? { jsonSchema: request.jsonSchema } : {}) });
     // The TGI forms are not in the SDK's types; the SDK sends the body as it is.
-    const client = await this.openai();
-    const completion = await this.semaphore.run(() => client.chat.completions.create(body as unknown as ChatCompletionCreateParamsNonStreaming, request.signal ? { signal: request.signal } : {}));
+    const completion = await this.semaphore.run(() => this.client.chat.completions.create(body as unknown as ChatCompletionCreateParamsNonStreaming, request.signal ? { signal: request.signal } : {}));
     const choice = completion.choices?.[0];
     if (!choice || typeof choice.message?.content !== 'string') throw new SyntaxError('expected choices[0].message.content, got none');
     const details = (completion.usage?.prompt_tokens_details ?? {}) as Record<string, unknown>;

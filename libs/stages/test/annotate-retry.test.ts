@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import { SystemicError } from '@finevideo/core';
-import { loadOpenAi } from '@finevideo/llm';
 import { HttpStatusError, ItemFailure, classifyFailure, finalError, withRetries, type Failure, type RetryOptions } from '../src/annotate/retry.js';
 
 const url = 'https://user:secret@generativelanguage.example/v1beta/models/m:generate?key=abc';
@@ -11,8 +10,6 @@ function options(overrides: Partial<RetryOptions> = {}): RetryOptions {
 }
 
 describe('annotate retry: classifying failures', () => {
-  // The SDK loads with the first request; its errors exist only after that, as here.
-  before(() => loadOpenAi());
   it('HttpStatusError names the status and the URL without credentials or query, detail cut at 300', () => {
     const e = new HttpStatusError(503, url, 'x'.repeat(400), 1500);
     assert.equal(e.name, 'HttpStatusError');

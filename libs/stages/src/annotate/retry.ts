@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SystemicError, redactUrlCredentials } from '@finevideo/core';
-import { keyNote, openAiIfLoaded, retryAfterMs } from '@finevideo/llm';
+import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import { keyNote, retryAfterMs } from '@finevideo/llm';
 
 /** A non-2xx answer of the Gemini API, with its Retry-After (our fetch wrapper throws it; the SDK drops headers). */
 export class HttpStatusError extends Error {
@@ -49,11 +50,9 @@ function statusFailure(status: number, message: string, retryAfter?: number): Fa
 export function classifyFailure(error: unknown): Failure {
   const message = error instanceof Error ? error.message.split('\n')[0]!.slice(0, 400) : String(error);
   if (error instanceof HttpStatusError) return statusFailure(error.status, error.message, error.retryAfterMs);
-  // Not loaded: no request went through the openai SDK, so this is none of its errors.
-  const sdk = openAiIfLoaded();
-  if (sdk && error instanceof sdk.APIConnectionTimeoutError) return { kind: 'transient', errorClass: 'timeout', message };
-  if (sdk && error instanceof sdk.APIConnectionError) return { kind: 'transient', errorClass: 'connection', message };
-  if (sdk && error instanceof sdk.APIError && typeof error.status === 'number') return statusFailure(error.status, message, retryAfterMs(error.headers as Headers | undefined));
+  if (error instanceof APIConnectionTimeoutError) return { kind: 'transient', errorClass: 'timeout', message };
+  if (error instanceof APIConnectionError) return { kind: 'transient', errorClass: 'connection', message };
+  if (error instanceof APIError && typeof error.status === 'number') return statusFailure(error.status, message, retryAfterMs(error.headers as Headers | undefined));
   // @google/genai's own ApiError (status, no headers), should a path bypass our fetch wrapper.
   const status = (error as { status?: unknown })?.status;
   if (error instanceof Error && error.name === 'ApiError' && typeof status === 'number') return statusFailure(status, message);
