@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { mediaLayout } from '@finevideo/core';
 import { DEFAULT_POSTER_OPTIONS, jpegDimensions, makePosterAndStrip } from '@finevideo/media';
 import { FileStore } from '@finevideo/storage';
@@ -20,6 +20,27 @@ async function makePosters(storeRoot: string): Promise<void> {
     const images = await makePosterAndStrip(store.localPath(keys.video)!, DEFAULT_POSTER_OPTIONS);
     await store.put(keys.poster, images.poster.jpeg);
     await store.put(keys.strip, images.strip.jpeg);
+  }
+}
+
+/**
+ * Puts the pointer on the tile's left edge until its strip shows. The histograms and the category table arrive
+ * after the grid and push it down, on a loaded machine below the window: so bring the tile into view and
+ * measure it afresh before each try (Chromium sends mouseenter only when the pointer moves).
+ */
+async function pointAtUntilStrip(page: Page, posterFrame: Locator, strip: Locator): Promise<{ x: number; y: number; width: number; height: number }> {
+  await page.waitForLoadState('networkidle');
+  const deadline = Date.now() + 20_000;
+  for (let nudge = 0; ; nudge = 1 - nudge) {
+    await posterFrame.scrollIntoViewIfNeeded();
+    const box = (await posterFrame.boundingBox())!;
+    await page.mouse.move(box.x + 2 + nudge, box.y + box.height / 2);
+    try {
+      await strip.waitFor({ timeout: 1_000 });
+      return box;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
   }
 }
 
@@ -78,11 +99,8 @@ describe('explorer posters: grid view with hover-scrub, the video page\'s poster
     assert.deepEqual(await page.locator('.poster-tile img').evaluateAll((els) => els.map((i) => [(i as HTMLImageElement).naturalWidth, (i as HTMLImageElement).naturalHeight])), [[160, 120], [160, 120], [160, 120]]);
     await page.screenshot({ path: join(SCREENSHOTS, 'posters-grid.png'), fullPage: false });
 
-    const tile = tiles.first().locator('a');
-    const box = (await tile.locator('.poster-frame').boundingBox())!;
-    await page.mouse.move(box.x + 2, box.y + box.height / 2);
     const frame = tiles.first().locator('.strip-frame');
-    await frame.waitFor();
+    const box = await pointAtUntilStrip(page, tiles.first().locator('.poster-frame'), frame);
     // Moving right walks the strip's 8 frames: the first at the left edge, the last at the right.
     await page.mouse.move(box.x + 3, box.y + box.height / 2);
     assert.equal(await frame.getAttribute('data-frame'), '0');
