@@ -4,17 +4,18 @@
 // time and the launcher's RSS and JS heap, so a cost or a memory that grows with the run shows.
 // --stop-after N stops the run (as Ctrl-C would) once N chunks are done: the launcher at the scale of a
 // 40,000-chunk stage (its plan, its pending list) for as long as this machine can spare.
-//   node --import tsx tools/bench/launcher.ts [--chunks 40000] [--parallelism 4] [--stop-after N]
+//   node --expose-gc --import tsx tools/bench/launcher.ts [--chunks 40000] [--parallelism 4] [--stop-after N] [--live-heap]
 import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parsePipelineConfig } from '@finevideo/core';
 import { FileStore } from '@finevideo/storage';
-import { numberedStage } from '@finevideo/testing';
+// The one module, not the testing library's index: its fake servers (S3, Kubernetes, ...) would weigh on the launcher RSS measured here.
+import { numberedStage } from '../../libs/testing/src/numbered-stage.js';
 import { LocalExecutor, createLogger, createRun, runPipeline } from '@finevideo/runtime';
 
-const { values } = parseArgs({ options: { chunks: { type: 'string', default: '40000' }, parallelism: { type: 'string', default: '4' }, 'stop-after': { type: 'string' } } });
+const { values } = parseArgs({ options: { chunks: { type: 'string', default: '40000' }, parallelism: { type: 'string', default: '4' }, 'stop-after': { type: 'string' }, 'live-heap': { type: 'boolean', default: false } } });
 const chunks = Number(values.chunks);
 const parallelism = Number(values.parallelism);
 if (!Number.isSafeInteger(chunks) || chunks < 1000) throw new Error(`--chunks: expected a whole number >= 1000, got ${values.chunks}`);
@@ -50,15 +51,19 @@ console.log(`launcher at start: RSS ${mb(process.memoryUsage().rss)} MB`);
 const outcomes = await runPipeline(manifest, {
   store, log: createLogger({}, false), resolveStage: () => noop, executor, workerEnv: {}, signal: stop.signal,
   onProgress: (_stage, p) => {
-    if (p.succeeded >= stopAfter && !stop.signal.aborted) stop.abort(new Error(`stopped after ${stopAfter} chunks`));
+    if (stopAfter < chunks && p.succeeded >= stopAfter && !stop.signal.aborted) stop.abort(new Error(`stopped after ${stopAfter} chunks`));
     while (p.succeeded >= next) {
       const now = performance.now();
-      const { rss, heapUsed } = process.memoryUsage();
+      const { rss } = process.memoryUsage();
+      // --live-heap: the heap's live part (V8 lets garbage pile up while there is room, so heapUsed grows
+      // until its next full collection); the collection also returns pages, so RSS is sampled before it.
+      if (values['live-heap']) globalThis.gc?.();
+      const { heapUsed } = process.memoryUsage();
       // The launcher's CPU (user + system) says what it costs whatever else loads the machine.
       const cpu = process.cpuUsage(lastCpu);
       const cpuSeconds = (cpu.user + cpu.system) / 1e6;
       rows.push({ done: next, secondsPer1000: (now - last) / 1000, cpuSecondsPer1000: cpuSeconds, rssMB: mb(rss), heapMB: mb(heapUsed) });
-      console.log(`${String(next).padStart(6)} chunks done: ${((now - last) / 1000).toFixed(1)} s wall, ${cpuSeconds.toFixed(1)} s launcher CPU for the last 1,000; launcher RSS ${mb(rss)} MB, JS heap ${mb(heapUsed)} MB`);
+      console.log(`${String(next).padStart(6)} chunks done: ${((now - last) / 1000).toFixed(1)} s wall, ${cpuSeconds.toFixed(1)} s launcher CPU for the last 1,000; launcher RSS ${mb(rss)} MB, ${values['live-heap'] ? 'live JS heap' : 'JS heap'} ${mb(heapUsed)} MB`);
       last = now;
       lastCpu = process.cpuUsage();
       next += 1000;
