@@ -193,42 +193,14 @@ export class LocalExecutor implements Executor {
     // Unique per call: a streaming run has several calls of one stage in flight.
     const logDir = join(tmpdir(), `finevideo-logs-${request.runId}-${request.stageName}-${++logDirSerial}-${process.pid}`);
     await mkdir(logDir, { recursive: true });
-    const maxAttempts = this.options.retries + 1;
     const runIndex = async (index: number) => {
-      const logPath = join(logDir, `${index}.log`);
-      let last: AttemptResult | undefined;
-      let attempt = 0;
-      const onLine = (line: string) => {
-        const m = logLineMessage(line);
-        if (!m) return;
-        lastLines.set(index, { line: m, at: Date.now() });
+      const outcome = await this.runIndex(request, index, logDir, (line) => {
+        lastLines.set(index, { line, at: Date.now() });
         reportSoon();
-      };
-      while (++attempt <= maxAttempts) {
-        if (request.signal?.aborted) break;
-        last = await this.runAttempt(request, index, attempt, logPath, onLine);
-        if (last.exitCode === 0 || last.exitCode === EXIT_NOT_RETRYABLE || last.stopped === 'cancel') break;
-        if (attempt < maxAttempts) {
-          const delay = retryDelayMs(attempt, this.options.retryBackoffSeconds ?? LOCAL_EXECUTOR_DEFAULTS.retryBackoffSeconds,
-            this.options.retryBackoffMaxSeconds ?? LOCAL_EXECUTOR_DEFAULTS.retryBackoffMaxSeconds, this.options.random);
-          const note = `--- attempt ${attempt} failed (${this.describe(last)}); retrying in ${(delay / 1000).toFixed(2)} s\n`;
-          const log = createWriteStream(logPath, { flags: 'a' });
-          log.end(note);
-          await once(log, 'close');
-          lastLines.set(index, { line: note.slice(4, -1), at: Date.now() });
-          reportSoon();
-          await sleep(delay, request.signal);
-        }
-      }
+      });
       lastLines.delete(index);
-      // A chunk cancelled before its first attempt has no log.
-      if (last) await this.options.store.upload(runLayout(request.runId).stage(request.stageName).logs(index), logPath).catch(() => undefined);
-      if (last?.exitCode === 0) result.succeeded.push(index);
-      else {
-        const attempts = Math.min(attempt, maxAttempts);
-        const why = request.signal?.aborted || !last ? 'cancelled' : `${this.describe(last)}${attempts > 1 ? `; ${attempts} attempts` : ''}`;
-        result.failed.push({ index, reason: why, logTail: last ? await readLogTail(logPath) : '' });
-      }
+      if (outcome.succeeded) result.succeeded.push(index);
+      else result.failed.push({ index, reason: outcome.reason, logTail: outcome.logTail });
     };
     const lanes = Array.from({ length: Math.min(this.options.parallelism, indexes.length) }, async () => {
       while (cursor < indexes.length) {
@@ -252,6 +224,42 @@ export class LocalExecutor implements Executor {
     result.succeeded.sort((a, b) => a - b);
     result.failed.sort((a, b) => a.index - b.index);
     return result;
+  }
+
+  /**
+   * One chunk to its end: attempts with backoff between them (none after a non-retryable exit or a
+   * cancel), its log uploaded into the run. `onMessage` gets the progress lines worth showing.
+   */
+  private async runIndex(request: StageRunRequest, index: number, logDir: string, onMessage: (line: string) => void): Promise<{ succeeded: true } | { succeeded: false; reason: string; logTail: string }> {
+    const maxAttempts = this.options.retries + 1;
+    const logPath = join(logDir, `${index}.log`);
+    let last: AttemptResult | undefined;
+    let attempt = 0;
+    const onLine = (line: string) => {
+      const m = logLineMessage(line);
+      if (m) onMessage(m);
+    };
+    while (++attempt <= maxAttempts) {
+      if (request.signal?.aborted) break;
+      last = await this.runAttempt(request, index, attempt, logPath, onLine);
+      if (last.exitCode === 0 || last.exitCode === EXIT_NOT_RETRYABLE || last.stopped === 'cancel') break;
+      if (attempt < maxAttempts) {
+        const delay = retryDelayMs(attempt, this.options.retryBackoffSeconds ?? LOCAL_EXECUTOR_DEFAULTS.retryBackoffSeconds,
+          this.options.retryBackoffMaxSeconds ?? LOCAL_EXECUTOR_DEFAULTS.retryBackoffMaxSeconds, this.options.random);
+        const note = `--- attempt ${attempt} failed (${this.describe(last)}); retrying in ${(delay / 1000).toFixed(2)} s\n`;
+        const log = createWriteStream(logPath, { flags: 'a' });
+        log.end(note);
+        await once(log, 'close');
+        onMessage(note.slice(4, -1));
+        await sleep(delay, request.signal);
+      }
+    }
+    // A chunk cancelled before its first attempt has no log.
+    if (last) await this.options.store.upload(runLayout(request.runId).stage(request.stageName).logs(index), logPath).catch(() => undefined);
+    if (last?.exitCode === 0) return { succeeded: true };
+    const attempts = Math.min(attempt, maxAttempts);
+    const reason = request.signal?.aborted || !last ? 'cancelled' : `${this.describe(last)}${attempts > 1 ? `; ${attempts} attempts` : ''}`;
+    return { succeeded: false, reason, logTail: last ? await readLogTail(logPath) : '' };
   }
 
   /** "timed out after 600 s", "killed by SIGKILL", "exit code 1": why an attempt failed. */

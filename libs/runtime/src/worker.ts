@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import {
   ConfigError, EXIT_NOT_RETRYABLE, EXIT_OK, EXIT_RETRYABLE, SystemicError, addReason, emptyStats, errorClassOf, errorMessage, isSystemicError, mergeStats,
   parseOrThrow, redactUrlCredentials, runLayout,
-  type AnyStage, type ErrorPolicy, type GlobalContext, type ItemContext, type Logger, type ObjectStore, type Outcome, type Row, type StageStats,
+  type AnyStage, type ErrorPolicy, type GlobalContext, type GlobalStage, type ItemContext, type MapStage, type Logger, type ObjectStore, type Outcome, type Row, type StageStats,
 } from '@finevideo/core';
 import { composeParquet, openStore, parquetFileColumns, runDuckDb, sqlString, withLocalCopy, type OutputPart } from '@finevideo/storage';
 import { createLogger } from './log.js';
@@ -264,86 +264,28 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
     // Parts of an earlier, broken attempt are removed first: out/ holds only what a marker lists
     // (and, while a retry runs, the parts of the marker it replaces).
     await removeUnlisted(store, layout.partsPrefix(chunkIndex), retry?.previous.parts ?? []);
-    const retryKeys = retry?.items && stage.kind === 'map' ? new Set(retry.items) : undefined;
     const base: ItemContext<unknown> = {
       params, runId, stageName, store, log, chunkIndex, attempt, tmpDir, signal,
       count: (counter, amount = 1) => {
         output.stats.counters[counter] = (output.stats.counters[counter] ?? 0) + amount;
       },
     };
-    // Item keys of the retried items that are in the work list: only their old error rows are replaced.
-    const found = new Set<string>();
+    let found = new Set<string>();
     if (stage.kind === 'map') {
-      const itemKey = (item: unknown) => String(stage.itemKey(item)).slice(0, 200);
-      const plan = await readJsonObject<StagePlan>(store, layout.plan);
-      let items = chunkItems(store, runId, stageName, chunkIndex, plan);
-      if (retryKeys) {
-        for await (const item of chunkItems(store, runId, stageName, chunkIndex, plan)) if (retryKeys.has(itemKey(item))) found.add(itemKey(item));
-        items = onlyItems(items, (item) => found.has(itemKey(item)));
-        log.info(`retrying ${found.size} item(s) whose rows are errors (of ${retryKeys.size} asked for)`);
-      }
-      const concurrency = stage.itemConcurrency(params);
-      if (concurrency <= 1) {
-        // Stream straight through: one item may yield very many rows (a parquet shard).
-        for await (const item of items) {
-          output.beginItem();
-          for await (const outcome of outcomesOf(stage.processItem(item, base))) await output.add(outcome, itemKey(item));
-          output.endItem(itemKey(item));
-        }
-      } else {
-        await orderedPool(items, concurrency, async (item) => {
-          const collected: Outcome[] = [];
-          for await (const outcome of outcomesOf(stage.processItem(item, base))) collected.push(outcome);
-          return collected;
-        }, async (outcomes, item) => {
-          output.beginItem();
-          for (const outcome of outcomes) await output.add(outcome, itemKey(item));
-          output.endItem(itemKey(item));
-        });
-      }
-      // A stage whose items are many rows each (export's shards of videos) counts its rows, as users do.
-      if (stage.rowsAreItems) output.stats.items = output.stats.kept + output.stats.dropped + output.stats.errors;
+      found = await processMapItems(stage, base, output, retry?.items);
     } else {
       if (chunkIndex !== 0) throw new ConfigError(`stage ${stageName} is global: expected chunk index 0, got ${chunkIndex}`);
-      const ctx: GlobalContext<unknown> = {
+      await processGlobal(stage, {
         ...base,
         input: (columns) => {
           if (!previous) throw new ConfigError(`global stage ${stageName}: expected a previous stage to read, got none`);
           return keptRows(store, runId, previous.name, columns);
         },
         writeArtifact: (name, content) => store.put(layout.artifact(name), content),
-      };
-      for await (const outcome of stage.run(ctx)) {
-        output.beginItem();
-        await output.add(outcome, 'global');
-        output.endItem('global');
-      }
-      // A global stage's items are the rows it judged, not its outcomes (one may count a million rows).
-      output.stats.items = output.stats.kept + output.stats.dropped + output.stats.errors;
+      }, output);
     }
-    const parts: string[] = [];
-    // New parts never overwrite the parts of the marker being replaced: they are numbered after them.
-    let k = retry ? retry.previous.parts.reduce((max, key) => Math.max(max, partNumber(key)), -1) + 1 : 0;
-    const upload = async (file: string) => {
-      const key = layout.part(chunkIndex, k++);
-      await store.upload(key, file, { contentType: 'application/vnd.apache.parquet' });
-      parts.push(key);
-    };
-    let stats = output.stats;
-    let errorItems = output.errorItems;
-    if (retry && retryKeys) {
-      const carried = await carryParts(store, retry.previous, found, tmpDir);
-      for (const part of carried.parts) {
-        if (part.key) parts.push(part.key);
-        else if (part.file) await upload(part.file);
-      }
-      // The rows run again are the retried items' error rows when rows are the items.
-      const rowsAreItems = stage.kind === 'map' && stage.rowsAreItems === true;
-      stats = withoutRetried(retry.previous.stats, rowsAreItems ? carried.removedReasons.length : found.size, carried.removedReasons);
-      mergeStats(stats, output.stats);
-      errorItems = [...(retry.previous.errorItems ?? []).filter((e) => !found.has(e.key)), ...output.errorItems];
-    }
-    for (const file of await output.finish()) await upload(file);
+    const rowsAreItems = stage.kind === 'map' && stage.rowsAreItems === true;
+    const written = await uploadParts(base, output, retry && stage.kind === 'map' && retry.items ? { retry, found, rowsAreItems } : retry ? { retry } : undefined);
     const finishedAt = new Date();
     const marker: ChunkMarker = {
       stage: stageName,
@@ -353,11 +295,9 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
       finishedAt: finishedAt.toISOString(),
       durationMs: finishedAt.getTime() - startedAt.getTime(),
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
-      stats,
-      parts,
-      errorItems,
+      ...written,
       ...(request.epoch !== undefined ? { epoch: request.epoch } : {}),
-      ...(stage.kind === 'map' && stage.rowsAreItems ? { rowsAreItems: true as const } : {}),
+      ...(rowsAreItems ? { rowsAreItems: true as const } : {}),
     };
     // A cancelled chunk (its launcher stopped it, or is gone) commits nothing, whatever its items returned.
     if (signal.aborted) throw new Error(`stage ${stageName} chunk ${chunkIndex}: cancelled before its marker was written; nothing committed`);
@@ -369,12 +309,100 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
       if (winner) await removeUnlisted(store, layout.partsPrefix(chunkIndex), winner.parts);
       return { skipped: true };
     }
-    if (retry) await removeUnlisted(store, layout.partsPrefix(chunkIndex), parts, retryAt);
+    if (retry) await removeUnlisted(store, layout.partsPrefix(chunkIndex), marker.parts, retryAt);
     return { skipped: false, marker };
   } finally {
     await output.close().catch(() => undefined);
     await rm(tmpDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A map chunk's items through the stage, outcomes written in input order. With `retryItems` (a
+ * retry request's item keys) only those of them in the work list run; their keys are returned.
+ */
+async function processMapItems(stage: MapStage, base: ItemContext<unknown>, output: ChunkOutput, retryItems: readonly string[] | undefined): Promise<Set<string>> {
+  const { store, runId, stageName, chunkIndex, log, params } = base;
+  const itemKey = (item: unknown) => String(stage.itemKey(item)).slice(0, 200);
+  const plan = await readJsonObject<StagePlan>(store, runLayout(runId).stage(stageName).plan);
+  let items = chunkItems(store, runId, stageName, chunkIndex, plan);
+  // Item keys of the retried items that are in the work list: only their old error rows are replaced.
+  const found = new Set<string>();
+  if (retryItems) {
+    const asked = new Set(retryItems);
+    for await (const item of chunkItems(store, runId, stageName, chunkIndex, plan)) if (asked.has(itemKey(item))) found.add(itemKey(item));
+    items = onlyItems(items, (item) => found.has(itemKey(item)));
+    log.info(`retrying ${found.size} item(s) whose rows are errors (of ${asked.size} asked for)`);
+  }
+  const concurrency = stage.itemConcurrency(params);
+  if (concurrency <= 1) {
+    // Stream straight through: one item may yield very many rows (a parquet shard).
+    for await (const item of items) {
+      output.beginItem();
+      for await (const outcome of outcomesOf(stage.processItem(item, base))) await output.add(outcome, itemKey(item));
+      output.endItem(itemKey(item));
+    }
+  } else {
+    await orderedPool(items, concurrency, async (item) => {
+      const collected: Outcome[] = [];
+      for await (const outcome of outcomesOf(stage.processItem(item, base))) collected.push(outcome);
+      return collected;
+    }, async (outcomes, item) => {
+      output.beginItem();
+      for (const outcome of outcomes) await output.add(outcome, itemKey(item));
+      output.endItem(itemKey(item));
+    });
+  }
+  // A stage whose items are many rows each (export's shards of videos) counts its rows, as users do.
+  if (stage.rowsAreItems) output.stats.items = output.stats.kept + output.stats.dropped + output.stats.errors;
+  return found;
+}
+
+/** A global stage's one chunk: everything it yields, as one item. */
+async function processGlobal(stage: GlobalStage, ctx: GlobalContext<unknown>, output: ChunkOutput): Promise<void> {
+  for await (const outcome of stage.run(ctx)) {
+    output.beginItem();
+    await output.add(outcome, 'global');
+    output.endItem('global');
+  }
+  // A global stage's items are the rows it judged, not its outcomes (one may count a million rows).
+  output.stats.items = output.stats.kept + output.stats.dropped + output.stats.errors;
+}
+
+/**
+ * Uploads the chunk's parts and returns what its marker records. A retry keeps the replaced marker's
+ * other rows (carried parts first, new rows after) and its stats less the rows run again; new parts
+ * are numbered after the replaced marker's, so they never overwrite them.
+ */
+async function uploadParts(
+  base: ItemContext<unknown>, output: ChunkOutput,
+  retried?: { retry: RetryRequest; found?: ReadonlySet<string>; rowsAreItems?: boolean },
+): Promise<Pick<ChunkMarker, 'stats' | 'parts' | 'errorItems'>> {
+  const { store, runId, stageName, chunkIndex, tmpDir } = base;
+  const layout = runLayout(runId).stage(stageName);
+  const parts: string[] = [];
+  let k = retried ? retried.retry.previous.parts.reduce((max, key) => Math.max(max, partNumber(key)), -1) + 1 : 0;
+  const upload = async (file: string) => {
+    const key = layout.part(chunkIndex, k++);
+    await store.upload(key, file, { contentType: 'application/vnd.apache.parquet' });
+    parts.push(key);
+  };
+  let stats = output.stats;
+  let errorItems = output.errorItems;
+  if (retried?.found) {
+    const { retry, found } = retried;
+    const carried = await carryParts(store, retry.previous, found, tmpDir);
+    for (const part of carried.parts) {
+      if (part.key) parts.push(part.key);
+      else if (part.file) await upload(part.file);
+    }
+    // The rows run again are the retried items' error rows when rows are the items.
+    stats = withoutRetried(retry.previous.stats, retried.rowsAreItems ? carried.removedReasons.length : found.size, carried.removedReasons);
+    mergeStats(stats, output.stats);
+    errorItems = [...(retry.previous.errorItems ?? []).filter((e) => !found.has(e.key)), ...output.errorItems];
+  }
+  for (const file of await output.finish()) await upload(file);
+  return { stats, parts, errorItems };
 }
 
 /** Deletes the parts under a chunk's prefix that `keep` does not list, then `thenDelete` (a retry request). */
