@@ -101,21 +101,33 @@ export class LinearDownscaler {
   }
 
   /**
-   * Source coordinates of the gathered image (2 * targetWidth x 2 * targetHeight): column 2i holds
-   * the first column output column i reads, 2i + 1 the second (clamped to the frame); rows likewise.
+   * Whether an axis needs only its first tap: every output pixel on it sits exactly on a source pixel
+   * (weight 0 for the second, as for 1280 -> 256), so the gathered image keeps one column (row) per
+   * output pixel instead of two.
    */
-  gatherMaps(): { width: number; height: number; columns: Uint16Array; rows: Uint16Array } {
-    const columns = new Uint16Array(this.targetWidth * 2);
-    for (let d = 0; d < this.targetWidth; d++) {
-      columns[2 * d] = this.x.offset[d]!;
-      columns[2 * d + 1] = Math.min(this.x.offset[d]! + 1, this.sourceWidth - 1);
-    }
-    const rows = new Uint16Array(this.targetHeight * 2);
-    for (let d = 0; d < this.targetHeight; d++) {
-      rows[2 * d] = this.y.offset[d]!;
-      rows[2 * d + 1] = Math.min(this.y.offset[d]! + 1, this.sourceHeight - 1);
-    }
-    return { width: this.targetWidth * 2, height: this.targetHeight * 2, columns, rows };
+  private static firstTapOnly(axis: ReturnType<typeof linearAxis>): boolean {
+    return axis.weight1.every((w) => w === 0);
+  }
+
+  /**
+   * Where a gathered image's pixels come from. Per axis, two taps per output pixel (column 2i holds
+   * the first column output column i reads, 2i + 1 the second, clamped to the frame) or, when every
+   * second tap has weight 0, one (column i). Rows likewise. With one tap on both axes the gathered
+   * image is the shrunk frame itself (`exact`): resizeGathered then copies it.
+   */
+  gatherMaps(): { width: number; height: number; columns: Uint16Array; rows: Uint16Array; exact: boolean } {
+    const taps = (axis: ReturnType<typeof linearAxis>, size: number, sourceSize: number) => {
+      if (LinearDownscaler.firstTapOnly(axis)) return Uint16Array.from(axis.offset);
+      const coordinates = new Uint16Array(size * 2);
+      for (let d = 0; d < size; d++) {
+        coordinates[2 * d] = axis.offset[d]!;
+        coordinates[2 * d + 1] = Math.min(axis.offset[d]! + 1, sourceSize - 1);
+      }
+      return coordinates;
+    };
+    const columns = taps(this.x, this.targetWidth, this.sourceWidth);
+    const rows = taps(this.y, this.targetHeight, this.sourceHeight);
+    return { width: columns.length, height: rows.length, columns, rows, exact: columns.length === this.targetWidth && rows.length === this.targetHeight };
   }
 
   /** Shrinks a whole frame (sourceWidth x sourceHeight x 3) into `target`. */
@@ -133,29 +145,38 @@ export class LinearDownscaler {
 
   /**
    * Shrinks a gathered image (see gatherMaps) into `target`; same bytes as resize() on the frame.
-   * Both passes in one loop: a gathered image holds exactly the two columns each output pixel reads
-   * (a clamped column is repeated and weighted 0), so no bounds case and no row buffers are needed.
+   * Both passes in one loop: a gathered image holds exactly the taps each output pixel reads (a
+   * clamped or single tap is read twice and weighted 0), so no bounds case and no row buffers.
    */
   resizeGathered(gathered: Uint8Array, target: Uint8Array): void {
     const { weight0, weight1 } = this.x;
     const width = this.targetWidth;
-    const stride = width * 6;
+    const columnPairs = !LinearDownscaler.firstTapOnly(this.x);
+    const rowPairs = !LinearDownscaler.firstTapOnly(this.y);
+    if (!columnPairs && !rowPairs) {
+      target.set(gathered.subarray(0, width * this.targetHeight * 3));
+      return;
+    }
+    const step = columnPairs ? 6 : 3;
+    const second = columnPairs ? 3 : 0;
+    const stride = width * step;
+    const below = rowPairs ? stride : 0;
     let out = 0;
     for (let dy = 0; dy < this.targetHeight; dy++) {
       const b0 = this.y.weight0[dy]!;
       const b1 = this.y.weight1[dy]!;
-      let top = 2 * dy * stride;
-      let bottom = top + stride;
-      for (let dx = 0; dx < width; dx++, top += 6, bottom += 6) {
+      let top = (rowPairs ? 2 * dy : dy) * stride;
+      let bottom = top + below;
+      for (let dx = 0; dx < width; dx++, top += step, bottom += step) {
         const a0 = weight0[dx]!;
         const a1 = weight1[dx]!;
         // OpenCV's SIMD vertical pass, as vertical() below; the three channels unrolled.
-        const u0 = gathered[top]! * a0 + gathered[top + 3]! * a1;
-        const l0 = gathered[bottom]! * a0 + gathered[bottom + 3]! * a1;
-        const u1 = gathered[top + 1]! * a0 + gathered[top + 4]! * a1;
-        const l1 = gathered[bottom + 1]! * a0 + gathered[bottom + 4]! * a1;
-        const u2 = gathered[top + 2]! * a0 + gathered[top + 5]! * a1;
-        const l2 = gathered[bottom + 2]! * a0 + gathered[bottom + 5]! * a1;
+        const u0 = gathered[top]! * a0 + gathered[top + second]! * a1;
+        const l0 = gathered[bottom]! * a0 + gathered[bottom + second]! * a1;
+        const u1 = gathered[top + 1]! * a0 + gathered[top + second + 1]! * a1;
+        const l1 = gathered[bottom + 1]! * a0 + gathered[bottom + second + 1]! * a1;
+        const u2 = gathered[top + 2]! * a0 + gathered[top + second + 2]! * a1;
+        const l2 = gathered[bottom + 2]! * a0 + gathered[bottom + second + 2]! * a1;
         target[out] = clampByte(((((u0 >> 4) * b0) >> 16) + (((l0 >> 4) * b1) >> 16) + 2) >> 2);
         target[out + 1] = clampByte(((((u1 >> 4) * b0) >> 16) + (((l1 >> 4) * b1) >> 16) + 2) >> 2);
         target[out + 2] = clampByte(((((u2 >> 4) * b0) >> 16) + (((l2 >> 4) * b1) >> 16) + 2) >> 2);
