@@ -6,7 +6,7 @@ import { rangeReader, type ByteRange } from './media.js';
 import { posterUrl, runPosters, type PosterKind } from './posters.js';
 import type { RunIndex } from './run-index.js';
 import { readSourceText } from './source-text.js';
-import type { ExplorerSource } from './source.js';
+import type { ExplorerSource } from './source-types.js';
 import type { VideoTable } from './video-table.js';
 
 /**

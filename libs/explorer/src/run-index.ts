@@ -6,7 +6,7 @@ import { emptyStats, mergeStats, pipelineStages, runLayout, type StageStats } fr
 import { failedKey, readDoneMarkers, readJsonObject, type FailedChunks, type StagePlan } from '@finevideo/runtime';
 import { VideoTable } from './video-table.js';
 import { columnAs, groupPartsBySchema, localParts, readGroup, type PartGroup } from './parts.js';
-import type { ExplorerSource } from './source.js';
+import type { ExplorerSource } from './source-types.js';
 import type { CategoryRow, Facets, FunnelHours, StageStateView } from './api-types.js';
 
 export type { CategoryRow, Facets, FunnelHours } from './api-types.js';

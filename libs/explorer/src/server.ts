@@ -16,7 +16,7 @@ import { SQL_LIMITS, SqlBox, SqlRefused } from './sql-box.js';
 import { RunIndex } from './run-index.js';
 import { VIDEO_SORTS, type VideoQuery } from './video-table.js';
 import { videoCsv, videoIds } from './video-list.js';
-import type { ExplorerSource } from './source.js';
+import type { ExplorerSource } from './source-types.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',

@@ -1,23 +1,15 @@
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, SAFE_NAME_PATTERN, type ObjectStore } from '@finevideo/core';
+import { ConfigError, SAFE_NAME_PATTERN } from '@finevideo/core';
 import { openStore, rememberS3Settings, s3SettingsForRun, type S3Flags } from '@finevideo/storage';
 import { readRunManifest, type RunManifest } from '@finevideo/runtime';
 import { detectDatasetFolder, type DatasetFolder } from './dataset.js';
 import { fetchS3DatasetFolder } from './s3-dataset.js';
 
-/** What `finevideo explore` was pointed at: a run (folder or S3), reached directly or through its export. */
-export interface ExplorerSource {
-  /** The storage root holding runs/, media/, annotations/, aligned/ and export/. */
-  store: ObjectStore;
-  runId: string;
-  manifest: RunManifest;
-  /** How the user named it: "run" (runs/<id>) or "export" (export/<id>). */
-  given: 'run' | 'export';
-  /** The reference as the user can type it again (credentials never part of it). */
-  ref: string;
-}
+import type { ExplorerSource } from './source-types.js';
+
+export type { ExplorerSource } from './source-types.js';
 
 const RUN_REF = /^(.*?)\/?runs\/([^/]+)\/?$/;
 const EXPORT_REF = /^(.*?)\/?export\/([^/]+)\/?$/;

@@ -91,7 +91,8 @@ describe('scene detection arithmetic (PySceneDetect 0.6.4 on OpenCV 4.6.0)', () 
       if (digest) assert.equal(createHash('sha256').update(out).digest('hex'), digest, `${width}x${height}`);
       if (!scaler.canGather) continue;
       const maps = scaler.gatherMaps();
-      const oneTap = { '1280x720': [256, 144], '1283x480': [2 * 257, 96] }[`${width}x${height}`];
+      const taps: Record<string, [number, number]> = { '1280x720': [256, 144], '1283x480': [2 * 257, 96] };
+      const oneTap = taps[`${width}x${height}`];
       if (oneTap) assert.deepEqual([maps.width, maps.height], oneTap, `${width}x${height}: taps kept per axis`);
       assert.equal(maps.exact, width === 1280, `${width}x${height}: exact`);
       const gathered = new Uint8Array(maps.width * maps.height * 3);
