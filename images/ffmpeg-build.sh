@@ -11,7 +11,8 @@ prefix="${1:?usage: ffmpeg-build.sh PREFIX}"
 
 # What runs ffmpeg in the stages (libs/media): scenes (decode, scale to bgr24, transpose/flip for
 # rotation tags, remap of gathered pixels, raw frames to a pipe), freeze (split/trim/setpts/
-# freezedetect/nullsink, null output), frames (select/scale/setsar/format/showinfo, MJPEG to a pipe),
+# freezedetect/nullsink, null output), frames (select/scale/setsar/format/showinfo, MJPEG to a pipe;
+# posters: one input per seek, trim/concat/settb, and the strip's tile),
 # probe (ffprobe JSON), and yt-dlp's merges and fixups (-c copy into mp4/m4a/webm/mkv, aac_adtstoasc).
 decoders='h264 hevc vp8 vp9 libdav1d av1 mpeg4 mpeg1video mpeg2video h263 mjpeg png rawvideo
   aac aac_latm mp3 mp3float mp2 opus vorbis flac ac3 eac3 alac pcm_s16le pcm_s16be pcm_s24le pcm_f32le pcm_u8'
@@ -20,7 +21,7 @@ demuxers='mov matroska webm_dash_manifest flv mpegts avi ogg mp3 aac wav flac ac
 muxers='mp4 mov ipod matroska webm null rawvideo image2pipe adts mp3 ogg opus'
 encoders='mjpeg rawvideo wrapped_avframe pcm_s16le'
 filters='scale format transpose hflip vflip remap freezedetect split trim setpts nullsink null select
-  setsar showinfo aresample aformat anull atrim asplit anullsink'
+  setsar showinfo tile concat settb aresample aformat anull atrim asplit anullsink'
 parsers='h264 hevc vp8 vp9 av1 mpeg4video mpegvideo mpegaudio aac aac_latm opus vorbis flac mjpeg png ac3 h263'
 bsfs='aac_adtstoasc h264_mp4toannexb hevc_mp4toannexb extract_extradata vp9_superframe vp9_superframe_split av1_frame_split null'
 

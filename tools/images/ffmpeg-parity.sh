@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Runs the scene tests (exact PySceneDetect cuts, libs/media/test/scenes.test.ts) with the ffmpeg and
-# ffprobe of a built image: every decode, probe and conversion goes through the image's binaries; only
+# Runs the scene tests (exact PySceneDetect cuts, libs/media/test/scenes.test.ts) and the poster tests
+# (libs/media/test/poster.test.ts: seeks, tiles, MJPEG) with the ffmpeg and ffprobe of a built image: every decode, probe and conversion goes through the image's binaries; only
 # the test inputs are encoded by the machine's ffmpeg (libx264 and lavfi sources are not in the image).
 # Exits non-zero when a test fails or when the image's ffmpeg decoded nothing.
 #   bash tools/images/ffmpeg-parity.sh [IMAGE [TEST_FILE...]]
-#     IMAGE default localhost/finevideo/stage-dynamism:dev; TEST_FILE default libs/media/test/scenes.test.ts
+#     IMAGE default localhost/finevideo/stage-dynamism:dev; TEST_FILE default the two above
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 image="${1:-localhost/finevideo/stage-dynamism:dev}"
 [ $# -gt 0 ] && shift
-[ $# -gt 0 ] || set -- libs/media/test/scenes.test.ts
+[ $# -gt 0 ] || set -- libs/media/test/scenes.test.ts libs/media/test/poster.test.ts
 host_ffmpeg="$(command -v ffmpeg)" || { echo "ffmpeg-parity: the machine's ffmpeg encodes the test videos: apt-get install ffmpeg" >&2; exit 2; }
 work="$(mktemp -d)"
 container=""

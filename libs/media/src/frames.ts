@@ -81,11 +81,42 @@ const num = (n: number) => Number(n.toPrecision(12)).toString();
  */
 export function frameSamplingFilter(intervalSeconds: number, maxSide: number): string {
   const pick = `select='gte(t+if(isnan(prev_t),0,(t-prev_t)/2),(selected_n+0.5)*${num(intervalSeconds)})'`;
+  return `${pick},${fitFilter(maxSide)},showinfo`;
+}
+
+/** Scaled to fit maxSide (square pixels, even sides, never upscaled), in MJPEG's pixel format. */
+function fitFilter(maxSide: number): string {
   const factor = `min(1,${maxSide}/max(iw*sar,ih))`;
   // The epsilon keeps 287.99999 (floating error of an exact 288) from truncating to 286.
   const even = (side: string) => `max(2,trunc(${side}*${factor}/2+0.00001)*2)`;
-  const scale = `scale=w='${even('iw*sar')}':h='${even('ih')}':flags=bicubic`;
-  return `${pick},${scale},setsar=1,format=yuvj420p,showinfo`;
+  return `scale=w='${even('iw*sar')}':h='${even('ih')}':flags=bicubic,setsar=1,format=yuvj420p`;
+}
+
+/**
+ * The frames at `times` (seconds), each reached by seeking: ffmpeg decodes from the keyframe before a
+ * time, not the whole video, so a few frames of a long video cost a few GOPs of decoding instead of all
+ * of it. One ffmpeg, one input per time; JPEGs as sampleFrames makes them. A frame is the first at or
+ * after its time, and timeSeconds is the time asked for; a time past the video's end gives no frame.
+ */
+export async function seekFrames(path: string, times: readonly number[], options: { maxSide: number; jpegQuality?: number; signal?: AbortSignal }): Promise<SampledFrame[]> {
+  if (typeof path !== 'string' || path.length === 0) throw new FrameSamplingError(`frame seeking: expected a file path, got ${JSON.stringify(path)}`);
+  if (times.length === 0 || times.some((t) => !(Number.isFinite(t) && t >= 0))) {
+    throw new FrameSamplingError(`frame seeking: expected times in seconds >= 0, got ${JSON.stringify(times.slice(0, 10))}`);
+  }
+  if (!(Number.isInteger(options.maxSide) && options.maxSide >= 16)) throw new FrameSamplingError(`frame seeking: maxSide: expected an integer >= 16, got ${String(options.maxSide)}`);
+  if (options.signal?.aborted) throw abortReason(options.signal);
+  const inputs = times.flatMap((t) => ['-ss', num(t), '-i', `file:${path}`]);
+  const fit = fitFilter(options.maxSide);
+  const chains = times.map((_, k) => `[${k}:v:0]trim=end_frame=1,setpts=PTS-STARTPTS,${fit}[f${k}]`);
+  const graph = `${chains.join(';')};${times.map((_, k) => `[f${k}]`).join('')}concat=n=${times.length}:v=1:a=0,settb=1,setpts=N,showinfo[out]`;
+  const args = [
+    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', ...inputs,
+    '-filter_complex', graph, '-map', '[out]', '-an', '-sn', '-dn',
+    '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-q:v', String(options.jpegQuality ?? DEFAULT_JPEG_QUALITY),
+    '-f', 'image2pipe', 'pipe:1',
+  ];
+  const frames = await runSampler(path, args, times.length, options.maxSide, options.signal);
+  return frames.map((frame, index) => ({ ...frame, timeSeconds: times[index]! }));
 }
 
 const SHOWINFO_FRAME = /\[Parsed_showinfo_\d+ @ [^\]]+\] n:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[0-9.]+(?:e[+-]?\d+)?)/;

@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
 import { ffmpegPath } from './binaries.js';
-import { FrameSamplingError, JpegStreamSplitter, sampleFrames, type JpegImage, type SampledFrame } from './frames.js';
+import { FrameSamplingError, JpegStreamSplitter, sampleFrames, seekFrames, type JpegImage, type SampledFrame } from './frames.js';
+
+/** From this length on, posters come from seeking to each frame rather than from one pass over the video. */
+export const SEEK_FROM_SECONDS = 60;
 import { toolEnv } from './process.js';
 
 export interface PosterOptions {
@@ -32,9 +35,10 @@ export function fitEven(width: number, height: number, maxSide: number): { width
 }
 
 /**
- * A poster and a hover-scrub strip of a video from ONE decode of it: `stripFrames` frames spread over
- * the video (sampleFrames), the one at a third as the poster, all of them shrunk and tiled in a row by
- * a second ffmpeg that reads only those small JPEGs from a pipe.
+ * A poster and a hover-scrub strip of a video: `stripFrames` frames spread over the video (one seek each
+ * for a video of SEEK_FROM_SECONDS or more whose duration is given, else one pass: sampleFrames), the one
+ * at a third as the poster, all of them shrunk and tiled in a row by a second ffmpeg that reads only those
+ * small JPEGs from a pipe.
  */
 export async function makePosterAndStrip(path: string, options: PosterOptions): Promise<PosterImages> {
   if (!(Number.isInteger(options.stripFrames) && options.stripFrames >= 1)) {
@@ -43,8 +47,13 @@ export async function makePosterAndStrip(path: string, options: PosterOptions): 
   if (!(Number.isInteger(options.stripFrameSide) && options.stripFrameSide >= 16)) {
     throw new FrameSamplingError(`poster option stripFrameSide: expected an integer >= 16, got ${String(options.stripFrameSide)}`);
   }
-  // A high rate: the frame count is stripFrames unless the video is shorter than stripFrames / 10 s.
-  const frames = await sampleFrames(path, { fps: 10, maxFrames: options.stripFrames, maxSide: options.posterSide, durationSeconds: options.durationSeconds, signal: options.signal });
+  const duration = options.durationSeconds;
+  // A long video: one seek per frame (a few GOPs decoded) instead of a whole second decode beside the
+  // stage's own. A short one: one pass over it costs less than the seeks, each of which decodes from a keyframe.
+  const frames = duration !== undefined && duration >= SEEK_FROM_SECONDS
+    ? await seekFrames(path, Array.from({ length: options.stripFrames }, (_, k) => ((k + 0.5) * duration) / options.stripFrames), { maxSide: options.posterSide, signal: options.signal })
+    // A high rate: the frame count is stripFrames unless the video is shorter than stripFrames / 10 s.
+    : await sampleFrames(path, { fps: 10, maxFrames: options.stripFrames, maxSide: options.posterSide, durationSeconds: duration, signal: options.signal });
   const chosen = frames[Math.floor(frames.length / 3)]!;
   const strip = await tileFrames(path, frames, options.stripFrameSide, options.signal);
   return { poster: { jpeg: chosen.jpeg, width: chosen.width, height: chosen.height }, strip: { ...strip, frames: frames.length } };
