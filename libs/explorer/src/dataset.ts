@@ -13,7 +13,7 @@ import type { CategoryRow, Facets, TranscriptCue } from './api-types.js';
 import type { ExplorerBackend } from './backend.js';
 import { parseVtt } from './artifacts.js';
 import type { ByteRange } from './media.js';
-import { folderPosters, posterUrl } from './posters.js';
+import { folderPosters, posterUrl, type PosterSource } from './posters.js';
 import { locatePlainCell } from './parquet-cell.js';
 import { VideoTable } from './video-table.js';
 
@@ -32,6 +32,8 @@ export interface DatasetFolder {
   origin?: string;
   /** The folder is the explorer's own copy (of an S3 dataset): removed when the index closes. */
   ownsRoot?: boolean;
+  /** Where its posters are when not in the folder (an S3 dataset's, fetched on demand); else posters/ in root. */
+  posters?: PosterSource;
 }
 
 function parquetFiles(dir: string, out: string[] = []): string[] {
@@ -197,7 +199,7 @@ export function datasetBackend(index: DatasetIndex): ExplorerBackend {
   // Where the dataset is as the user named it (an S3 prefix, not the explorer's temporary copy of it).
   const shownRoot = folder.origin ?? folder.root;
   const extracting = new Map<string, Promise<string>>();
-  const poster = folderPosters(folder.root);
+  const poster = folder.posters ?? folderPosters(folder.root);
 
   /**
    * Where the video's bytes are: in the shard itself when its mp4 pages are uncompressed and PLAIN (served

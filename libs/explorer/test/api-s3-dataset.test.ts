@@ -10,6 +10,10 @@ import { openExplorerTarget, startDatasetExplorer, type ExplorerServer } from '.
 import { raw } from './http.js';
 import { DONE_IDS, DONE_RUN, makeCompleteFixture } from './fixture-complete.js';
 
+// Stand-ins for the export's images: the server passes stored bytes through, never decoding them.
+const POSTER_BYTES = Buffer.from('poster of the first video');
+const STRIP_BYTES = Buffer.from('strip of the first video');
+
 const get = async <T>(url: string, path: string): Promise<T> => {
   const r = await raw(url, path);
   assert.equal(r.status, 200, `${path}: ${r.body.toString()}`);
@@ -30,6 +34,8 @@ describe('explorer on a dataset folder on S3 (s3rver): opened like a local one, 
     restore = setEnv(s3.env);
     // The export uploaded on its own (no run beside it), as a dataset is shared.
     await uploadFolder(openStore('s3://datasets/shared/my-dataset'), exported());
+    await openStore('s3://datasets/shared/my-dataset').put(`posters/${DONE_IDS[0]}.jpg`, POSTER_BYTES);
+    await openStore('s3://datasets/shared/my-dataset').put(`posters/${DONE_IDS[0]}.strip.jpg`, STRIP_BYTES);
   });
   after(async () => {
     restore?.();
@@ -37,7 +43,7 @@ describe('explorer on a dataset folder on S3 (s3rver): opened like a local one, 
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('s3://bucket/prefix of an export: index, pages, a video by range, the DuckDB query naming the s3:// files; the copy gone on close', async () => {
+  it('s3://bucket/prefix of an export: index, pages, a video by range, posters fetched from S3, the DuckDB query naming the s3:// files; the copy gone on close', async () => {
     const target = await openExplorerTarget('s3://datasets/shared/my-dataset/');
     assert.ok(target.kind === 'dataset');
     const { folder } = target;
@@ -53,6 +59,14 @@ describe('explorer on a dataset folder on S3 (s3rver): opened like a local one, 
       const part = await raw(server.url, `/media/${DONE_IDS[0]}.mp4`, { headers: { Range: 'bytes=100-1099' } });
       assert.equal(part.status, 206);
       assert.ok(part.body.equals(mp4.subarray(100, 1100)));
+      // Posters stay on S3, fetched when asked for: the stored bytes, and 404 for a video without one.
+      const poster = await raw(server.url, `/posters/${DONE_IDS[0]}.jpg`);
+      assert.equal(poster.status, 200);
+      assert.equal(poster.headers['content-type'], 'image/jpeg');
+      assert.ok(poster.body.equals(POSTER_BYTES));
+      assert.ok((await raw(server.url, `/posters/${DONE_IDS[0]}.strip.jpg`)).body.equals(STRIP_BYTES));
+      assert.ok(!existsSync(join(folder.root, 'posters')), 'posters are not copied');
+      assert.equal((await raw(server.url, `/posters/${DONE_IDS[1]}.jpg`)).status, 404);
       const sql = (await raw(server.url, '/api/query.sql?q=science')).body.toString();
       assert.match(sql, /read_parquet\('s3:\/\/datasets\/shared\/my-dataset\/index\.parquet'\)/);
       assert.match(sql, /'s3:\/\/datasets\/shared\/my-dataset\/data\/[^']+\.parquet'/);
