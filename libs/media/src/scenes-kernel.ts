@@ -77,6 +77,12 @@ function linearAxis(sourceSize: number, targetSize: number) {
 export class LinearDownscaler {
   /** OpenCV switches INTER_LINEAR to its exact "area fast" 2x2 average when both scales are exactly 2. */
   readonly areaFast2x: boolean;
+  /**
+   * Per axis, whether output pixels read two source pixels (columns, rows) or only the first: every output
+   * pixel sits exactly on a source pixel (1280 -> 256) when every second weight is 0.
+   */
+  private readonly columnPairs: boolean;
+  private readonly rowPairs: boolean;
   private readonly x: ReturnType<typeof linearAxis>;
   private readonly y: ReturnType<typeof linearAxis>;
   private readonly row0: Int32Array;
@@ -91,6 +97,8 @@ export class LinearDownscaler {
     this.areaFast2x = Math.abs(scaleX - 2) < Number.EPSILON && Math.abs(scaleY - 2) < Number.EPSILON;
     this.x = linearAxis(sourceWidth, targetWidth);
     this.y = linearAxis(sourceHeight, targetHeight);
+    this.columnPairs = this.x.weight1.some((w) => w !== 0);
+    this.rowPairs = this.y.weight1.some((w) => w !== 0);
     this.row0 = new Int32Array(targetWidth * 3);
     this.row1 = new Int32Array(targetWidth * 3);
   }
@@ -101,23 +109,14 @@ export class LinearDownscaler {
   }
 
   /**
-   * Whether an axis needs only its first tap: every output pixel on it sits exactly on a source pixel
-   * (weight 0 for the second, as for 1280 -> 256), so the gathered image keeps one column (row) per
-   * output pixel instead of two.
-   */
-  private static firstTapOnly(axis: ReturnType<typeof linearAxis>): boolean {
-    return axis.weight1.every((w) => w === 0);
-  }
-
-  /**
    * Where a gathered image's pixels come from. Per axis, two taps per output pixel (column 2i holds
    * the first column output column i reads, 2i + 1 the second, clamped to the frame) or, when every
    * second tap has weight 0, one (column i). Rows likewise. With one tap on both axes the gathered
    * image is the shrunk frame itself (`exact`): resizeGathered then copies it.
    */
   gatherMaps(): { width: number; height: number; columns: Uint16Array; rows: Uint16Array; exact: boolean } {
-    const taps = (axis: ReturnType<typeof linearAxis>, size: number, sourceSize: number) => {
-      if (LinearDownscaler.firstTapOnly(axis)) return Uint16Array.from(axis.offset);
+    const taps = (axis: ReturnType<typeof linearAxis>, pairs: boolean, size: number, sourceSize: number) => {
+      if (!pairs) return Uint16Array.from(axis.offset);
       const coordinates = new Uint16Array(size * 2);
       for (let d = 0; d < size; d++) {
         coordinates[2 * d] = axis.offset[d]!;
@@ -125,8 +124,8 @@ export class LinearDownscaler {
       }
       return coordinates;
     };
-    const columns = taps(this.x, this.targetWidth, this.sourceWidth);
-    const rows = taps(this.y, this.targetHeight, this.sourceHeight);
+    const columns = taps(this.x, this.columnPairs, this.targetWidth, this.sourceWidth);
+    const rows = taps(this.y, this.rowPairs, this.targetHeight, this.sourceHeight);
     return { width: columns.length, height: rows.length, columns, rows, exact: columns.length === this.targetWidth && rows.length === this.targetHeight };
   }
 
@@ -151,8 +150,7 @@ export class LinearDownscaler {
   resizeGathered(gathered: Uint8Array, target: Uint8Array): void {
     const { weight0, weight1 } = this.x;
     const width = this.targetWidth;
-    const columnPairs = !LinearDownscaler.firstTapOnly(this.x);
-    const rowPairs = !LinearDownscaler.firstTapOnly(this.y);
+    const { columnPairs, rowPairs } = this;
     if (!columnPairs && !rowPairs) {
       target.set(gathered.subarray(0, width * this.targetHeight * 3));
       return;
