@@ -270,7 +270,8 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
         output.stats.counters[counter] = (output.stats.counters[counter] ?? 0) + amount;
       },
     };
-    let found = new Set<string>();
+    // The retried items' keys, when a retry asked for some items only: their old error rows are replaced.
+    let found: Set<string> | undefined;
     if (stage.kind === 'map') {
       found = await processMapItems(stage, base, output, retry?.items);
     } else {
@@ -285,7 +286,7 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
       }, output);
     }
     const rowsAreItems = stage.kind === 'map' && stage.rowsAreItems === true;
-    const written = await uploadParts(base, output, retry && stage.kind === 'map' && retry.items ? { retry, found, rowsAreItems } : retry ? { retry } : undefined);
+    const written = await uploadParts(base, output, retry, found, rowsAreItems);
     const finishedAt = new Date();
     const marker: ChunkMarker = {
       stage: stageName,
@@ -321,17 +322,18 @@ export async function runChunk(stage: AnyStage, request: ChunkRequest): Promise<
  * A map chunk's items through the stage, outcomes written in input order. With `retryItems` (a
  * retry request's item keys) only those of them in the work list run; their keys are returned.
  */
-async function processMapItems(stage: MapStage, base: ItemContext<unknown>, output: ChunkOutput, retryItems: readonly string[] | undefined): Promise<Set<string>> {
+async function processMapItems(stage: MapStage, base: ItemContext<unknown>, output: ChunkOutput, retryItems: readonly string[] | undefined): Promise<Set<string> | undefined> {
   const { store, runId, stageName, chunkIndex, log, params } = base;
   const itemKey = (item: unknown) => String(stage.itemKey(item)).slice(0, 200);
   const plan = await readJsonObject<StagePlan>(store, runLayout(runId).stage(stageName).plan);
   let items = chunkItems(store, runId, stageName, chunkIndex, plan);
-  // Item keys of the retried items that are in the work list: only their old error rows are replaced.
-  const found = new Set<string>();
+  let found: Set<string> | undefined;
   if (retryItems) {
+    found = new Set<string>();
     const asked = new Set(retryItems);
     for await (const item of chunkItems(store, runId, stageName, chunkIndex, plan)) if (asked.has(itemKey(item))) found.add(itemKey(item));
-    items = onlyItems(items, (item) => found.has(itemKey(item)));
+    const keep = found;
+    items = onlyItems(items, (item) => keep.has(itemKey(item)));
     log.info(`retrying ${found.size} item(s) whose rows are errors (of ${asked.size} asked for)`);
   }
   const concurrency = stage.itemConcurrency(params);
@@ -370,18 +372,17 @@ async function processGlobal(stage: GlobalStage, ctx: GlobalContext<unknown>, ou
 }
 
 /**
- * Uploads the chunk's parts and returns what its marker records. A retry keeps the replaced marker's
- * other rows (carried parts first, new rows after) and its stats less the rows run again; new parts
- * are numbered after the replaced marker's, so they never overwrite them.
+ * Uploads the chunk's parts and returns what its marker records. New parts of a retry are numbered after
+ * the replaced marker's, so they never overwrite them; a retry of some items (`found`) also keeps the
+ * replaced marker's other rows (carried parts first, new rows after) and its stats less the rows run again.
  */
 async function uploadParts(
-  base: ItemContext<unknown>, output: ChunkOutput,
-  retried?: { retry: RetryRequest; found?: ReadonlySet<string>; rowsAreItems?: boolean },
+  base: ItemContext<unknown>, output: ChunkOutput, retry: RetryRequest | undefined, found: ReadonlySet<string> | undefined, rowsAreItems: boolean,
 ): Promise<Pick<ChunkMarker, 'stats' | 'parts' | 'errorItems'>> {
   const { store, runId, stageName, chunkIndex, tmpDir } = base;
   const layout = runLayout(runId).stage(stageName);
   const parts: string[] = [];
-  let k = retried ? retried.retry.previous.parts.reduce((max, key) => Math.max(max, partNumber(key)), -1) + 1 : 0;
+  let k = retry ? retry.previous.parts.reduce((max, key) => Math.max(max, partNumber(key)), -1) + 1 : 0;
   const upload = async (file: string) => {
     const key = layout.part(chunkIndex, k++);
     await store.upload(key, file, { contentType: 'application/vnd.apache.parquet' });
@@ -389,15 +390,14 @@ async function uploadParts(
   };
   let stats = output.stats;
   let errorItems = output.errorItems;
-  if (retried?.found) {
-    const { retry, found } = retried;
+  if (retry && found) {
     const carried = await carryParts(store, retry.previous, found, tmpDir);
     for (const part of carried.parts) {
       if (part.key) parts.push(part.key);
       else if (part.file) await upload(part.file);
     }
     // The rows run again are the retried items' error rows when rows are the items.
-    stats = withoutRetried(retry.previous.stats, retried.rowsAreItems ? carried.removedReasons.length : found.size, carried.removedReasons);
+    stats = withoutRetried(retry.previous.stats, rowsAreItems ? carried.removedReasons.length : found.size, carried.removedReasons);
     mergeStats(stats, output.stats);
     errorItems = [...(retry.previous.errorItems ?? []).filter((e) => !found.has(e.key)), ...output.errorItems];
   }
