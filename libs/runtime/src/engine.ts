@@ -457,9 +457,9 @@ export async function applyRetryErrors(store: ObjectStore, manifest: RunManifest
 
 /** planRetryErrors then applyRetryErrors, for callers with nothing to print in between. */
 export async function prepareRetryErrors(
-  store: ObjectStore, manifest: RunManifest, reasons: readonly string[] | RetrySelection, resolveStage?: StageResolver,
+  store: ObjectStore, manifest: RunManifest, reasons: readonly string[], resolveStage?: StageResolver,
 ): Promise<RetryErrorsResult> {
-  const selection = Array.isArray(reasons) ? retrySelection(reasons as readonly string[]) : (reasons as RetrySelection);
+  const selection = retrySelection(reasons);
   const plan = await planRetryErrors(store, manifest, selection, resolveStage);
   await applyRetryErrors(store, manifest, plan, selection);
   const { requests: _r, markers: _m, ...result } = plan;
