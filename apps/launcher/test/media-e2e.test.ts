@@ -12,6 +12,13 @@ import { runCliAsync } from './helpers.js';
  * ytcommons -> worddensity -> download -> dynamism -> classify -> select through the CLI, with real
  * yt-dlp fetching generated videos from a loopback server and real ffmpeg judging them.
  */
+interface StageStatsJson { kept: number; dropped: number; errors: number; reasons: Record<string, number> }
+
+/** Each stage's stats from `finevideo run --json`, by stage name. */
+function stageStats(stdout: string): Record<string, StageStatsJson> {
+  return Object.fromEntries((JSON.parse(stdout) as { stages: { stage: string; stats: StageStatsJson }[] }).stages.map((s) => [s.stage, s.stats]));
+}
+
 describe('finevideo CLI end to end with media (local data, real yt-dlp and ffmpeg)', function () {
   this.timeout(600_000);
   let dir: string;
@@ -51,7 +58,7 @@ describe('finevideo CLI end to end with media (local data, real yt-dlp and ffmpe
     ].join('\n'));
     const r = await runCliAsync(['run', pipeline, '--run-id', 'm1', '--json']);
     assert.equal(r.code, 0, r.stderr.slice(-3000));
-    const stages = Object.fromEntries((JSON.parse(r.stdout) as { stages: { stage: string; stats: { kept: number; errors: number; dropped: number; reasons: Record<string, number> } }[] }).stages.map((s) => [s.stage, s.stats]));
+    const stages = stageStats(r.stdout);
     assert.equal(stages.worddensity!.kept, ids.length);
     assert.equal(stages.download!.kept, ids.length - 1);
     assert.equal(stages.download!.errors, 1, 'the 404 is an error row');
@@ -97,7 +104,7 @@ describe('finevideo CLI end to end with media (local data, real yt-dlp and ffmpe
       `  - { stage: classify, params: { endpoint: "${tgi.baseURL}", waitForHealthSeconds: 5, healthIntervalSeconds: 0.05 } }`,
     ].join('\n'));
     const first = await runCliAsync(['run', pipeline, '--run-id', 'r1', '--json']);
-    const firstStages = Object.fromEntries((JSON.parse(first.stdout) as { stages: { stage: string; stats: { kept: number; errors: number; reasons: Record<string, number> } }[] }).stages.map((s) => [s.stage, s.stats]));
+    const firstStages = stageStats(first.stdout);
     assert.equal(firstStages.download!.errors, 2, first.stderr.slice(-2000));
     assert.equal(firstStages.classify!.kept, ids.length - 2);
     const paidBefore = tgi.stats.served;
