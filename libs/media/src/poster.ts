@@ -35,6 +35,16 @@ export function fitEven(width: number, height: number, maxSide: number): { width
 }
 
 /**
+ * The times a strip's frames are seeked to (the centre of each of `frames` equal parts), or undefined when
+ * one pass over the video costs less: a short video (each seek decodes from the keyframe before it), or one
+ * whose duration is not known. A long video then costs a few GOPs of decoding instead of a second decode.
+ */
+export function posterSeekTimes(durationSeconds: number | undefined, frames: number): number[] | undefined {
+  if (durationSeconds === undefined || !(durationSeconds >= SEEK_FROM_SECONDS)) return undefined;
+  return Array.from({ length: frames }, (_, k) => ((k + 0.5) * durationSeconds) / frames);
+}
+
+/**
  * A poster and a hover-scrub strip of a video: `stripFrames` frames spread over the video (one seek each
  * for a video of SEEK_FROM_SECONDS or more whose duration is given, else one pass: sampleFrames), the one
  * at a third as the poster, all of them shrunk and tiled in a row by a second ffmpeg that reads only those
@@ -47,13 +57,11 @@ export async function makePosterAndStrip(path: string, options: PosterOptions): 
   if (!(Number.isInteger(options.stripFrameSide) && options.stripFrameSide >= 16)) {
     throw new FrameSamplingError(`poster option stripFrameSide: expected an integer >= 16, got ${String(options.stripFrameSide)}`);
   }
-  const duration = options.durationSeconds;
-  // A long video: one seek per frame (a few GOPs decoded) instead of a whole second decode beside the
-  // stage's own. A short one: one pass over it costs less than the seeks, each of which decodes from a keyframe.
-  const frames = duration !== undefined && duration >= SEEK_FROM_SECONDS
-    ? await seekFrames(path, Array.from({ length: options.stripFrames }, (_, k) => ((k + 0.5) * duration) / options.stripFrames), { maxSide: options.posterSide, signal: options.signal })
+  const seekTimes = posterSeekTimes(options.durationSeconds, options.stripFrames);
+  const frames = seekTimes
+    ? await seekFrames(path, seekTimes, { maxSide: options.posterSide, signal: options.signal })
     // A high rate: the frame count is stripFrames unless the video is shorter than stripFrames / 10 s.
-    : await sampleFrames(path, { fps: 10, maxFrames: options.stripFrames, maxSide: options.posterSide, durationSeconds: duration, signal: options.signal });
+    : await sampleFrames(path, { fps: 10, maxFrames: options.stripFrames, maxSide: options.posterSide, durationSeconds: options.durationSeconds, signal: options.signal });
   const chosen = frames[Math.floor(frames.length / 3)]!;
   const strip = await tileFrames(path, frames, options.stripFrameSide, options.signal);
   return { poster: { jpeg: chosen.jpeg, width: chosen.width, height: chosen.height }, strip: { ...strip, frames: frames.length } };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { FrameSamplingError, SEEK_FROM_SECONDS, ffmpegPath, fitEven, jpegDimensions, makePosterAndStrip, seekFrames } from '@finevideo/media';
+import { FrameSamplingError, SEEK_FROM_SECONDS, ffmpegPath, fitEven, jpegDimensions, makePosterAndStrip, posterSeekTimes, seekFrames } from '@finevideo/media';
 import { generateAudioOnly, generateVideo } from '@finevideo/testing';
 
 const run = promisify(execFile);
@@ -71,6 +71,14 @@ describe('poster and hover-scrub strip', function () {
     assert.deepEqual([poster.width, poster.height], [100, 80]);
     assert.ok(strip.frames >= 1 && strip.frames <= 3, `frames of a 0.3 s video at 10 fps: ${strip.frames}`);
     assert.deepEqual(jpegDimensions(strip.jpeg), { width: strip.frames * 40, height: 32 });
+  });
+
+  it(`seeks for the strip from ${SEEK_FROM_SECONDS} s of known duration on (the centre of each part), else one pass`, () => {
+    assert.deepEqual(posterSeekTimes(80, 8), [5, 15, 25, 35, 45, 55, 65, 75]);
+    assert.deepEqual(posterSeekTimes(SEEK_FROM_SECONDS, 2), [SEEK_FROM_SECONDS / 4, (3 * SEEK_FROM_SECONDS) / 4]);
+    assert.equal(posterSeekTimes(SEEK_FROM_SECONDS - 0.5, 8), undefined);
+    assert.equal(posterSeekTimes(undefined, 8), undefined);
+    assert.equal(posterSeekTimes(Number.NaN, 8), undefined);
   });
 
   it(`a video of ${SEEK_FROM_SECONDS} s or more: each strip frame is a seek to the centre of its eighth, the poster the one a third in`, async () => {
